@@ -1,0 +1,1 @@
+"""The example mesh's business domains; each sub-package is one Dagster code location."""

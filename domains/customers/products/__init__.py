@@ -1,0 +1,1 @@
+"""Python implementations of the customers domain's products."""

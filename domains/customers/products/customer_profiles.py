@@ -1,0 +1,35 @@
+"""Ingest the CRM's customer export into a typed, de-duplicated profile per customer."""
+
+import duckdb
+
+from meshwork.python_products import ProductContext
+
+
+def build(ctx: ProductContext) -> duckdb.DuckDBPyRelation:
+    export = ctx.source_path("crm", "customers") / "*.csv"
+    return ctx.con.sql(
+        """
+        WITH raw AS (
+            SELECT * FROM read_csv(?, header = true, all_varchar = true)
+        ),
+        typed AS (
+            SELECT
+                CAST(customer_id AS BIGINT) AS customer_id,
+                trim(first_name) AS first_name,
+                trim(last_name) AS last_name,
+                lower(trim(email)) AS email,
+                nullif(trim(phone), '') AS phone,
+                CAST(birth_date AS DATE) AS birth_date,
+                nullif(trim(street), '') AS street,
+                nullif(trim(city), '') AS city,
+                nullif(trim(postcode), '') AS postcode,
+                upper(trim(country)) AS country,
+                CAST(created_at AS TIMESTAMP) AS created_at
+            FROM raw
+        )
+        -- The CRM can export a customer twice after a merge: keep the most recent record.
+        SELECT * FROM typed
+        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC) = 1
+        """,
+        params=[str(export)],
+    )

@@ -1,0 +1,1 @@
+"""Python implementations of the marketing domain's products."""

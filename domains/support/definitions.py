@@ -1,0 +1,8 @@
+import dagster as dg
+
+from meshwork.domain import domain_definitions
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return domain_definitions("support")

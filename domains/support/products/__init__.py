@@ -1,0 +1,1 @@
+"""Python implementations of the support domain's products."""

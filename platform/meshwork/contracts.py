@@ -1,0 +1,146 @@
+"""ODCS v3 data contracts, one per output port.
+
+Parsed with the official ``open-data-contract-standard`` pydantic model and validated against the
+JSON schema that ships with it, then checked for what Meshwork needs to enforce a contract: a
+semantic version (its major is the port version), one schema object named after the product, and
+for every column a safe name and a DuckDB physical type.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
+from pydantic import ValidationError
+
+from meshwork.descriptors import pydantic_problems, read_yaml
+from meshwork.errors import Problem
+from meshwork.names import IDENTIFIER, SQL_TYPE
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    physical_type: str
+    logical_type: str | None
+    description: str | None
+    required: bool
+    unique: bool
+    primary_key: bool
+    classification: str | None
+    prop: SchemaProperty
+
+
+@dataclass(frozen=True)
+class Contract:
+    path: Path
+    model: OpenDataContractStandard
+    columns: tuple[Column, ...]
+
+    @property
+    def id(self) -> str:
+        return self.model.id or ""
+
+    @property
+    def version(self) -> str:
+        return self.model.version or ""
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def schema_object(self):
+        assert self.model.schema_
+        return self.model.schema_[0]
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _json_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Problem]]:
+    """Load ``path`` as the contract of ``product`` (``domain/name``); never raises on bad input."""
+    data, problems = read_yaml(path)
+    if data is None:
+        return None, [Problem(p.reason, file=p.file, product=product) for p in problems]
+    schema_errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    # The ODCS schema reports some errors once per branch it tried: keep one of each.
+    schema_errors = list({(_json_path(e), e.message): e for e in schema_errors}.values())
+    if schema_errors:
+        return None, [
+            Problem(f"ODCS schema: {e.message}", file=path, field=_json_path(e), product=product)
+            for e in schema_errors[:10]
+        ]
+    try:
+        model = OpenDataContractStandard.model_validate(data)
+    except ValidationError as exc:
+        return None, pydantic_problems(exc, path, product)
+
+    problems = []
+
+    def bad(field: str, reason: str) -> None:
+        problems.append(Problem(reason, file=path, field=field, product=product))
+
+    if not (model.apiVersion or "").startswith("v3."):
+        bad("apiVersion", f"Meshwork reads ODCS v3 contracts, this one is '{model.apiVersion}'")
+    if not _SEMVER.match(model.version or ""):
+        bad("version", f"'{model.version}' is not a semantic version (MAJOR.MINOR.PATCH)")
+    if model.status not in {"draft", "active", "deprecated", "retired", "proposed"}:
+        bad("status", f"unknown status '{model.status}'")
+    if not model.schema_ or len(model.schema_) != 1:
+        bad("schema", "a port contract describes exactly one schema object (the product's table)")
+        return None, problems
+    obj = model.schema_[0]
+    expected = product.split("/")[1]
+    if obj.name != expected:
+        bad("schema.0.name", f"the schema object must be named after the product '{expected}', not '{obj.name}'")
+    columns = []
+    seen: set[str] = set()
+    for i, prop in enumerate(obj.properties or []):
+        where = f"schema.0.properties.{i}"
+        if not prop.name or not IDENTIFIER.match(prop.name):
+            bad(f"{where}.name", f"'{prop.name}' is not a valid column name (lower-case letters, digits, '_')")
+            continue
+        if prop.name in seen:
+            bad(f"{where}.name", f"column '{prop.name}' is declared twice")
+        seen.add(prop.name)
+        if not prop.physicalType or not SQL_TYPE.match(prop.physicalType):
+            bad(f"{where}.physicalType", f"column '{prop.name}' needs a DuckDB physicalType such as BIGINT")
+            continue
+        columns.append(
+            Column(
+                name=prop.name,
+                physical_type=prop.physicalType.strip(),
+                logical_type=prop.logicalType,
+                description=prop.description,
+                required=bool(prop.required or prop.primaryKey),
+                unique=bool(prop.unique),
+                primary_key=bool(prop.primaryKey),
+                classification=prop.classification,
+                prop=prop,
+            )
+        )
+    if not columns and not problems:
+        bad("schema.0.properties", "the contract declares no columns")
+    if problems:
+        return None, problems
+    return Contract(path=path, model=model, columns=tuple(columns)), []

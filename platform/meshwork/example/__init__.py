@@ -1,0 +1,1 @@
+"""The example e-commerce company that ships with Meshwork (source data generator)."""

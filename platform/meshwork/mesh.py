@@ -1,0 +1,290 @@
+"""The mesh model: every domain, product, port and dependency, loaded from the descriptors.
+
+``load_mesh`` reads ``workspace.yaml``, each registered domain's ``domain.yaml``, its product
+descriptors and their contracts, and checks the whole graph (unknown inputs, duplicate products,
+cycles across domains). Every problem found is reported at once, with its file and field.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from meshwork import settings
+from meshwork.contracts import Contract, load_contract
+from meshwork.descriptors import (
+    DomainDescriptor,
+    InputPort,
+    OutputPort,
+    Owner,
+    ProductDescriptor,
+    Visibility,
+    load_model,
+)
+from meshwork.errors import MeshDefinitionError, Problem
+
+DOMAIN_MODULE_PREFIX = "domains."
+DOMAIN_MODULE_SUFFIX = ".definitions"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One version of a product's output port."""
+
+    domain: str
+    product: str
+    spec: OutputPort
+    contract: Contract
+
+    @property
+    def major(self) -> int:
+        return self.contract.major
+
+    @property
+    def version(self) -> str:
+        return f"v{self.major}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.domain}/{self.product}@{self.version}"
+
+    @property
+    def visibility(self) -> Visibility:
+        return self.spec.visibility
+
+
+@dataclass(frozen=True)
+class Product:
+    descriptor: ProductDescriptor
+    path: Path
+    owner: Owner
+    ports: tuple[Port, ...]
+
+    @property
+    def domain(self) -> str:
+        return self.descriptor.domain
+
+    @property
+    def name(self) -> str:
+        return self.descriptor.name
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+    @property
+    def inputs(self) -> list[InputPort]:
+        return self.descriptor.input_ports
+
+    @property
+    def current_port(self) -> Port:
+        """The newest major version: the one the product builds and validates against."""
+        return max(self.ports, key=lambda p: p.major)
+
+    def port(self, major: int) -> Port | None:
+        return next((p for p in self.ports if p.major == major), None)
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    path: Path
+    descriptor: DomainDescriptor
+    products: tuple[Product, ...]
+    location_name: str
+
+
+@dataclass
+class Mesh:
+    project_dir: Path
+    domains: dict[str, Domain] = field(default_factory=dict)
+
+    @property
+    def products(self) -> dict[str, Product]:
+        return {p.key: p for d in self.domains.values() for p in d.products}
+
+    def product(self, key: str) -> Product:
+        return self.products[key]
+
+    def upstream_domains(self, domain: str) -> set[str]:
+        return {i.domain for p in self.domains[domain].products for i in p.inputs if i.domain != domain}
+
+    def consumers(self, product_key: str) -> list[tuple[Product, InputPort]]:
+        return [(p, i) for p in self.products.values() for i in p.inputs if i.product == product_key]
+
+    def domain_order(self) -> list[str]:
+        """Domains in dependency order (producers before consumers); the graph is acyclic by load."""
+        order: list[str] = []
+        done: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in done:
+                return
+            for up in sorted(self.upstream_domains(name)):
+                visit(up)
+            done.add(name)
+            order.append(name)
+
+        for name in sorted(self.domains):
+            visit(name)
+        return order
+
+
+def workspace_domains(workspace: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """(domain, location name) for each ``domains.<domain>.definitions`` entry of workspace.yaml."""
+    try:
+        data = yaml.safe_load(workspace.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return [], [Problem(f"cannot read the workspace: {exc}", file=workspace)]
+    entries = data.get("load_from") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return [], [Problem("expected a 'load_from' list of code locations", file=workspace, field="load_from")]
+    found, problems = [], []
+    for i, entry in enumerate(entries):
+        module = (entry or {}).get("python_module") if isinstance(entry, dict) else None
+        if isinstance(module, str):
+            module_name, location = module, None
+        elif isinstance(module, dict):
+            module_name, location = module.get("module_name", ""), module.get("location_name")
+        else:
+            continue
+        if module_name.startswith(DOMAIN_MODULE_PREFIX) and module_name.endswith(DOMAIN_MODULE_SUFFIX):
+            domain = module_name[len(DOMAIN_MODULE_PREFIX) : -len(DOMAIN_MODULE_SUFFIX)]
+            found.append((domain, location or domain))
+        elif module_name.startswith(DOMAIN_MODULE_PREFIX):
+            problems.append(
+                Problem(
+                    f"'{module_name}' is not a domain entry point; use domains.<domain>.definitions",
+                    file=workspace,
+                    field=f"load_from.{i}.python_module",
+                )
+            )
+    return found, problems
+
+
+def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -> tuple[Domain | None, list[Problem]]:
+    path = domains_dir / name
+    if not (path / "domain.yaml").is_file():
+        return None, [
+            Problem(
+                f"domain '{name}' is registered but {path / 'domain.yaml'} does not exist",
+                file=workspace,
+                field="load_from",
+            )
+        ]
+    descriptor, problems = load_model(DomainDescriptor, path / "domain.yaml")
+    if descriptor is None:
+        return None, problems
+    if descriptor.name != name:
+        return None, [Problem(f"the domain in folder '{name}' is named '{descriptor.name}'", file=path / "domain.yaml", field="name")]
+    products: list[Product] = []
+    by_name: dict[str, Path] = {}
+    for file in sorted((path / "products").glob("*.yaml")):
+        desc, errs = load_model(ProductDescriptor, file, product=f"{name}/{file.stem}")
+        problems += errs
+        if desc is None:
+            continue
+        key = f"{desc.domain}/{desc.name}"
+        if desc.domain != name:
+            problems.append(Problem(f"the product lives in domain folder '{name}' but declares domain '{desc.domain}'", file=file, field="domain", product=key))
+            continue
+        if desc.name in by_name:
+            problems.append(Problem(f"duplicate product key '{key}': also declared in {by_name[desc.name]}", file=file, field="name", product=key))
+            continue
+        by_name[desc.name] = file
+        ports, port_problems = [], []
+        for i, spec in enumerate(desc.output_ports):
+            contract, errs = load_contract((file.parent / spec.contract).resolve(), key)
+            port_problems += [Problem(e.reason, file=e.file, field=e.field or f"outputPorts.{i}.contract", product=key) for e in errs]
+            if contract is not None:
+                ports.append(Port(domain=name, product=desc.name, spec=spec, contract=contract))
+        majors = [p.major for p in ports]
+        if len(set(majors)) != len(majors):
+            port_problems.append(Problem("two output ports share a major version", file=file, field="outputPorts", product=key))
+        problems += port_problems
+        if not port_problems:
+            products.append(Product(descriptor=desc, path=file, owner=desc.owner or descriptor.owner, ports=tuple(ports)))
+    return Domain(name=name, path=path, descriptor=descriptor, products=tuple(products), location_name=location), problems
+
+
+def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
+    products = mesh.products
+    for product in products.values():
+        for i, port in enumerate(product.inputs):
+            where = dict(file=product.path, field=f"inputPorts.{i}", product=product.key)
+            producer = products.get(port.product)
+            if port.product == product.key:
+                yield Problem("a product cannot read its own output port", **where)
+            elif producer is None:
+                yield Problem(f"input port names unknown product '{port.product}'", **where)
+            elif producer.port(port.major) is None:
+                have = ", ".join(p.version for p in producer.ports)
+                yield Problem(f"'{port.product}' has no output port {port.version} (it publishes {have})", **where)
+            elif producer.port(port.major).visibility == Visibility.PRIVATE and producer.domain != product.domain:
+                yield Problem(f"'{port.ref}' is private to domain '{producer.domain}'", **where)
+
+
+def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for up in sorted(mesh.upstream_domains(name)):
+            if up not in mesh.domains:
+                continue
+            if state.get(up) == 1:
+                return stack[stack.index(up) :] + [up]
+            if state.get(up) is None and (cycle := visit(up)):
+                return cycle
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(mesh.domains):
+        if state.get(name) is None and (cycle := visit(name)):
+            path = " -> ".join(reversed(cycle))
+            yield Problem(
+                f"dependency cycle across domains: {path}; domains must form a directed acyclic graph",
+                file=mesh.domains[cycle[0]].path / "products",
+                product=None,
+            )
+            return
+
+
+def load_mesh(project_dir: Path | None = None) -> Mesh:
+    """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem."""
+    project_dir = project_dir or settings.project_dir()
+    workspace = project_dir / "workspace.yaml"
+    entries, problems = workspace_domains(workspace)
+    mesh = Mesh(project_dir=project_dir)
+    seen: set[str] = set()
+    for name, location in entries:
+        if name in seen:
+            problems.append(Problem(f"domain '{name}' is listed twice", file=workspace, field="load_from"))
+            continue
+        seen.add(name)
+        domain, errs = _load_domain(project_dir / "domains", name, location, workspace)
+        problems += errs
+        if domain:
+            mesh.domains[name] = domain
+    for folder in sorted((project_dir / "domains").glob("*/domain.yaml")):
+        if folder.parent.name not in seen:
+            problems.append(Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder))
+    problems += list(_check_inputs(mesh))
+    if not problems:
+        problems += list(_check_cycles(mesh))
+    if problems:
+        raise MeshDefinitionError(problems)
+    return mesh
+
+
+@functools.cache
+def current_mesh() -> Mesh:
+    """The mesh of this process's project, loaded once (code locations reload by restarting)."""
+    return load_mesh()

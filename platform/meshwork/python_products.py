@@ -1,0 +1,96 @@
+"""Products implemented as a Python function over DuckDB.
+
+The domain writes ``def build(ctx: ProductContext) -> duckdb.DuckDBPyRelation`` and the platform
+does the rest: opens the domain's warehouse, gives the function its declared input ports as
+relations, stores the result as a warehouse table, validates it against the contract and publishes
+the output port. Data never leaves DuckDB on the way.
+"""
+
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from meshwork import settings, specs, warehouse
+from meshwork.errors import MeshDefinitionError, Problem
+from meshwork.mesh import Mesh, Product
+from meshwork.names import quote
+from meshwork.reader import PortReader, ResolvedPort
+
+
+@dataclass
+class ProductContext:
+    """What a product function gets: its warehouse connection and its declared inputs."""
+
+    con: duckdb.DuckDBPyConnection
+    product: Product
+    reader: PortReader
+    log: object
+
+    def input(self, product_key: str) -> duckdb.DuckDBPyRelation:
+        """A declared input port (``domain/product``) as a relation over its latest snapshot."""
+        return self.reader.relation(product_key)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        """A table of this domain's own warehouse (e.g. another product of the same domain)."""
+        return self.con.table(quote(name))
+
+    def source_path(self, system: str, table: str) -> Path:
+        """The landing folder of an operational source system's export."""
+        return settings.sources_dir() / system / table
+
+
+ProductFunction = Callable[[ProductContext], duckdb.DuckDBPyRelation]
+
+
+def load_function(product: Product) -> tuple[ProductFunction, Path]:
+    entry = product.descriptor.implementation.entrypoint or f"products.{product.name}:build"
+    module_name, _, attr = entry.partition(":")
+    full = f"domains.{product.domain}.{module_name}"
+    try:
+        module = importlib.import_module(full)
+        fn = getattr(module, attr or "build")
+    except (ImportError, AttributeError) as exc:
+        raise MeshDefinitionError(
+            [Problem(f"cannot load the python implementation '{full}:{attr}': {exc}", file=product.path,
+                     field="implementation.entrypoint", product=product.key)]
+        ) from exc
+    return fn, Path(inspect.getfile(module))
+
+
+def product_asset(mesh: Mesh, product: Product) -> dg.AssetsDefinition:
+    fn, source = load_function(product)
+
+    @dg.multi_asset(
+        name=f"{product.domain}__{product.name}",
+        specs=[specs.asset_spec(mesh, product, "python", [source])],
+        pool=warehouse.pool(product.domain),
+    )
+    def _build(context: dg.AssetExecutionContext):
+        with warehouse.connect(product.domain) as con:
+            reader = PortReader(mesh, product, con, run_id=context.run.run_id)
+            relation = fn(ProductContext(con=con, product=product, reader=reader, log=context.log))
+            staging = f"{product.name}__mesh_new"
+            con.execute(f"DROP TABLE IF EXISTS {quote(staging)}")
+            relation.create(staging)
+            # Swap the new table in atomically: the publish gate never sees a half-built table.
+            con.execute("BEGIN")
+            con.execute(f"DROP TABLE IF EXISTS {quote(product.name)}")
+            con.execute(f"ALTER TABLE {quote(staging)} RENAME TO {quote(product.name)}")
+            con.execute("COMMIT")
+            rows = con.execute(f"SELECT count(*) FROM {quote(product.name)}").fetchone()
+        return dg.MaterializeResult(
+            asset_key=specs.asset_key(product.key),
+            metadata={"dagster/row_count": rows[0] if rows else 0, **input_metadata(reader.reads)},
+        )
+
+    return _build
+
+
+def input_metadata(reads: list[ResolvedPort]) -> dict[str, str]:
+    return {"meshwork/input_snapshots": ", ".join(f"{r.ref}/{r.snapshot_id}" for r in reads) or "(none)"}

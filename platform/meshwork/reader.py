@@ -1,0 +1,86 @@
+"""The port reader: the only way a consumer gets another product's data.
+
+It resolves the consumer's declared input to the latest complete snapshot of the pinned major
+version, refuses anything undeclared, verifies the snapshot's files against its manifest, records
+the read in the audit log, and hands back a DuckDB relation over the Parquet files inside the
+consumer's own connection (the producer spends no compute on it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from meshwork import audit, ports
+from meshwork.errors import PortAccessError
+from meshwork.mesh import Mesh, Product
+from meshwork.names import check_identifier
+
+
+@dataclass(frozen=True)
+class ResolvedPort:
+    ref: str
+    snapshot_id: str
+    manifest: ports.Manifest
+    files: list[Path]
+
+    def sql(self) -> str:
+        files = ", ".join("'" + str(f).replace("'", "''") + "'" for f in self.files)
+        return f"read_parquet([{files}])"
+
+
+def port_view_name(domain: str, product: str, major: int) -> tuple[str, str]:
+    """(schema, view) under which a consumer's warehouse exposes an input port to dbt."""
+    return f"port_{check_identifier(domain)}", f"{check_identifier(product)}_v{int(major)}"
+
+
+class PortReader:
+    def __init__(self, mesh: Mesh, consumer: Product, con: duckdb.DuckDBPyConnection, run_id: str | None = None):
+        self.mesh = mesh
+        self.consumer = consumer
+        self.con = con
+        self.run_id = run_id
+        self.reads: list[ResolvedPort] = []
+
+    def resolve(self, product_key: str) -> ResolvedPort:
+        declared = next((i for i in self.consumer.inputs if i.product == product_key), None)
+        if declared is None:
+            audit.record("port.read.refused", consumer=self.consumer.key, port=product_key, run_id=self.run_id,
+                         reason="undeclared input")
+            raise PortAccessError(
+                f"{self.consumer.key} may not read '{product_key}': it is not declared in inputPorts of "
+                f"{self.consumer.path}"
+            )
+        producer = self.mesh.products.get(declared.product)
+        if producer is None or producer.port(declared.major) is None:
+            raise PortAccessError(f"{self.consumer.key} reads {declared.ref}, which does not exist")
+        snapshot = ports.latest_snapshot(producer.domain, producer.name, declared.major)
+        if snapshot is None:
+            raise PortAccessError(
+                f"{declared.ref} has no published snapshot yet; build {producer.domain} before {self.consumer.domain}"
+            )
+        manifest = ports.read_manifest(producer.domain, producer.name, declared.major, snapshot)
+        # Sizes are checked on every read (cheap); full checksums by `mesh ports verify`.
+        damaged = ports.verify(manifest, checksums=False)
+        if damaged:
+            raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(damaged)}")
+        resolved = ResolvedPort(declared.ref, snapshot, manifest, ports.snapshot_files(manifest))
+        audit.record("port.read", consumer=self.consumer.key, port=declared.ref, snapshot=snapshot, run_id=self.run_id)
+        self.reads.append(resolved)
+        return resolved
+
+    def relation(self, product_key: str) -> duckdb.DuckDBPyRelation:
+        return self.con.sql(f"SELECT * FROM {self.resolve(product_key).sql()}")
+
+    def expose_inputs(self) -> list[ResolvedPort]:
+        """Create one view per declared input in the consumer's warehouse (what dbt sources read)."""
+        resolved = []
+        for port in self.consumer.inputs:
+            r = self.resolve(port.product)
+            schema, view = port_view_name(port.domain, port.name, port.major)
+            self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self.con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{view}" AS SELECT * FROM {r.sql()}')
+            resolved.append(r)
+        return resolved

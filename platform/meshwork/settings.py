@@ -1,0 +1,109 @@
+"""The one place Meshwork reads its environment.
+
+``MESH_HOME``       where warehouses, ports, source landing files and the local Dagster instance live
+                    (default: ``.mesh/`` in the project checkout, ignored by git).
+``MESH_ENV``        the environment name (``local`` by default; ``ci``, ``prod``…), recorded in manifests.
+``MESH_PROJECT_DIR`` the checkout holding ``workspace.yaml``, ``domains/`` and ``dbt_project/``
+                    (default: found upwards from the working directory, then from this package).
+``MESH_DUCKDB_THREADS`` / ``MESH_DUCKDB_MEMORY_LIMIT``
+                    per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
+                    per process) over-commits as soon as two runs overlap.
+``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
+
+Values are read on every call, not cached at import, so tests and the CLI can point a process at
+another ``MESH_HOME`` before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_dir() -> Path:
+    explicit = os.environ.get("MESH_PROJECT_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    for candidate in (Path.cwd(), *Path.cwd().parents, *_PACKAGE_DIR.parents):
+        if (candidate / "workspace.yaml").is_file() and (candidate / "domains").is_dir():
+            return candidate
+    raise RuntimeError(
+        "cannot find the Meshwork project (a folder with workspace.yaml and domains/); "
+        "run from inside the checkout or set MESH_PROJECT_DIR"
+    )
+
+
+def mesh_home() -> Path:
+    home = os.environ.get("MESH_HOME")
+    return Path(home).resolve() if home else project_dir() / ".mesh"
+
+
+def environment() -> str:
+    return os.environ.get("MESH_ENV", "local")
+
+
+def dagster_home() -> Path:
+    return mesh_home() / "dagster"
+
+
+def sources_dir() -> Path:
+    return mesh_home() / "sources"
+
+
+def ports_dir() -> Path:
+    return mesh_home() / "ports"
+
+
+def warehouses_dir() -> Path:
+    return mesh_home() / "warehouses"
+
+
+def logs_dir() -> Path:
+    return mesh_home() / "logs"
+
+
+def domains_dir() -> Path:
+    return project_dir() / "domains"
+
+
+def dbt_project_dir() -> Path:
+    return project_dir() / "dbt_project"
+
+
+def workspace_file() -> Path:
+    return project_dir() / "workspace.yaml"
+
+
+def duckdb_threads() -> int:
+    return int(os.environ.get("MESH_DUCKDB_THREADS", "2"))
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT", "2GB")
+
+
+def duckdb_config() -> dict[str, str]:
+    return {
+        "threads": str(duckdb_threads()),
+        "memory_limit": duckdb_memory_limit(),
+        # Keep large sorts and joins inside the mesh's own folder, not /tmp.
+        "temp_directory": str(mesh_home() / "tmp" / "duckdb"),
+    }
+
+
+def port_retention() -> int:
+    return max(1, int(os.environ.get("MESH_PORT_RETENTION", "5")))
+
+
+def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for child processes (dagster, dbt) so they see the same mesh as this one."""
+    env = dict(os.environ)
+    env.update(
+        MESH_HOME=str(mesh_home()),
+        MESH_PROJECT_DIR=str(project_dir()),
+        DAGSTER_HOME=str(dagster_home()),
+    )
+    env.update(extra or {})
+    return env
