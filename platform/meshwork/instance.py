@@ -27,4 +27,10 @@ def ensure_local_instance() -> Path:
         tmp = config.with_suffix(".tmp")
         tmp.write_text(yaml.safe_dump(LOCAL_INSTANCE, sort_keys=False), encoding="utf-8")
         tmp.replace(config)
+    # Create the SQLite storages once, up front: domains that start in parallel against a fresh
+    # instance would otherwise race to create and migrate the same databases.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     return home

@@ -1,0 +1,51 @@
+# Meshwork developer commands. Everything installs into ./.venv from the hash-pinned lockfile.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+UV := .tools/bin/uv
+BIN := $(VENV)/bin
+export MESH_HOME ?= $(CURDIR)/.mesh
+export DAGSTER_HOME := $(MESH_HOME)/dagster
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run test ui check lint lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the locked dependencies
+
+run: install  ## generate the example data and build the whole mesh through Dagster
+	$(BIN)/mesh build
+
+test: install  ## run the whole test suite (no tests collected counts as a failure)
+	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
+
+ui: install  ## start the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/mesh dev
+
+check: install  ## validate descriptors, contracts and every code location
+	$(BIN)/mesh check
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check platform domains tests
+	$(BIN)/mypy
+
+lock: | $(UV)  ## re-resolve dependencies and rewrite requirements.lock
+	$(UV) lock
+	$(UV) export --format requirements-txt --all-groups --no-emit-project --no-header -o requirements.lock
+
+clean:  ## remove the local mesh (warehouses, ports, Dagster instance) and dbt artifacts
+	rm -rf .mesh dbt_project/target dbt_project/logs

@@ -1,0 +1,166 @@
+"""The whole-mesh build: every domain materialized through Dagster, producers before consumers.
+
+Each domain runs as ``dagster asset materialize -m domains.<domain>.definitions --select '*'``, the
+same command CI uses, so every run is recorded in the Dagster instance and shows in the UI. Domains
+whose upstream domains are done run side by side (their warehouses are separate files).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from meshwork import ports, settings
+from meshwork.instance import ensure_local_instance
+from meshwork.mesh import Mesh
+
+
+@dataclass
+class DomainResult:
+    domain: str
+    ok: bool
+    seconds: float
+    log: Path
+    returncode: int
+
+
+@dataclass
+class BuildResult:
+    domains: list[DomainResult] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and all(d.ok for d in self.domains)
+
+
+def materialize_command(domain: str) -> list[str]:
+    dagster = Path(sys.executable).parent / "dagster"
+    return [str(dagster if dagster.exists() else "dagster"), "asset", "materialize",
+            "-m", f"domains.{domain}.definitions", "--select", "*"]
+
+
+class _PeakMemory:
+    """Samples the resident memory of this process and all its children (the whole build tree)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run_domain(domain: str, log_dir: Path) -> DomainResult:
+    log = log_dir / f"{domain}.log"
+    start = time.monotonic()
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.run(
+            materialize_command(domain),
+            cwd=settings.project_dir(),
+            env=settings.subprocess_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return DomainResult(domain, proc.returncode == 0, time.monotonic() - start, log, proc.returncode)
+
+
+def build(
+    mesh: Mesh,
+    domains: list[str] | None = None,
+    parallelism: int = 2,
+    progress: Callable[[str], None] = print,
+) -> BuildResult:
+    """Build ``domains`` (default: all) in dependency order; stop scheduling consumers of a failure."""
+    ensure_local_instance()
+    wanted = set(domains or mesh.domains)
+    order = [d for d in mesh.domain_order() if d in wanted]
+    log_dir = settings.logs_dir() / time.strftime("build-%Y%m%dT%H%M%S")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    result = BuildResult()
+    done: dict[str, bool] = {}
+    running: dict[Future, str] = {}
+    pending = list(order)
+    started = time.monotonic()
+    total = len(order)
+    with _PeakMemory() as memory, ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        while pending or running:
+            for domain in list(pending):
+                ups = mesh.upstream_domains(domain) & wanted
+                if any(done.get(u) is False for u in ups) or any(u in result.skipped for u in ups):
+                    pending.remove(domain)
+                    result.skipped.append(domain)
+                    progress(f"[skip] {domain}: an upstream domain failed")
+                elif all(done.get(u) for u in ups) and len(running) < parallelism:
+                    pending.remove(domain)
+                    progress(f"[{len(done) + len(running) + 1}/{total}] building {domain} …")
+                    running[pool.submit(_run_domain, domain, log_dir)] = domain
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                domain = running.pop(future)
+                outcome = future.result()
+                result.domains.append(outcome)
+                done[domain] = outcome.ok
+                status = "ok" if outcome.ok else f"FAILED (exit {outcome.returncode}, log: {outcome.log})"
+                progress(f"      {domain} {status} in {outcome.seconds:.1f}s")
+                if not outcome.ok:
+                    progress(_tail(outcome.log))
+    result.seconds = time.monotonic() - started
+    result.peak_rss_bytes = memory.peak
+    return result
+
+
+def _tail(log: Path, lines: int = 25) -> str:
+    text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    interesting = [line for line in text if "DEBUG" not in line][-lines:]
+    return "\n".join("        | " + line for line in interesting)
+
+
+def port_summary(mesh: Mesh) -> list[dict[str, object]]:
+    rows = []
+    for product in mesh.products.values():
+        for port in product.ports:
+            snapshot = ports.latest_snapshot(product.domain, product.name, port.major)
+            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot) if snapshot else None
+            rows.append(
+                {
+                    "domain": product.domain,
+                    "product": product.name,
+                    "port": port.ref,
+                    "snapshot": snapshot,
+                    "rows": manifest.row_count if manifest else None,
+                    "published_at": manifest.created_at.isoformat() if manifest else None,
+                }
+            )
+    return rows

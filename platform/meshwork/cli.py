@@ -1,0 +1,197 @@
+"""``mesh``: the Meshwork command line (build, inspect and check the mesh)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from meshwork import settings
+from meshwork.errors import MeshError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _load_mesh():
+    from meshwork.mesh import load_mesh
+
+    try:
+        return load_mesh()
+    except MeshError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Meshwork: build, inspect and govern the data mesh defined in this checkout.
+
+    Exit codes: 0 success, 1 a build or check failed, 2 the mesh definition is invalid.
+    """
+
+
+@main.command()
+@click.option("--orders", type=click.IntRange(min=1), default=None, help="Orders to generate (default 2000).")
+@click.option("--seed", type=int, default=42, show_default=True)
+def generate(orders: int | None, seed: int) -> None:
+    """Generate the example company's operational source files under $MESH_HOME/sources."""
+    from meshwork.example.sources import DEFAULT_ORDERS, Scale
+    from meshwork.example.sources import generate as gen
+
+    start = time.monotonic()
+    counts = gen(Scale(orders=orders or DEFAULT_ORDERS, seed=seed), progress=lambda m: click.echo(f"  {m}"))
+    for name, n in counts.items():
+        click.echo(f"  {name:<22} {n:>12,} rows")
+    click.echo(f"generated in {time.monotonic() - start:.1f}s into {settings.sources_dir()}")
+
+
+@main.command()
+@click.option("--domain", "domains", multiple=True, help="Build only these domains (repeatable).")
+@click.option("--orders", type=click.IntRange(min=1), default=None,
+              help="Regenerate the example source data at this scale first.")
+@click.option("--parallel", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Domains built at the same time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
+    """Build the whole mesh (or some domains) through Dagster, in dependency order."""
+    from meshwork import build as mesh_build
+    from meshwork.example.sources import DEFAULT_ORDERS, Scale
+    from meshwork.example.sources import generate as gen
+
+    mesh = _load_mesh()
+    unknown = sorted(set(domains) - set(mesh.domains))
+    if unknown:
+        click.echo(f"error: unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(mesh.domains))}", err=True)
+        sys.exit(EXIT_INVALID)
+    say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+    if orders or not settings.sources_dir().exists():
+        say(f"generating example source data ({orders or DEFAULT_ORDERS:,} orders) …")
+        gen(Scale(orders=orders or DEFAULT_ORDERS))
+    say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
+    result = mesh_build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
+    summary = mesh_build.port_summary(mesh)
+    if as_json:
+        click.echo(json.dumps({
+            "ok": result.ok,
+            "seconds": round(result.seconds, 2),
+            "peak_rss_bytes": result.peak_rss_bytes,
+            "domains": [{"domain": d.domain, "ok": d.ok, "seconds": round(d.seconds, 2), "log": str(d.log)}
+                        for d in result.domains],
+            "skipped": result.skipped,
+            "ports": summary,
+        }, indent=2))
+    else:
+        click.echo("")
+        click.echo(f"{'port':<40} {'snapshot':<34} {'rows':>12}")
+        for row in summary:
+            rows = f"{row['rows']:,}" if row["rows"] is not None else "-"
+            click.echo(f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {rows:>12}")
+        n_products = len({(r['domain'], r['product']) for r in summary})
+        click.echo(
+            f"\n{'OK' if result.ok else 'FAILED'}: {len(result.domains)} domain(s), {n_products} products, "
+            f"{sum(1 for r in summary if r['snapshot'])} port(s) published, {result.seconds:.1f}s, "
+            f"peak memory {result.peak_rss_bytes / 2**20:,.0f} MiB"
+        )
+        if result.ok:
+            click.echo("Open the UI with `make ui` (http://127.0.0.1:3000).")
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(as_json: bool) -> None:
+    """Load every descriptor, contract and domain's definitions; fail on any problem."""
+    from meshwork.dbt_products import check_models, ensure_manifest
+    from meshwork.errors import MeshDefinitionError
+
+    problems: list[str] = []
+    mesh = None
+    try:
+        from meshwork.mesh import load_mesh
+
+        mesh = load_mesh()
+        manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+        for domain in mesh.domains:
+            try:
+                check_models(mesh, domain, manifest)
+            except MeshDefinitionError as exc:
+                problems += [str(p) for p in exc.problems]
+    except MeshDefinitionError as exc:
+        problems += [str(p) for p in exc.problems]
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, "problems": problems,
+                               "products": sorted(mesh.products) if mesh else []}, indent=2))
+    elif problems:
+        click.echo(f"{len(problems)} problem(s):", err=True)
+        for p in problems:
+            click.echo(f"  - {p}", err=True)
+    else:
+        assert mesh is not None
+        click.echo(f"OK: {len(mesh.domains)} domains, {len(mesh.products)} products")
+    sys.exit(EXIT_INVALID if problems else EXIT_OK)
+
+
+@main.group()
+def ports() -> None:
+    """Inspect output ports and their snapshots."""
+
+
+@ports.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def ports_list(as_json: bool) -> None:
+    """Every port version with its latest snapshot and row count."""
+    from meshwork.build import port_summary
+
+    rows = port_summary(_load_mesh())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {row['rows'] if row['rows'] is not None else '-':>12}")
+
+
+@ports.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def ports_verify(as_json: bool) -> None:
+    """Check every latest snapshot's files against its manifest checksums."""
+    from meshwork import ports as port_store
+
+    mesh = _load_mesh()
+    report = {}
+    for product in mesh.products.values():
+        for port in product.ports:
+            snap = port_store.latest_snapshot(product.domain, product.name, port.major)
+            if snap:
+                manifest = port_store.read_manifest(product.domain, product.name, port.major, snap)
+                report[port.ref] = port_store.verify(manifest)
+    bad = {k: v for k, v in report.items() if v}
+    if as_json:
+        click.echo(json.dumps({"ok": not bad, "ports": report}, indent=2))
+    else:
+        for ref, problems in report.items():
+            click.echo(f"{ref:<40} {'OK' if not problems else 'DAMAGED: ' + '; '.join(problems)}")
+    sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@main.command()
+@click.option("--port", type=int, default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dev(port: int, host: str) -> None:
+    """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
+    import os
+    from pathlib import Path
+
+    from meshwork.instance import ensure_local_instance
+
+    ensure_local_instance()
+    dagster = Path(sys.executable).parent / "dagster"
+    env = settings.subprocess_env()
+    click.echo(f"Dagster UI on http://{host}:{port} (instance: {settings.dagster_home()})")
+    os.chdir(settings.project_dir())
+    os.execve(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)], env)
+
+
+if __name__ == "__main__":
+    main()
