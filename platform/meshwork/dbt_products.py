@@ -9,14 +9,17 @@ After dbt has released the warehouse, each product model is validated and publis
 
 
 import fcntl
+import importlib.metadata
 import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from meshwork import settings, specs, warehouse
@@ -44,6 +47,10 @@ def _newest_source_mtime(project: Path) -> float:
     for folder in ("models", "macros", "seeds", "tests", "snapshots"):
         files += [p for p in (project / folder).rglob("*") if p.is_file()]
     return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+
+
+def target_path(domain: str) -> Path:
+    return settings.mesh_home() / "dbt" / domain / "target"
 
 
 def dbt_vars(domain: str | None) -> dict[str, str]:
@@ -231,7 +238,10 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
                 reader.expose_inputs()
                 reads[key] = reader.reads
         # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(domain))], context=context)
+        # A stable target folder per domain lets dbt reuse its partial parse between runs.
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
+        )
         for event in invocation.stream():
             if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
                 event = event.with_metadata(
@@ -242,6 +252,19 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
     return _dbt
 
 
+class MeshDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, minus its `dbt --version` probe.
+
+    The probe runs before every invocation, costs ~5 s, and makes dbt ask the package index for the
+    latest release: on a machine without internet that call waits for a timeout. The installed
+    dbt-core's version is the same answer, read locally.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+
 def dbt_resource() -> DbtCliResource:
     project = settings.dbt_project_dir()
-    return DbtCliResource(project_dir=str(project), profiles_dir=str(project), dbt_executable=dbt_executable())
+    return MeshDbtCliResource(project_dir=str(project), profiles_dir=str(project), dbt_executable=dbt_executable())
