@@ -19,6 +19,7 @@ BIN = Path(sys.executable).parent
 def mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own MESH_HOME, so nothing touches the developer's .mesh/."""
     home = tmp_path / "mesh_home"
+    (home / "dagster").mkdir(parents=True)
     monkeypatch.setenv("MESH_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("MESH_PROJECT_DIR", str(REPO))
@@ -44,10 +45,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        cmd, cwd=cwd, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout
-    )
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout)
 
 
 def mesh_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -1,5 +1,4 @@
 import dagster as dg
-
 from meshwork.domain import domain_definitions
 
 

@@ -7,6 +7,7 @@ whose upstream domains are done run side by side (their warehouses are separate 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -46,8 +48,15 @@ class BuildResult:
 
 def materialize_command(domain: str) -> list[str]:
     dagster = Path(sys.executable).parent / "dagster"
-    return [str(dagster if dagster.exists() else "dagster"), "asset", "materialize",
-            "-m", f"domains.{domain}.definitions", "--select", "*"]
+    return [
+        str(dagster if dagster.exists() else "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        f"domains.{domain}.definitions",
+        "--select",
+        "*",
+    ]
 
 
 class _PeakMemory:
@@ -64,10 +73,8 @@ class _PeakMemory:
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
 
@@ -147,7 +154,7 @@ def _tail(log: Path, lines: int = 25) -> str:
     return "\n".join("        | " + line for line in interesting)
 
 
-def port_summary(mesh: Mesh) -> list[dict[str, object]]:
+def port_summary(mesh: Mesh) -> list[dict[str, Any]]:
     rows = []
     for product in mesh.products.values():
         for port in product.ports:

@@ -49,10 +49,12 @@ def generate(orders: int | None, seed: int) -> None:
 
 @main.command()
 @click.option("--domain", "domains", multiple=True, help="Build only these domains (repeatable).")
-@click.option("--orders", type=click.IntRange(min=1), default=None,
-              help="Regenerate the example source data at this scale first.")
-@click.option("--parallel", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Domains built at the same time.")
+@click.option(
+    "--orders", type=click.IntRange(min=1), default=None, help="Regenerate the example source data at this scale first."
+)
+@click.option(
+    "--parallel", type=click.IntRange(min=1), default=2, show_default=True, help="Domains built at the same time."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
     """Build the whole mesh (or some domains) through Dagster, in dependency order."""
@@ -63,7 +65,9 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
     mesh = _load_mesh()
     unknown = sorted(set(domains) - set(mesh.domains))
     if unknown:
-        click.echo(f"error: unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(mesh.domains))}", err=True)
+        click.echo(
+            f"error: unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(mesh.domains))}", err=True
+        )
         sys.exit(EXIT_INVALID)
     say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
     if orders or not settings.sources_dir().exists():
@@ -73,22 +77,29 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
     result = mesh_build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
     summary = mesh_build.port_summary(mesh)
     if as_json:
-        click.echo(json.dumps({
-            "ok": result.ok,
-            "seconds": round(result.seconds, 2),
-            "peak_rss_bytes": result.peak_rss_bytes,
-            "domains": [{"domain": d.domain, "ok": d.ok, "seconds": round(d.seconds, 2), "log": str(d.log)}
-                        for d in result.domains],
-            "skipped": result.skipped,
-            "ports": summary,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "seconds": round(result.seconds, 2),
+                    "peak_rss_bytes": result.peak_rss_bytes,
+                    "domains": [
+                        {"domain": d.domain, "ok": d.ok, "seconds": round(d.seconds, 2), "log": str(d.log)}
+                        for d in result.domains
+                    ],
+                    "skipped": result.skipped,
+                    "ports": summary,
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo("")
         click.echo(f"{'port':<40} {'snapshot':<34} {'rows':>12}")
         for row in summary:
             rows = f"{row['rows']:,}" if row["rows"] is not None else "-"
             click.echo(f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {rows:>12}")
-        n_products = len({(r['domain'], r['product']) for r in summary})
+        n_products = len({(r["domain"], r["product"]) for r in summary})
         click.echo(
             f"\n{'OK' if result.ok else 'FAILED'}: {len(result.domains)} domain(s), {n_products} products, "
             f"{sum(1 for r in summary if r['snapshot'])} port(s) published, {result.seconds:.1f}s, "
@@ -121,8 +132,11 @@ def check(as_json: bool) -> None:
     except MeshDefinitionError as exc:
         problems += [str(p) for p in exc.problems]
     if as_json:
-        click.echo(json.dumps({"ok": not problems, "problems": problems,
-                               "products": sorted(mesh.products) if mesh else []}, indent=2))
+        click.echo(
+            json.dumps(
+                {"ok": not problems, "problems": problems, "products": sorted(mesh.products) if mesh else []}, indent=2
+            )
+        )
     elif problems:
         click.echo(f"{len(problems)} problem(s):", err=True)
         for p in problems:
@@ -149,7 +163,9 @@ def ports_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {row['rows'] if row['rows'] is not None else '-':>12}")
+        click.echo(
+            f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {row['rows'] if row['rows'] is not None else '-':>12}"
+        )
 
 
 @ports.command("verify")

@@ -7,8 +7,8 @@ are mapped to the producer's asset key, so the global asset graph shows the real
 After dbt has released the warehouse, each product model is validated and published.
 """
 
-
 import fcntl
+import functools
 import importlib.metadata
 import json
 import subprocess
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from packaging import version
 
 from meshwork import settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
@@ -74,9 +74,21 @@ def ensure_manifest() -> Path:
         if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
             return manifest
         proc = subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-             "--vars", json.dumps(dbt_vars(None))],
-            cwd=project, env=settings.subprocess_env(), capture_output=True, text=True,
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+                "--vars",
+                json.dumps(dbt_vars(None)),
+            ],
+            cwd=project,
+            env=settings.subprocess_env(),
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             raise MeshDefinitionError(
@@ -91,7 +103,7 @@ def _port_source(props: Mapping[str, Any]) -> tuple[str, str, int] | None:
     if props.get("resource_type") != "source" or not source.startswith(PORT_SOURCE_PREFIX):
         return None
     product, _, major = props["name"].rpartition("_v")
-    return source[len(PORT_SOURCE_PREFIX):], product, int(major)
+    return source[len(PORT_SOURCE_PREFIX) :], product, int(major)
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
@@ -114,7 +126,9 @@ class MeshDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props.get("resource_type") != "model" or props.get("package_name") != manifest["metadata"].get("project_name"):
+        if props.get("resource_type") != "model" or props.get("package_name") != manifest["metadata"].get(
+            "project_name"
+        ):
             return spec
         product = self.products_by_model.get(props["name"])
         if product is None:  # an internal model of the domain (staging, intermediate)
@@ -177,37 +191,81 @@ def check_models(mesh: Mesh, domain: str, manifest: Mapping[str, Any]) -> dict[s
         if impl.engine != "dbt":
             continue
         model = impl.model or product.name
-        where = dict(file=product.path, product=product.key)
+        problem = functools.partial(Problem, file=product.path, product=product.key)
         if model not in by_name:
-            problems.append(Problem(f"no dbt model '{model}' under dbt_project/models/{domain}/", field="implementation.model", **where))
+            problems.append(
+                problem(f"no dbt model '{model}' under dbt_project/models/{domain}/", field="implementation.model")
+            )
             continue
         uid, node = by_name[model]
         mapping[model] = product
         model_file = f"dbt_project/{node['original_file_path']}"
         if node.get("group") != domain:
-            problems.append(Problem(f"dbt model '{model}' must be in dbt group '{domain}', it is in '{node.get('group')}'", file=model_file, product=product.key))
+            problems.append(
+                Problem(
+                    f"dbt model '{model}' must be in dbt group '{domain}', it is in '{node.get('group')}'",
+                    file=model_file,
+                    product=product.key,
+                )
+            )
         if node.get("access") != "public":
-            problems.append(Problem(f"dbt model '{model}' is a product and must have access: public", file=model_file, product=product.key))
+            problems.append(
+                Problem(
+                    f"dbt model '{model}' is a product and must have access: public",
+                    file=model_file,
+                    product=product.key,
+                )
+            )
         if not node.get("config", {}).get("contract", {}).get("enforced"):
-            problems.append(Problem(f"dbt model '{model}' is a product and must enforce its contract (contract: {{enforced: true}})", file=model_file, product=product.key))
+            problems.append(
+                Problem(
+                    f"dbt model '{model}' is a product and must enforce its contract (contract: {{enforced: true}})",
+                    file=model_file,
+                    product=product.key,
+                )
+            )
         contract = product.current_port.contract
         declared = {c["name"]: c.get("data_type") for c in node.get("columns", {}).values()}
         expected = {c.name: c.physical_type for c in contract.columns}
         if list(declared) != list(expected):
-            problems.append(Problem(f"dbt model '{model}' declares columns {list(declared)}, the ODCS contract {contract.path.name} declares {list(expected)}", file=model_file, product=product.key))
+            problems.append(
+                Problem(
+                    f"dbt model '{model}' declares columns {list(declared)}, "
+                    f"the ODCS contract {contract.path.name} declares {list(expected)}",
+                    file=model_file,
+                    product=product.key,
+                )
+            )
         else:
             for name, dtype in declared.items():
                 if not dtype or canonical_type(con, dtype) != canonical_type(con, expected[name]):
-                    problems.append(Problem(f"dbt column '{name}' has data_type {dtype!r}, the ODCS contract says {expected[name]}", file=model_file, product=product.key))
+                    problems.append(
+                        Problem(
+                            f"dbt column '{name}' has data_type {dtype!r}, the ODCS contract says {expected[name]}",
+                            file=model_file,
+                            product=product.key,
+                        )
+                    )
         declared_inputs = {(i.domain, i.name, i.major) for i in product.inputs}
         for port in sorted(_upstream_port_sources(manifest, uid, nodes) - declared_inputs):
-            problems.append(Problem(f"dbt model '{model}' reads {port[0]}/{port[1]}@v{port[2]} without declaring it in inputPorts", field="inputPorts", **where))
+            problems.append(
+                problem(
+                    f"dbt model '{model}' reads {port[0]}/{port[1]}@v{port[2]} without declaring it in inputPorts",
+                    field="inputPorts",
+                )
+            )
     con.close()
     # Internal models may not read ports either unless some product of the domain declares them.
     declared_any = {(i.domain, i.name, i.major) for p in mesh.domains[domain].products for i in p.inputs}
     for uid, node in nodes.items():
         for port in sorted(_upstream_port_sources(manifest, uid, nodes) - declared_any):
-            problems.append(Problem(f"dbt model '{node['name']}' reads {port[0]}/{port[1]}@v{port[2]}, which no product of domain '{domain}' declares as an input", file=f"dbt_project/{node['original_file_path']}"))
+            problems.append(
+                Problem(
+                    f"dbt model '{node['name']}' reads {port[0]}/{port[1]}@v{port[2]}, "
+                    f"which no product of domain '{domain}' declares as an input",
+                    file=f"dbt_project/{node['original_file_path']}",
+                )
+            )
     if problems:
         raise MeshDefinitionError(problems)
     return mapping

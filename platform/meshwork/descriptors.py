@@ -186,9 +186,7 @@ def pydantic_problems(exc: ValidationError, file: Path, product: str | None = No
     return problems
 
 
-def load_model(
-    model: type[M], path: Path, product: str | None = None
-) -> tuple[M | None, list[Problem]]:
+def load_model(model: type[M], path: Path, product: str | None = None) -> tuple[M | None, list[Problem]]:
     data, problems = read_yaml(path)
     if data is None:
         return None, problems

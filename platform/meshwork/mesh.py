@@ -180,7 +180,11 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
     if descriptor is None:
         return None, problems
     if descriptor.name != name:
-        return None, [Problem(f"the domain in folder '{name}' is named '{descriptor.name}'", file=path / "domain.yaml", field="name")]
+        return None, [
+            Problem(
+                f"the domain in folder '{name}' is named '{descriptor.name}'", file=path / "domain.yaml", field="name"
+            )
+        ]
     products: list[Product] = []
     by_name: dict[str, Path] = {}
     for file in sorted((path / "products").glob("*.yaml")):
@@ -190,42 +194,64 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
             continue
         key = f"{desc.domain}/{desc.name}"
         if desc.domain != name:
-            problems.append(Problem(f"the product lives in domain folder '{name}' but declares domain '{desc.domain}'", file=file, field="domain", product=key))
+            problems.append(
+                Problem(
+                    f"the product lives in domain folder '{name}' but declares domain '{desc.domain}'",
+                    file=file,
+                    field="domain",
+                    product=key,
+                )
+            )
             continue
         if desc.name in by_name:
-            problems.append(Problem(f"duplicate product key '{key}': also declared in {by_name[desc.name]}", file=file, field="name", product=key))
+            problems.append(
+                Problem(
+                    f"duplicate product key '{key}': also declared in {by_name[desc.name]}",
+                    file=file,
+                    field="name",
+                    product=key,
+                )
+            )
             continue
         by_name[desc.name] = file
         ports, port_problems = [], []
         for i, spec in enumerate(desc.output_ports):
             contract, errs = load_contract((file.parent / spec.contract).resolve(), key)
-            port_problems += [Problem(e.reason, file=e.file, field=e.field or f"outputPorts.{i}.contract", product=key) for e in errs]
+            port_problems += [
+                Problem(e.reason, file=e.file, field=e.field or f"outputPorts.{i}.contract", product=key) for e in errs
+            ]
             if contract is not None:
                 ports.append(Port(domain=name, product=desc.name, spec=spec, contract=contract))
         majors = [p.major for p in ports]
         if len(set(majors)) != len(majors):
-            port_problems.append(Problem("two output ports share a major version", file=file, field="outputPorts", product=key))
+            port_problems.append(
+                Problem("two output ports share a major version", file=file, field="outputPorts", product=key)
+            )
         problems += port_problems
         if not port_problems:
-            products.append(Product(descriptor=desc, path=file, owner=desc.owner or descriptor.owner, ports=tuple(ports)))
-    return Domain(name=name, path=path, descriptor=descriptor, products=tuple(products), location_name=location), problems
+            products.append(
+                Product(descriptor=desc, path=file, owner=desc.owner or descriptor.owner, ports=tuple(ports))
+            )
+    return Domain(
+        name=name, path=path, descriptor=descriptor, products=tuple(products), location_name=location
+    ), problems
 
 
 def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
     products = mesh.products
     for product in products.values():
         for i, port in enumerate(product.inputs):
-            where = dict(file=product.path, field=f"inputPorts.{i}", product=product.key)
+            problem = functools.partial(Problem, file=product.path, field=f"inputPorts.{i}", product=product.key)
             producer = products.get(port.product)
             if port.product == product.key:
-                yield Problem("a product cannot read its own output port", **where)
+                yield problem("a product cannot read its own output port")
             elif producer is None:
-                yield Problem(f"input port names unknown product '{port.product}'", **where)
-            elif producer.port(port.major) is None:
+                yield problem(f"input port names unknown product '{port.product}'")
+            elif (producer_port := producer.port(port.major)) is None:
                 have = ", ".join(p.version for p in producer.ports)
-                yield Problem(f"'{port.product}' has no output port {port.version} (it publishes {have})", **where)
-            elif producer.port(port.major).visibility == Visibility.PRIVATE and producer.domain != product.domain:
-                yield Problem(f"'{port.ref}' is private to domain '{producer.domain}'", **where)
+                yield problem(f"'{port.product}' has no output port {port.version} (it publishes {have})")
+            elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
+                yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
 
 
 def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
@@ -275,7 +301,9 @@ def load_mesh(project_dir: Path | None = None) -> Mesh:
             mesh.domains[name] = domain
     for folder in sorted((project_dir / "domains").glob("*/domain.yaml")):
         if folder.parent.name not in seen:
-            problems.append(Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder))
+            problems.append(
+                Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
+            )
     problems += list(_check_inputs(mesh))
     if not problems:
         problems += list(_check_cycles(mesh))

@@ -14,7 +14,6 @@ or the new one, never a mix, and a publish that dies midway leaves ``latest`` wh
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -115,8 +114,7 @@ def write_snapshot(
             )
         described = con.execute(f"DESCRIBE SELECT {select} FROM {quote(table)}").fetchall()
         files = [
-            FileEntry(path=f.name, bytes=f.stat().st_size, sha256=_checksum(f))
-            for f in sorted(tmp.glob("*.parquet"))
+            FileEntry(path=f.name, bytes=f.stat().st_size, sha256=_checksum(f)) for f in sorted(tmp.glob("*.parquet"))
         ]
         manifest = Manifest(
             domain=domain,
@@ -163,7 +161,9 @@ def snapshots(root: Path) -> list[str]:
     """Complete snapshot ids, oldest first (ids sort by creation time)."""
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file())
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file()
+    )
 
 
 def latest_snapshot(domain: str, product: str, major: int) -> str | None:

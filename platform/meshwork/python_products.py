@@ -6,7 +6,6 @@ relations, stores the result as a warehouse table, validates it against the cont
 the output port. Data never leaves DuckDB on the way.
 """
 
-
 import importlib
 import inspect
 from collections.abc import Callable
@@ -57,8 +56,14 @@ def load_function(product: Product) -> tuple[ProductFunction, Path]:
         fn = getattr(module, attr or "build")
     except (ImportError, AttributeError) as exc:
         raise MeshDefinitionError(
-            [Problem(f"cannot load the python implementation '{full}:{attr}': {exc}", file=product.path,
-                     field="implementation.entrypoint", product=product.key)]
+            [
+                Problem(
+                    f"cannot load the python implementation '{full}:{attr}': {exc}",
+                    file=product.path,
+                    field="implementation.entrypoint",
+                    product=product.key,
+                )
+            ]
         ) from exc
     return fn, Path(inspect.getfile(module))
 

@@ -47,8 +47,13 @@ class PortReader:
     def resolve(self, product_key: str) -> ResolvedPort:
         declared = next((i for i in self.consumer.inputs if i.product == product_key), None)
         if declared is None:
-            audit.record("port.read.refused", consumer=self.consumer.key, port=product_key, run_id=self.run_id,
-                         reason="undeclared input")
+            audit.record(
+                "port.read.refused",
+                consumer=self.consumer.key,
+                port=product_key,
+                run_id=self.run_id,
+                reason="undeclared input",
+            )
             raise PortAccessError(
                 f"{self.consumer.key} may not read '{product_key}': it is not declared in inputPorts of "
                 f"{self.consumer.path}"

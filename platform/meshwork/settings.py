@@ -84,12 +84,16 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT", "2GB")
 
 
-def duckdb_config() -> dict[str, str]:
+def duckdb_temp_dir() -> Path:
+    return mesh_home() / "tmp" / "duckdb"
+
+
+def duckdb_config() -> dict[str, str | int]:
     return {
-        "threads": str(duckdb_threads()),
+        "threads": duckdb_threads(),
         "memory_limit": duckdb_memory_limit(),
         # Keep large sorts and joins inside the mesh's own folder, not /tmp.
-        "temp_directory": str(mesh_home() / "tmp" / "duckdb"),
+        "temp_directory": str(duckdb_temp_dir()),
     }
 
 

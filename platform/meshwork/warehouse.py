@@ -32,9 +32,8 @@ def pool(domain: str) -> str:
 def connect(domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
     file = path(domain)
     file.parent.mkdir(parents=True, exist_ok=True)
-    config = settings.duckdb_config()
-    Path(config["temp_directory"]).mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(file), config=config)
+    settings.duckdb_temp_dir().mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(file), config=dict(settings.duckdb_config()))
     try:
         yield con
     finally:
@@ -43,6 +42,5 @@ def connect(domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def memory_connection() -> duckdb.DuckDBPyConnection:
     """A scratch in-memory connection with the mesh's per-process limits (readers, tools)."""
-    config = settings.duckdb_config()
-    Path(config["temp_directory"]).mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(config=config)
+    settings.duckdb_temp_dir().mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(config=dict(settings.duckdb_config()))

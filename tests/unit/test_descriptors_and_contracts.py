@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from meshwork.errors import MeshDefinitionError
 from meshwork.mesh import load_mesh
 
@@ -52,9 +51,15 @@ def test_an_unsafe_product_name_is_rejected(project: Path):
 
 def test_a_contract_with_a_wrong_odcs_field_type_names_file_and_field(project: Path):
     path = project / "domains/sales/contracts/orders.odcs.yaml"
-    path.write_text(path.read_text().replace("primaryKey: true, required: true, unique: true,", "primaryKey: yes-please, required: true,", 1))
+    path.write_text(
+        path.read_text().replace(
+            "primaryKey: true, required: true, unique: true,", "primaryKey: yes-please, required: true,", 1
+        )
+    )
     problems = problems_of(project)
-    assert any("orders.odcs.yaml" in p and "schema.0.properties.0" in p and "sales/orders" in p for p in problems), problems
+    assert any("orders.odcs.yaml" in p and "schema.0.properties.0" in p and "sales/orders" in p for p in problems), (
+        problems
+    )
 
 
 def test_a_contract_column_without_physical_type_is_rejected(project: Path):
@@ -65,7 +70,7 @@ def test_a_contract_column_without_physical_type_is_rejected(project: Path):
 
 def test_a_contract_type_with_sql_in_it_is_rejected(project: Path):
     path = project / "domains/support/contracts/tickets.odcs.yaml"
-    path.write_text(path.read_text().replace("physicalType: BIGINT", "physicalType: \"BIGINT); DROP TABLE t; --\"", 1))
+    path.write_text(path.read_text().replace("physicalType: BIGINT", 'physicalType: "BIGINT); DROP TABLE t; --"', 1))
     assert any("tickets.odcs.yaml" in p and "physicalType" in p for p in problems_of(project))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from meshwork.errors import MeshDefinitionError
 from meshwork.mesh import load_mesh
 
@@ -25,11 +24,17 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_an_input_port_naming_an_unknown_product_fails(project: Path):
     edit(project / "domains/finance/products/daily_revenue.yaml", "sales/orders,", "sales/ordres,")
     problems = problems_of(project)
-    assert any("daily_revenue.yaml" in p and "inputPorts.0" in p and "unknown product 'sales/ordres'" in p for p in problems), problems
+    assert any(
+        "daily_revenue.yaml" in p and "inputPorts.0" in p and "unknown product 'sales/ordres'" in p for p in problems
+    ), problems
 
 
 def test_an_input_port_naming_an_unknown_major_version_fails(project: Path):
-    edit(project / "domains/finance/products/daily_revenue.yaml", "{product: sales/orders, version: v1}", "{product: sales/orders, version: v3}")
+    edit(
+        project / "domains/finance/products/daily_revenue.yaml",
+        "{product: sales/orders, version: v1}",
+        "{product: sales/orders, version: v3}",
+    )
     assert any("has no output port v3" in p and "finance/daily_revenue" in p for p in problems_of(project))
 
 
@@ -41,19 +46,30 @@ def test_two_products_with_the_same_key_fail(project: Path):
 
 def test_a_dependency_cycle_across_domains_fails_and_shows_the_cycle(project: Path):
     # sales starts reading finance, which reads sales.
-    edit(project / "domains/sales/products/orders.yaml", "implementation: {engine: dbt, model: orders}",
-         "implementation: {engine: dbt, model: orders}\ninputPorts:\n  - {product: finance/daily_revenue, version: v1}")
+    edit(
+        project / "domains/sales/products/orders.yaml",
+        "implementation: {engine: dbt, model: orders}",
+        "implementation: {engine: dbt, model: orders}\ninputPorts:\n  - {product: finance/daily_revenue, version: v1}",
+    )
     problems = problems_of(project)
     assert any("dependency cycle across domains" in p and "finance" in p and "sales" in p for p in problems), problems
 
 
 def test_a_domain_in_the_workspace_that_does_not_exist_fails(project: Path):
-    edit(project / "workspace.yaml", "load_from:\n", "load_from:\n  - python_module: {module_name: domains.logistics.definitions, location_name: logistics}\n")
+    edit(
+        project / "workspace.yaml",
+        "load_from:\n",
+        "load_from:\n  - python_module: {module_name: domains.logistics.definitions, location_name: logistics}\n",
+    )
     assert any("workspace.yaml" in p and "domain 'logistics' is registered but" in p for p in problems_of(project))
 
 
 def test_a_domain_folder_missing_from_the_workspace_fails(project: Path):
-    edit(project / "workspace.yaml", "  - python_module:\n      module_name: domains.support.definitions\n      location_name: support\n", "")
+    edit(
+        project / "workspace.yaml",
+        "  - python_module:\n      module_name: domains.support.definitions\n      location_name: support\n",
+        "",
+    )
     assert any("'support' is not registered in workspace.yaml" in p for p in problems_of(project))
 
 

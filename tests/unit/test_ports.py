@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from meshwork import audit, ports, publish, warehouse
 from meshwork.errors import ContractViolation, PortAccessError, PublishError
 from meshwork.mesh import load_mesh
@@ -42,7 +41,9 @@ def test_publish_writes_an_immutable_snapshot_with_manifest_and_latest(mesh):
     (manifest,) = outcome.manifests
     assert ports.latest_snapshot("sales", "orders", 1) == manifest.snapshot_id
     assert manifest.row_count == 1000
-    assert [c.name for c in manifest.columns] == [c.name for c in mesh.product("sales/orders").current_port.contract.columns]
+    assert [c.name for c in manifest.columns] == [
+        c.name for c in mesh.product("sales/orders").current_port.contract.columns
+    ]
     assert ports.verify(manifest) == []
     files = ports.snapshot_files(manifest)
     assert duckdb.execute(f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})").fetchall() == [(1000,)]

@@ -1,7 +1,6 @@
 """Segment customers by value and recency, from the domain's own customer_360 port."""
 
 import duckdb
-
 from meshwork.python_products import ProductContext
 
 

@@ -1,7 +1,6 @@
 """Ingest the helpdesk's ticket dump (JSON lines) into typed tickets with their resolution time."""
 
 import duckdb
-
 from meshwork.python_products import ProductContext
 
 

@@ -171,7 +171,7 @@ def generate(
     """
     root = root or settings.sources_dir()
     counts: dict[str, int] = {}
-    con = duckdb.connect(config=settings.duckdb_config())
+    con = duckdb.connect(config=dict(settings.duckdb_config()))
     try:
         for t in TABLES:
             folder = root / t.system / t.table

@@ -1,0 +1,39 @@
+"""Domains build at the same time without DuckDB lock errors; runs of one domain queue on its pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from meshwork.build import materialize_command
+from meshwork.instance import ensure_local_instance
+
+from tests.conftest import REPO, mesh_cli
+
+pytestmark = pytest.mark.slow
+
+
+def start(domain: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, Path]:
+    out = log.open("w")
+    return subprocess.Popen(materialize_command(domain), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT), log
+
+
+def test_two_domains_and_two_runs_of_one_domain_at_once_never_hit_a_duckdb_lock(mesh_home: Path, tmp_path: Path):
+    env = dict(os.environ)
+    assert mesh_cli("generate", "--orders", "3000", env=env).returncode == 0
+    ensure_local_instance()
+    procs = [
+        start("sales", env, tmp_path / "sales.log"),
+        start("customers", env, tmp_path / "customers-1.log"),
+        start("customers", env, tmp_path / "customers-2.log"),
+    ]
+    for proc, log in procs:
+        assert proc.wait(timeout=600) == 0, log.read_text()[-4000:]
+    for _, log in procs:
+        text = log.read_text()
+        assert "Could not set lock" not in text and "Conflicting lock" not in text, log
+    # The two customers runs both published, one after the other (the pool admits one writer).
+    snapshots = sorted(p.name for p in (mesh_home / "ports/customers/customer_profiles/v1").iterdir() if p.is_dir())
+    assert len(snapshots) == 2

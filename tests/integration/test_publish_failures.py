@@ -1,0 +1,114 @@
+"""A product whose data breaks its contract is not published, and the command that ran it fails."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from meshwork import ports
+
+from tests.conftest import dagster_cli, mesh_cli
+
+pytestmark = pytest.mark.slow
+
+
+def env_for(project: Path, home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MESH_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "MESH_PROJECT_DIR": str(project),
+    }
+
+
+def test_a_contract_column_missing_from_the_produced_data_fails_the_run_and_keeps_latest(
+    project: Path, mesh_home: Path
+):
+    env = env_for(project, mesh_home)
+    assert mesh_cli("generate", "--orders", "200", cwd=project, env=env).returncode == 0
+    good = dagster_cli(
+        "asset", "materialize", "-m", "domains.support.definitions", "--select", "*", cwd=project, env=env
+    )
+    assert good.returncode == 0, good.stderr[-3000:]
+    before = ports.latest_snapshot("support", "tickets", 1)
+    assert before
+
+    code = project / "domains/support/products/tickets.py"
+    code.write_text(
+        code.read_text().replace(
+            "                satisfaction\n            FROM raw", "                NULL AS unused\n            FROM raw"
+        )
+    )
+    bad = dagster_cli(
+        "asset", "materialize", "-m", "domains.support.definitions", "--select", "*", cwd=project, env=env
+    )
+    assert bad.returncode != 0
+    output = bad.stdout + bad.stderr
+    assert (
+        "support/tickets" in output
+        and "column 'satisfaction' is in the contract but not in the produced data" in output
+    )
+    assert ports.latest_snapshot("support", "tickets", 1) == before
+    assert ports.snapshots(ports.version_dir("support", "tickets", 1)) == [before]
+
+
+def test_mesh_build_exits_non_zero_and_names_the_failing_domain(project: Path, mesh_home: Path):
+    env = env_for(project, mesh_home)
+    code = project / "domains/support/products/tickets.py"
+    code.write_text(
+        code.read_text().replace(
+            "channel,\n                priority", "CAST(channel AS INTEGER) AS channel,\n                priority"
+        )
+    )
+    result = mesh_cli("build", "--orders", "200", "--domain", "support", "--domain", "customers", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "support FAILED" in result.stdout
+    assert "customers ok" in result.stdout
+    assert ports.latest_snapshot("support", "tickets", 1) is None
+
+
+def test_an_invalid_mesh_fails_mesh_build_and_check_with_exit_2_and_the_file(project: Path, mesh_home: Path):
+    env = env_for(project, mesh_home)
+    (project / "domains/finance/products/daily_revenue.yaml").write_text("kind: DataProduct\n")
+    for args in (["build"], ["check"]):
+        result = mesh_cli(*args, cwd=project, env=env)
+        assert result.returncode == 2, result
+        assert "daily_revenue.yaml" in result.stderr
+    assert not (mesh_home / "ports").exists()
+
+
+def test_a_broken_descriptor_fails_dagster_definitions_validate_with_the_reason(project: Path, mesh_home: Path):
+    env = env_for(project, mesh_home)
+    path = project / "domains/sales/products/orders.yaml"
+    path.write_text(path.read_text().replace("freshness: 26h", "freshness: soon"))
+    result = dagster_cli("definitions", "validate", "-w", "workspace.yaml", cwd=project, env=env)
+    assert result.returncode != 0
+    assert (
+        "orders.yaml" in result.stdout + result.stderr and "'soon' is not a duration" in result.stdout + result.stderr
+    )
+
+
+def test_a_dbt_product_whose_model_drifts_from_the_contract_fails_at_load(project: Path, mesh_home: Path):
+    env = env_for(project, mesh_home)
+    yml = project / "dbt_project/models/sales/marts/orders.yml"
+    yml.write_text(
+        yml.read_text().replace("{name: customer_id, data_type: bigint}", "{name: customer_id, data_type: varchar}")
+    )
+    result = mesh_cli("check", "--json", cwd=project, env=env)
+    assert result.returncode == 2
+    assert "dbt column 'customer_id' has data_type 'varchar', the ODCS contract says BIGINT" in result.stdout
+
+
+def test_a_dbt_model_reading_an_undeclared_port_fails_at_load(project: Path, mesh_home: Path):
+    env = env_for(project, mesh_home)
+    sql = project / "dbt_project/models/finance/marts/daily_revenue.sql"
+    sql.write_text(
+        sql.read_text().replace(
+            "order_lines as (",
+            "tickets as (\n    select * from {{ source('port_support', 'tickets_v1') }}\n),\n\norder_lines as (",
+        )
+    )
+    result = mesh_cli("check", cwd=project, env=env)
+    assert result.returncode == 2
+    assert "reads support/tickets@v1 without declaring it in inputPorts" in result.stderr
