@@ -1,4 +1,5 @@
 import dagster as dg
+
 from meshwork.domain import domain_definitions
 
 

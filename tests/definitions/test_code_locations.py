@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+
 from meshwork.domain import domain_definitions
 from meshwork.mesh import load_mesh
-
 from tests.conftest import REPO, dagster_cli
 
 DOMAINS = ["sales", "customers", "support", "finance", "marketing"]

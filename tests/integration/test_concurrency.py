@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from meshwork.build import materialize_command
 from meshwork.instance import ensure_local_instance
-
 from tests.conftest import REPO, mesh_cli
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from meshwork import ports
 
+from meshwork import ports
 from tests.conftest import dagster_cli, mesh_cli
 
 pytestmark = pytest.mark.slow

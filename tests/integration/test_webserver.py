@@ -11,9 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from meshwork.instance import ensure_local_instance
 from meshwork.mesh import load_mesh
-
 from tests.conftest import BIN, REPO
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from meshwork.errors import MeshDefinitionError
 from meshwork.mesh import load_mesh
 

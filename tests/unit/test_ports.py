@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from meshwork import audit, ports, publish, warehouse
 from meshwork.errors import ContractViolation, PortAccessError, PublishError
 from meshwork.mesh import load_mesh

@@ -1,6 +1,7 @@
 """Ingest the CRM's customer export into a typed, de-duplicated profile per customer."""
 
 import duckdb
+
 from meshwork.python_products import ProductContext
 
 

@@ -1,6 +1,7 @@
 """Segment customers by value and recency, from the domain's own customer_360 port."""
 
 import duckdb
+
 from meshwork.python_products import ProductContext
 
 

@@ -1,6 +1,7 @@
 """Ingest the helpdesk's ticket dump (JSON lines) into typed tickets with their resolution time."""
 
 import duckdb
+
 from meshwork.python_products import ProductContext
 
 

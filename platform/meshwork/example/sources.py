@@ -17,9 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
-from meshwork import settings
+from meshwork import settings, warehouse
 
 DEFAULT_ORDERS = 2_000
 
@@ -171,7 +169,7 @@ def generate(
     """
     root = root or settings.sources_dir()
     counts: dict[str, int] = {}
-    con = duckdb.connect(config=dict(settings.duckdb_config()))
+    con = warehouse.memory_connection()
     try:
         for t in TABLES:
             folder = root / t.system / t.table

@@ -1,0 +1,58 @@
+"""kill -9 during publish: `latest` always names a complete snapshot whose checksums verify."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from meshwork import ports
+
+pytestmark = pytest.mark.slow
+
+PUBLISHER = """
+import sys
+from meshwork import publish, warehouse
+from meshwork.mesh import load_mesh
+
+mesh = load_mesh()
+with warehouse.connect("sales") as con:
+    con.execute('''CREATE OR REPLACE TABLE orders AS SELECT range AS order_id, range % 97 AS customer_id,
+        TIMESTAMP '2025-01-01' + to_seconds(range) AS order_ts, 'completed' AS status, 'EMEA' AS region,
+        'EUR' AS currency, md5(range::VARCHAR) AS channel FROM range(1500000)''')
+    print("ready", flush=True)
+    for i in range(1000):
+        publish.publish(con, mesh.product("sales/orders"), "orders", f"run-{i}")
+"""
+
+
+def test_repeated_kill_9_mid_publish_never_exposes_a_partial_snapshot(mesh_home: Path):
+    rng = random.Random(7)
+    seen_latest = set()
+    killed_mid_write = 0
+    for attempt in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", PUBLISHER], stdout=subprocess.PIPE, env=dict(os.environ))
+        assert proc.stdout and proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.2, 2.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        root = ports.version_dir("sales", "orders", 1)
+        killed_mid_write += bool(list(root.glob(".tmp-2*")))  # a snapshot folder was being written
+        latest = ports.latest_snapshot("sales", "orders", 1)
+        if latest is None:  # killed before the very first publish completed
+            assert ports.snapshots(ports.version_dir("sales", "orders", 1)) == [], attempt
+            continue
+        seen_latest.add(latest)
+        manifest = ports.read_manifest("sales", "orders", 1, latest)
+        assert manifest.row_count == 1_500_000
+        assert ports.verify(manifest) == [], f"attempt {attempt}: latest {latest} is damaged"
+        for snapshot in ports.snapshots(ports.version_dir("sales", "orders", 1)):
+            assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == []
+    assert seen_latest, "no publish ever completed: the kill points were all too early to prove anything"
+    assert killed_mid_write, "no kill landed while a snapshot was being written"
