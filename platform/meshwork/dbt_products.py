@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import settings, specs, warehouse
+from meshwork import gate, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
@@ -300,12 +300,16 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
         invocation = dbt.cli(
             ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
         )
+        built: list[str] = []
         for event in invocation.stream():
             if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
-                event = event.with_metadata(
-                    {**event.metadata, **input_metadata(reads[context.asset_key_for_output(event.output_name)])}
-                )
+                key = context.asset_key_for_output(event.output_name)
+                built.append(gate.table_name(products[key]))
+                event = event.with_metadata({**event.metadata, **input_metadata(reads[key])})
             yield event
+        with warehouse.connect(domain) as con:
+            for table in built:
+                warehouse.record_build(con, table, context.run.run_id)
 
     return _dbt
 

@@ -54,6 +54,7 @@ class Manifest(BaseModel):
     row_count: int
     files: list[FileEntry]
     run_id: str | None
+    built_by_run: str | None = None
     created_at: datetime
     environment: str
 
@@ -94,6 +95,7 @@ def write_snapshot(
     contract_id: str,
     contract_version: str,
     run_id: str | None,
+    built_by_run: str | None = None,
 ) -> Manifest:
     """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it."""
     root = version_dir(domain, product, major)
@@ -127,6 +129,7 @@ def write_snapshot(
             row_count=row_count,
             files=files,
             run_id=run_id,
+            built_by_run=built_by_run,
             created_at=datetime.now(UTC),
             environment=settings.environment(),
         )

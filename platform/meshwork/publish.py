@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from meshwork import ports, validation
+from meshwork import ports, validation, warehouse
 from meshwork.errors import ContractViolation, PublishError
 from meshwork.mesh import Product
 from meshwork.names import quote
@@ -46,6 +46,7 @@ def publish(con: duckdb.DuckDBPyConnection, product: Product, table: str, run_id
             + "\n".join(r.describe() for r in reports if not r.passed),
             outcome,
         )
+    built_by = warehouse.last_build(con, table)
     for port in product.ports:
         outcome.manifests.append(
             ports.write_snapshot(
@@ -58,6 +59,7 @@ def publish(con: duckdb.DuckDBPyConnection, product: Product, table: str, run_id
                 contract_id=port.contract.id,
                 contract_version=port.contract.version,
                 run_id=run_id,
+                built_by_run=built_by,
             )
         )
     return outcome

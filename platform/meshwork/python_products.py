@@ -87,6 +87,7 @@ def product_asset(mesh: Mesh, product: Product) -> dg.AssetsDefinition:
             con.execute("BEGIN")
             con.execute(f"DROP TABLE IF EXISTS {quote(product.name)}")
             con.execute(f"ALTER TABLE {quote(staging)} RENAME TO {quote(product.name)}")
+            warehouse.record_build(con, product.name, context.run.run_id)
             con.execute("COMMIT")
             rows = con.execute(f"SELECT count(*) FROM {quote(product.name)}").fetchone()
         return dg.MaterializeResult(

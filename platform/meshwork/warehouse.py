@@ -50,3 +50,25 @@ def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     # DuckDB draws a progress bar on stdout for long queries: noise in run logs and in CLI output.
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+# Which run last built each table. The pool serializes steps, not whole runs, so another run of the
+# same domain may rebuild a table between this run's build and its publish; the manifest then names
+# the run that really produced the data.
+_BUILDS = "meshwork.builds"
+
+
+def record_build(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS meshwork")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {_BUILDS} (tbl VARCHAR, run_id VARCHAR, built_at TIMESTAMPTZ)")
+    con.execute(f"INSERT INTO {_BUILDS} VALUES (?, ?, now())", [table, run_id])
+
+
+def last_build(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meshwork' AND table_name = 'builds'"
+    ).fetchall()
+    if not exists[0][0]:
+        return None
+    row = con.execute(f"SELECT run_id FROM {_BUILDS} WHERE tbl = ? ORDER BY built_at DESC LIMIT 1", [table]).fetchall()
+    return row[0][0] if row else None
