@@ -27,7 +27,7 @@ from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
 from meshwork.reader import PortReader, ResolvedPort
-from meshwork.validation import canonical_type
+from meshwork.sqltypes import canonical_type
 
 PORT_SOURCE_PREFIX = "port_"
 
@@ -148,7 +148,12 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             code_version=product_spec.code_version,
             freshness_policy=product_spec.freshness_policy,
             automation_condition=product_spec.automation_condition,
-        ).merge_attributes(metadata=product_spec.metadata)
+        ).merge_attributes(
+            metadata=product_spec.metadata,
+            # Inputs the SQL does not read (e.g. a port only a contract rule checks against) are
+            # still dependencies: the gate reads them.
+            deps=[d for d in product_spec.deps if d.asset_key not in {x.asset_key for x in spec.deps}],
+        )
 
 
 def _domain_nodes(manifest: Mapping[str, Any], domain: str) -> dict[str, Mapping[str, Any]]:

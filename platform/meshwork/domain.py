@@ -29,7 +29,7 @@ def domain_definitions(domain: str) -> dg.Definitions:
         resources["dbt"] = dbt_products.dbt_resource()
     return dg.Definitions(
         assets=assets,
-        asset_checks=[gate.contract_gate(p) for p in mesh.domains[domain].products],
+        asset_checks=[gate.contract_gate(mesh, p) for p in mesh.domains[domain].products],
         schedules=automation.schedules(mesh.domains[domain]),
         resources=resources,
         # Steps of one domain share one warehouse that admits a single writer, so running them

@@ -1,59 +1,88 @@
 """The publish gate: a blocking asset check that validates a product and, only if it passes, publishes.
 
 A product's asset builds its table in the domain's private warehouse; nobody outside the domain can
-see that. This check then runs the output port contracts against the table in the database and
-publishes the ports. A failing contract publishes nothing (every port keeps its previous snapshot),
-fails the run, and, being blocking, stops downstream products in this run and in automation.
+see that. This check then runs every rule of the output port contracts against the table inside
+DuckDB and publishes the ports. A failing ``error`` rule publishes nothing (every port keeps its
+previous snapshot), fails the run, and, being blocking, holds back downstream products in this run
+and in automation. ``warn`` rules publish and are recorded.
 """
 
 import dagster as dg
 
 from meshwork import publish, specs, warehouse
 from meshwork.errors import ContractViolation
-from meshwork.mesh import Product
-
-
-def _findings_md(reports: list) -> dg.MetadataValue:
-    lines = [f"- [{f.severity}] {r.port} — {f.rule}: {f.message}" for r in reports for f in r.findings]
-    return dg.MetadataValue.md("\n".join(lines) or "All contract rules passed.")
+from meshwork.mesh import Mesh, Product
+from meshwork.quality import QualityReport
+from meshwork.reader import PortReader
 
 
 def table_name(product: Product) -> str:
     return product.descriptor.implementation.model or product.name
 
 
-def contract_gate(product: Product) -> dg.AssetChecksDefinition:
+def report_metadata(reports: list[QualityReport]) -> dict[str, object]:
+    lines = []
+    for report in reports:
+        lines.append(f"**{report.port}** — {'passed' if report.passed else 'FAILED'}, {report.row_count:,} rows")
+        for r in report.results:
+            mark = "✅" if r.passed else ("❌" if r.rule.severity == "error" else "⚠️")
+            count = f" — {r.failing_rows:,} failing row(s)" if r.failing_rows else ""
+            detail = f" ({r.detail})" if r.detail else ""
+            lines.append(f"- {mark} `{r.rule.id}`: {r.rule.description}{count}{detail}")
+            if r.sample:
+                lines.append(f"  - sample (PII redacted): `{r.sample}`")
+    failing = [r for rep in reports for r in rep.failures]
+    return {
+        "rules": dg.MetadataValue.md("\n".join(lines)),
+        "rules_checked": sum(len(rep.results) for rep in reports),
+        "rules_failed": sum(1 for r in failing if r.rule.severity == "error"),
+        "rules_warned": sum(1 for r in failing if r.rule.severity == "warn"),
+        "failing_rows": sum(r.failing_rows or 0 for r in failing),
+    }
+
+
+def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
     ports = ", ".join(p.ref for p in product.ports)
 
     @dg.asset_check(
         asset=specs.asset_key(product.key),
         name=specs.CONTRACT_CHECK,
         blocking=True,
-        description=f"Validates the data against the contract of {ports}, then publishes the port(s).",
+        description=f"Validates the data against the contract of {ports} in DuckDB, then publishes.",
         pool=warehouse.pool(product.domain),
     )
     def _gate(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        run_id = context.run.run_id
         with warehouse.connect(product.domain) as con:
+            reader = PortReader(mesh, product, con, run_id=run_id)
             try:
-                outcome = publish.publish(con, product, table_name(product), context.run.run_id)
+                outcome = publish.publish(
+                    con, product, table_name(product), run_id, lambda key: reader.resolve(key).sql()
+                )
             except ContractViolation as exc:
                 context.log.error(str(exc))
                 reports = exc.outcome.reports if isinstance(exc.outcome, publish.PublishOutcome) else []
                 return dg.AssetCheckResult(
                     passed=False,
                     severity=dg.AssetCheckSeverity.ERROR,
-                    description=str(exc)[:2000],
-                    metadata={"findings": _findings_md(reports), "published": "nothing"},
+                    description=str(exc)[:4000],
+                    metadata={**report_metadata(reports), "published": "nothing"},
                 )
+        for report in outcome.reports:
+            for warning in (r for r in report.failures if not r.blocks):
+                context.log.warning(f"{report.port}: {warning.describe()}")
         manifests = outcome.manifests
         built_by = manifests[0].built_by_run if manifests else None
-        if built_by and built_by != context.run.run_id:
+        if built_by and built_by != run_id:
             context.log.warning(f"{product.key}: the published table was built by run {built_by}, not this run")
         context.log.info(f"published {', '.join(f'{product.key}@{m.version}/{m.snapshot_id}' for m in manifests)}")
         return dg.AssetCheckResult(
             passed=True,
+            severity=dg.AssetCheckSeverity.WARN
+            if any(rep.failures for rep in outcome.reports)
+            else dg.AssetCheckSeverity.ERROR,
             metadata={
-                "findings": _findings_md(outcome.reports),
+                **report_metadata(outcome.reports),
                 "published": ", ".join(f"{m.version}/{m.snapshot_id}" for m in manifests),
                 "dagster/row_count": manifests[0].row_count if manifests else 0,
             },

@@ -26,6 +26,7 @@ from meshwork.descriptors import (
     load_model,
 )
 from meshwork.errors import MeshDefinitionError, Problem
+from meshwork.rules import compile_rules
 
 DOMAIN_MODULE_PREFIX = "domains."
 DOMAIN_MODULE_SUFFIX = ".definitions"
@@ -217,6 +218,8 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
         ports, port_problems = [], []
         for i, spec in enumerate(desc.output_ports):
             contract, errs = load_contract((file.parent / spec.contract).resolve(), key)
+            if contract is not None:
+                errs = errs + compile_rules(contract, key)[1]
             port_problems += [
                 Problem(e.reason, file=e.file, field=e.field or f"outputPorts.{i}.contract", product=key) for e in errs
             ]
@@ -252,6 +255,17 @@ def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
                 yield problem(f"'{port.product}' has no output port {port.version} (it publishes {have})")
             elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
                 yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
+        declared = {i.product for i in product.inputs}
+        for port in product.ports:
+            for rule in compile_rules(port.contract, product.key)[0]:
+                target = rule.params.get("product") if rule.kind == "foreign_key" else None
+                if target and target not in declared:
+                    yield Problem(
+                        f"rule '{rule.id}' checks against {target}, which is not a declared input port",
+                        file=port.contract.path,
+                        field="relationships",
+                        product=product.key,
+                    )
 
 
 def _check_cycles(mesh: Mesh) -> Iterable[Problem]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from meshwork import ports, validation, warehouse
+from meshwork import ports, quality, rules, warehouse
 from meshwork.errors import ContractViolation, PublishError
 from meshwork.mesh import Product
 from meshwork.names import quote
@@ -18,7 +18,7 @@ from meshwork.names import quote
 
 @dataclass
 class PublishOutcome:
-    reports: list[validation.ValidationReport]
+    reports: list[quality.QualityReport]
     manifests: list[ports.Manifest]
 
     @property
@@ -26,19 +26,34 @@ class PublishOutcome:
         return all(r.passed for r in self.reports)
 
 
-def validate(con: duckdb.DuckDBPyConnection, product: Product, table: str) -> list[validation.ValidationReport]:
+def validate(
+    con: duckdb.DuckDBPyConnection, product: Product, table: str, resolve_port: quality.PortResolver | None = None
+) -> list[quality.QualityReport]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
         [table],
     ).fetchone()
     if not exists or exists[0] == 0:
         raise PublishError(f"{product.key}: the warehouse has no table {quote(table)} to publish")
-    return [validation.check_schema(con, table, port.contract, port.ref) for port in product.ports]
+    reports = []
+    for port in product.ports:
+        port_rules, problems = rules.compile_rules(port.contract, product.key)
+        if problems:  # caught at load; a contract edited under a running location still cannot pass
+            raise PublishError("\n".join(str(p) for p in problems))
+        validator = quality.Validator(con, table, port.contract, port.ref, resolve_port, domain=product.domain)
+        reports.append(validator.run(port_rules))
+    return reports
 
 
-def publish(con: duckdb.DuckDBPyConnection, product: Product, table: str, run_id: str | None) -> PublishOutcome:
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    table: str,
+    run_id: str | None,
+    resolve_port: quality.PortResolver | None = None,
+) -> PublishOutcome:
     """Validate then publish every port; raise :class:`ContractViolation` (publishing nothing) on errors."""
-    reports = validate(con, product, table)
+    reports = validate(con, product, table, resolve_port)
     outcome = PublishOutcome(reports=reports, manifests=[])
     if not outcome.passed:
         raise ContractViolation(

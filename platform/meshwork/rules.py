@@ -107,33 +107,62 @@ def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Pr
         hi = options.get("maximum", options.get("exclusiveMaximum"))
         if lo is not None or hi is not None:
             params = {
-                "min": lo, "max": hi,
-                "min_exclusive": "exclusiveMinimum" in options, "max_exclusive": "exclusiveMaximum" in options,
+                "min": lo,
+                "max": hi,
+                "min_exclusive": "exclusiveMinimum" in options,
+                "max_exclusive": "exclusiveMaximum" in options,
             }
-            span = f"{'(' if params['min_exclusive'] else '['}{lo if lo is not None else '…'}, " \
-                   f"{hi if hi is not None else '…'}{')' if params['max_exclusive'] else ']'}"
+            span = (
+                f"{'(' if params['min_exclusive'] else '['}{lo if lo is not None else '…'}, "
+                f"{hi if hi is not None else '…'}{')' if params['max_exclusive'] else ']'}"
+            )
             rules.append(Rule(f"{name}.range", "range", f"'{name}' lies in {span}", columns=(name,), params=params))
         if "minLength" in options or "maxLength" in options:
             params = {"min": options.get("minLength"), "max": options.get("maxLength")}
-            rules.append(Rule(f"{name}.length", "length",
-                              f"'{name}' has {params['min'] or 0} to {params['max'] or '∞'} characters",
-                              columns=(name,), params=params))
+            rules.append(
+                Rule(
+                    f"{name}.length",
+                    "length",
+                    f"'{name}' has {params['min'] or 0} to {params['max'] or '∞'} characters",
+                    columns=(name,),
+                    params=params,
+                )
+            )
         if "pattern" in options:
             rules.append(_pattern_rule(name, options["pattern"], "error", bad, f"{where}.logicalTypeOptions.pattern"))
         if prop.enum:
             values = [e.value for e in prop.enum]
-            rules.append(Rule(f"{name}.allowed_values", "allowed_values", f"'{name}' is one of {values}",
-                              columns=(name,), params={"values": values}))
+            rules.append(
+                Rule(
+                    f"{name}.allowed_values",
+                    "allowed_values",
+                    f"'{name}' is one of {values}",
+                    columns=(name,),
+                    params={"values": values},
+                )
+            )
         for j, rel in enumerate(prop.relationships or []):
             target = rel.to if isinstance(rel.to, str) else None
             parts = target.split(".") if target else []
-            if (rel.type or "foreignKey") != "foreignKey" or len(parts) != 3 or not all(IDENTIFIER.match(p) for p in parts):
-                bad(f"{where}.relationships.{j}.to",
-                    "a foreign key points at another product's column as <domain>.<product>.<column>")
+            if (
+                (rel.type or "foreignKey") != "foreignKey"
+                or len(parts) != 3
+                or not all(IDENTIFIER.match(p) for p in parts)
+            ):
+                bad(
+                    f"{where}.relationships.{j}.to",
+                    "a foreign key points at another product's column as <domain>.<product>.<column>",
+                )
                 continue
-            rules.append(Rule(f"{name}.foreign_key", "foreign_key",
-                              f"every '{name}' exists in {parts[0]}/{parts[1]}.{parts[2]}", columns=(name,),
-                              params={"product": f"{parts[0]}/{parts[1]}", "column": parts[2]}))
+            rules.append(
+                Rule(
+                    f"{name}.foreign_key",
+                    "foreign_key",
+                    f"every '{name}' exists in {parts[0]}/{parts[1]}.{parts[2]}",
+                    columns=(name,),
+                    params={"product": f"{parts[0]}/{parts[1]}", "column": parts[2]},
+                )
+            )
         for j, item in enumerate(prop.quality or []):
             rule = _quality_rule(item, name, f"{where}.quality.{j}", bad)
             if rule:
@@ -162,8 +191,14 @@ def _pattern_rule(column: str, pattern: str, severity: Severity, bad, where: str
         re.compile(pattern)
     except re.error as exc:
         bad(where, f"'{pattern}' is not a valid regular expression: {exc}")
-    return Rule(f"{column}.pattern", "pattern", f"'{column}' matches /{pattern}/", severity,
-                columns=(column,), params={"pattern": pattern})
+    return Rule(
+        f"{column}.pattern",
+        "pattern",
+        f"'{column}' matches /{pattern}/",
+        severity,
+        columns=(column,),
+        params={"pattern": pattern},
+    )
 
 
 def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None:
@@ -181,15 +216,34 @@ def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None
             bad(f"{where}.query", "a SQL rule must read the product through ${table}")
             return None
         name = item.name or f"sql_{abs(hash(item.query)) % 10_000}"
-        return Rule(f"{prefix}{name}", "sql", item.description or f"{item.query} must {_words(ops)}", severity,
-                    columns=(column,) if column else (), params={"query": item.query, "ops": ops})
+        return Rule(
+            f"{prefix}{name}",
+            "sql",
+            item.description or f"{item.query} must {_words(ops)}",
+            severity,
+            columns=(column,) if column else (),
+            params={"query": item.query, "ops": ops},
+        )
     if kind == "custom":
-        if (item.engine or "").lower() != "pandera" or not isinstance(item.implementation, str) or ":" not in item.implementation:
-            bad(where, "a custom rule needs engine: pandera and implementation: '<module>:<function>' in the domain package")
+        if (
+            (item.engine or "").lower() != "pandera"
+            or not isinstance(item.implementation, str)
+            or ":" not in item.implementation
+        ):
+            bad(
+                where,
+                "a custom rule needs engine: pandera and implementation: '<module>:<function>' in the domain package",
+            )
             return None
         name = item.name or item.implementation.split(":")[1]
-        return Rule(f"{prefix}{name}", "python", item.description or f"domain check {item.implementation}", severity,
-                    columns=(column,) if column else (), params={"implementation": item.implementation})
+        return Rule(
+            f"{prefix}{name}",
+            "python",
+            item.description or f"domain check {item.implementation}",
+            severity,
+            columns=(column,) if column else (),
+            params={"implementation": item.implementation},
+        )
     metric = item.metric or item.rule
     ops = _bounds(item)
     args = item.arguments or {}
@@ -197,8 +251,9 @@ def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None
         if column or not ops:
             bad(where, "rowCount is a schema-level rule with bounds (mustBeBetween, mustBeGreaterThan, …)")
             return None
-        return Rule(item.name or "row_count", "row_count", f"the row count must {_words(ops)}", severity,
-                    params={"ops": ops})
+        return Rule(
+            item.name or "row_count", "row_count", f"the row count must {_words(ops)}", severity, params={"ops": ops}
+        )
     if column is None:
         bad(f"{where}.metric", f"'{metric}' applies to a column: declare it under that property's quality")
         return None
@@ -210,8 +265,14 @@ def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None
     if metric == "duplicateValues":
         return Rule(f"{column}.unique", "unique", f"'{column}' is unique", severity, columns=(column,))
     if metric == "invalidValues" and "validValues" in args:
-        return Rule(f"{column}.allowed_values", "allowed_values", f"'{column}' is one of {args['validValues']}",
-                    severity, columns=(column,), params={"values": list(args["validValues"])})
+        return Rule(
+            f"{column}.allowed_values",
+            "allowed_values",
+            f"'{column}' is one of {args['validValues']}",
+            severity,
+            columns=(column,),
+            params={"values": list(args["validValues"])},
+        )
     if metric == "invalidValues" and "pattern" in args:
         return _pattern_rule(column, args["pattern"], severity, bad, f"{where}.arguments.pattern")
     bad(f"{where}.metric", f"unsupported quality rule '{metric}' with arguments {sorted(args)}")
@@ -225,5 +286,11 @@ def _freshness_rule(sla: Any, contract: Contract, where: str, bad) -> Rule | Non
         bad(where, "freshness needs value, unit (m, h or d) and element: <table>.<timestamp column>")
         return None
     window = timedelta(**{unit: sla.value})
-    return Rule(f"{element}.freshness", "freshness", f"the newest '{element}' is at most {sla.value}{sla.unit} old",
-                _severity(None) or "error", columns=(element,), params={"max_age_seconds": window.total_seconds()})
+    return Rule(
+        f"{element}.freshness",
+        "freshness",
+        f"the newest '{element}' is at most {sla.value}{sla.unit} old",
+        _severity(None) or "error",
+        columns=(element,),
+        params={"max_age_seconds": window.total_seconds()},
+    )

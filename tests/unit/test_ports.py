@@ -75,7 +75,8 @@ def test_a_contract_column_missing_from_the_data_publishes_nothing(mesh):
         con.execute("ALTER TABLE orders DROP COLUMN channel")
     with pytest.raises(ContractViolation) as exc:
         publish_orders(mesh, run_id="run-2")
-    assert "sales/orders@v1" in str(exc.value) and "column 'channel'" in str(exc.value)
+    assert "sales/orders@v1" in str(exc.value) and "column 'channel' is present" in str(exc.value)
+    assert "missing from the produced data" in str(exc.value)
     assert ports.latest_snapshot("sales", "orders", 1) == first.snapshot_id
 
 
@@ -83,7 +84,7 @@ def test_a_column_of_the_wrong_type_publishes_nothing(mesh):
     build_orders(10)
     with warehouse.connect("sales") as con:
         con.execute("ALTER TABLE orders ALTER COLUMN customer_id TYPE VARCHAR")
-    with pytest.raises(ContractViolation, match="column 'customer_id' is VARCHAR, the contract says BIGINT"):
+    with pytest.raises(ContractViolation, match="column 'customer_id' is present as BIGINT \(it is VARCHAR\)"):
         publish_orders(mesh)
     assert ports.latest_snapshot("sales", "orders", 1) is None
 
