@@ -7,6 +7,8 @@ previous snapshot), fails the run, and, being blocking, holds back downstream pr
 and in automation. ``warn`` rules publish and are recorded.
 """
 
+from typing import Any
+
 import dagster as dg
 
 from meshwork import publish, specs, warehouse
@@ -20,7 +22,7 @@ def table_name(product: Product) -> str:
     return product.descriptor.implementation.model or product.name
 
 
-def report_metadata(reports: list[QualityReport]) -> dict[str, object]:
+def report_metadata(reports: list[QualityReport]) -> dict[str, Any]:
     lines = []
     for report in reports:
         lines.append(f"**{report.port}** — {'passed' if report.passed else 'FAILED'}, {report.row_count:,} rows")

@@ -256,13 +256,13 @@ def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
             elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
                 yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
         declared = {i.product for i in product.inputs}
-        for port in product.ports:
-            for rule in compile_rules(port.contract, product.key)[0]:
+        for out in product.ports:
+            for rule in compile_rules(out.contract, product.key)[0]:
                 target = rule.params.get("product") if rule.kind == "foreign_key" else None
                 if target and target not in declared:
                     yield Problem(
                         f"rule '{rule.id}' checks against {target}, which is not a declared input port",
-                        file=port.contract.path,
+                        file=out.contract.path,
                         field="relationships",
                         product=product.key,
                     )

@@ -145,8 +145,11 @@ class Validator:
         for r in rules:
             if r not in runnable:
                 results.append(RuleResult(r, False, detail="not run: its column is missing"))
-        row_level = [(r, _violation(r, self.types[r.columns[0]])) for r in runnable if r.columns]
-        row_level = [(r, v) for r, v in row_level if v is not None]
+        row_level: list[tuple[Rule, tuple[str, list[Any]]]] = []
+        for r in runnable:
+            violation = _violation(r, self.types[r.columns[0]]) if r.columns else None
+            if violation is not None:
+                row_level.append((r, violation))
         row_count, counts, newest = self._single_pass(row_level, [r for r in runnable if r.kind == "freshness"])
         for rule, (predicate, args) in row_level:
             failing = counts[rule.id]
