@@ -82,6 +82,17 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     data, problems = read_yaml(path)
     if data is None:
         return None, [Problem(p.reason, file=p.file, product=product) for p in problems]
+    # The ODCS JSON schema picks per-logicalType rules with if/then; without a logicalType its
+    # errors are misleading ("'map' is a required property"), so say what is really missing first.
+    untyped = [
+        Problem("every property needs a logicalType (string, integer, number, date, timestamp, boolean, …)",
+                file=path, field=f"schema.{i}.properties.{j}.logicalType", product=product)
+        for i, obj in enumerate(data.get("schema") or [] if isinstance(data.get("schema"), list) else [])
+        for j, prop in enumerate((obj or {}).get("properties") or [] if isinstance(obj, dict) else [])
+        if isinstance(prop, dict) and "logicalType" not in prop
+    ]
+    if untyped:
+        return None, untyped
     schema_errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     # The ODCS schema reports some errors once per branch it tried: keep one of each.
     schema_errors = list({(_json_path(e), e.message): e for e in schema_errors}.values())
