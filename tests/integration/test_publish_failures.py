@@ -112,3 +112,34 @@ def test_a_dbt_model_reading_an_undeclared_port_fails_at_load(project: Path, mes
     result = mesh_cli("check", cwd=project, env=env)
     assert result.returncode == 2
     assert "reads support/tickets@v1 without declaring it in inputPorts" in result.stderr
+
+
+def test_a_rule_violation_in_the_source_blocks_publish_and_shows_the_rule_count_and_a_sample(
+    project: Path, mesh_home: Path
+):
+    import dagster as dg
+    import duckdb
+
+    env = env_for(project, mesh_home)
+    first = mesh_cli("build", "--orders", "300", "--domain", "customers", "--domain", "sales", cwd=project, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = ports.latest_snapshot("sales", "orders", 1)
+    # The shop starts exporting an order status the contract does not allow.
+    orders = mesh_home / "sources/shop/orders/orders.parquet"
+    duckdb.execute(
+        f"COPY (SELECT * REPLACE (CASE WHEN order_id % 100 = 0 THEN 'lost' ELSE status END AS status) "
+        f"FROM '{orders}') TO '{orders}.new' (FORMAT parquet)"
+    )
+    Path(f"{orders}.new").replace(orders)
+    result = mesh_cli("build", "--domain", "sales", "--domain", "finance", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "sales FAILED" in result.stdout and "[skip] finance" in result.stdout
+    assert "'status' is one of ['completed', 'cancelled', 'refunded'], 3 failing row(s)" in result.stdout
+    assert ports.latest_snapshot("sales", "orders", 1) == before
+    with dg.DagsterInstance.from_config(str(mesh_home / "dagster")) as instance:
+        key = dg.AssetCheckKey(dg.AssetKey(["sales", "orders"]), "contract")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        evaluation = record.event.dagster_event.event_specific_data
+        assert not evaluation.passed
+        assert evaluation.metadata["rules_failed"].value == 1
+        assert "'lost'" in evaluation.metadata["rules"].value  # the sample shows the bad value
