@@ -85,8 +85,12 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     # The ODCS JSON schema picks per-logicalType rules with if/then; without a logicalType its
     # errors are misleading ("'map' is a required property"), so say what is really missing first.
     untyped = [
-        Problem("every property needs a logicalType (string, integer, number, date, timestamp, boolean, …)",
-                file=path, field=f"schema.{i}.properties.{j}.logicalType", product=product)
+        Problem(
+            "every property needs a logicalType (string, integer, number, date, timestamp, boolean, …)",
+            file=path,
+            field=f"schema.{i}.properties.{j}.logicalType",
+            product=product,
+        )
         for i, obj in enumerate(data.get("schema") or [] if isinstance(data.get("schema"), list) else [])
         for j, prop in enumerate((obj or {}).get("properties") or [] if isinstance(obj, dict) else [])
         if isinstance(prop, dict) and "logicalType" not in prop

@@ -14,8 +14,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
+import sqlglot
+import sqlglot.errors
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlglot import exp
 
 from meshwork.errors import Problem
 from meshwork.names import IDENTIFIER, TEAM, parse_major
@@ -109,10 +112,28 @@ class InputPort(Strict):
 
 
 class OutputPort(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     contract: str = Field(min_length=1, description="path of the ODCS contract, relative to the descriptor")
     visibility: Visibility = Visibility.PUBLIC
     deprecated_after: date | None = Field(default=None, alias="deprecatedAfter")
     removed_after: date | None = Field(default=None, alias="removedAfter")
+    # For an older major kept alive beside a new one: how to compute each of its columns from the
+    # product's current table (column -> SQL expression), e.g. {email: email_address}.
+    columns: dict[Identifier, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _expressions(cls, mapping: dict[str, str]) -> dict[str, str]:
+        for column, expression in mapping.items():
+            check_expression(expression, f"columns.{column}")
+        return mapping
+
+    def is_removed(self, today: date) -> bool:
+        return self.removed_after is not None and today > self.removed_after
+
+    def is_deprecated(self, today: date) -> bool:
+        return self.deprecated_after is not None and today > self.deprecated_after
 
 
 class Sla(Strict):
@@ -166,9 +187,39 @@ class ProductDescriptor(Strict):
         return self
 
 
+def check_expression(expression: str, where: str) -> None:
+    """Accept one scalar SQL expression over the product's columns; no queries, no statements."""
+    try:
+        # Parsed as the projection of a SELECT: a second statement or a FROM would show up as such.
+        statements = sqlglot.parse(f"SELECT {expression}", read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise ValueError(f"{where}: '{expression}' is not a SQL expression: {exc}") from exc
+    select = statements[0] if len(statements) == 1 else None
+    if (
+        not isinstance(select, exp.Select)
+        or len(select.expressions) != 1
+        or any(value for key, value in select.args.items() if key != "expressions")  # FROM, WHERE, LIMIT…
+        or any(isinstance(node, exp.Query) for node in select.expressions[0].walk())
+    ):
+        raise ValueError(f"{where}: '{expression}' must be one column expression, not a query or statement")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> tuple[dict | None, list[Problem]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         return None, [Problem("file not found", file=path)]
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import dagster as dg
 
 from meshwork import automation, dbt_products, gate, python_products
@@ -15,6 +17,9 @@ def domain_definitions(domain: str) -> dg.Definitions:
     with the same clear message instead of building on a wrong picture of the mesh.
     """
     mesh = current_mesh()
+    for warning in mesh.warnings():
+        if warning.product and warning.product.startswith(f"{domain}/"):
+            logging.getLogger("meshwork").warning(str(warning))
     if domain not in mesh.domains:
         raise ValueError(f"domain '{domain}' is not registered in {mesh.project_dir / 'workspace.yaml'}")
     assets: list[dg.AssetsDefinition] = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -103,6 +104,27 @@ class Domain:
 class Mesh:
     project_dir: Path
     domains: dict[str, Domain] = field(default_factory=dict)
+    today: date = field(default_factory=date.today)
+
+    def warnings(self) -> list[Problem]:
+        """Things that still load but need action: inputs on deprecated port versions."""
+        found = []
+        for product in self.products.values():
+            for i, port in enumerate(product.inputs):
+                producer = self.products.get(port.product)
+                out = producer.port(port.major) if producer else None
+                if out and out.spec.is_deprecated(self.today) and not out.spec.is_removed(self.today):
+                    until = f" and will be removed after {out.spec.removed_after}" if out.spec.removed_after else ""
+                    found.append(
+                        Problem(
+                            f"'{port.ref}' is deprecated since {out.spec.deprecated_after}{until}; "
+                            "plan the move to a newer major version",
+                            file=product.path,
+                            field=f"inputPorts.{i}",
+                            product=product.key,
+                        )
+                    )
+        return found
 
     @property
     def products(self) -> dict[str, Product]:
@@ -255,6 +277,12 @@ def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
                 yield problem(f"'{port.product}' has no output port {port.version} (it publishes {have})")
             elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
                 yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
+            elif producer_port.spec.is_removed(mesh.today):
+                newer = ", ".join(p.version for p in producer.ports if p.major > port.major) or "none yet"
+                yield problem(
+                    f"'{port.ref}' was removed after {producer_port.spec.removed_after}; "
+                    f"pin a newer major version ({newer})"
+                )
         declared = {i.product for i in product.inputs}
         for out in product.ports:
             for rule in compile_rules(out.contract, product.key)[0]:
@@ -297,12 +325,15 @@ def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
             return
 
 
-def load_mesh(project_dir: Path | None = None) -> Mesh:
-    """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem."""
+def load_mesh(project_dir: Path | None = None, today: date | None = None) -> Mesh:
+    """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem.
+
+    ``today`` decides which port versions are deprecated or removed (tests pin it).
+    """
     project_dir = project_dir or settings.project_dir()
     workspace = project_dir / "workspace.yaml"
     entries, problems = workspace_domains(workspace)
-    mesh = Mesh(project_dir=project_dir)
+    mesh = Mesh(project_dir=project_dir, today=today or date.today())
     seen: set[str] = set()
     for name, location in entries:
         if name in seen:

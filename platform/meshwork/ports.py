@@ -28,6 +28,7 @@ from meshwork.errors import PublishError
 from meshwork.names import check_identifier, quote
 
 MANIFEST = "_manifest.json"
+CONTRACT = "_contract.odcs.yaml"
 LATEST = "latest"
 TMP_PREFIX = ".tmp-"
 
@@ -96,6 +97,7 @@ def write_snapshot(
     contract_version: str,
     run_id: str | None,
     built_by_run: str | None = None,
+    contract_text: str | None = None,
 ) -> Manifest:
     """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it."""
     root = version_dir(domain, product, major)
@@ -133,6 +135,8 @@ def write_snapshot(
             created_at=datetime.now(UTC),
             environment=settings.environment(),
         )
+        if contract_text is not None:  # the contract the data was checked against travels with it
+            (tmp / CONTRACT).write_text(contract_text, encoding="utf-8")
         (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
         for f in tmp.iterdir():
             _fsync(f)
@@ -179,6 +183,18 @@ def latest_snapshot(domain: str, product: str, major: int) -> str | None:
 def read_manifest(domain: str, product: str, major: int, snapshot_id: str) -> Manifest:
     path = version_dir(domain, product, major) / snapshot_id / MANIFEST
     return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def published_contract(domain: str, product: str, major: int) -> Path | None:
+    """The contract file stored with the latest snapshot of a port version, if any."""
+    snapshot = latest_snapshot(domain, product, major)
+    path = version_dir(domain, product, major) / snapshot / CONTRACT if snapshot else None
+    return path if path and path.is_file() else None
+
+
+def published_majors(domain: str, product: str) -> list[int]:
+    root = settings.ports_dir() / check_identifier(domain) / check_identifier(product)
+    return sorted(int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit() and (p / LATEST).exists())
 
 
 def snapshot_files(manifest: Manifest) -> list[Path]:

@@ -7,12 +7,13 @@ publishes nothing, and every port keeps its previous ``latest`` snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 
 from meshwork import ports, quality, rules, warehouse
 from meshwork.errors import ContractViolation, PublishError
-from meshwork.mesh import Product
+from meshwork.mesh import Port, Product
 from meshwork.names import quote
 
 
@@ -26,6 +27,30 @@ class PublishOutcome:
         return all(r.passed for r in self.reports)
 
 
+def port_view(con: duckdb.DuckDBPyConnection, product: Product, port: Port, table: str) -> str:
+    """A temporary view with exactly the port's columns, computed from the product's table.
+
+    The newest major usually maps one to one; an older major kept alive beside it names an
+    expression per renamed or retyped column in its descriptor (``outputPorts[].columns``).
+    """
+    view = f"{table}__v{port.major}"
+    present = {r[0] for r in con.execute(f"DESCRIBE {quote(table)}").fetchall()}
+    # A contract column the table lacks is left out, so validation reports it as missing by name.
+    select = ", ".join(
+        f"{port.spec.columns.get(c.name, quote(c.name))} AS {quote(c.name)}"
+        for c in port.contract.columns
+        if c.name in port.spec.columns or c.name in present
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(view)} AS SELECT {select} FROM {quote(table)}")
+    return view
+
+
+def live_ports(product: Product, today: date | None = None) -> list[Port]:
+    """Ports still published: a major past its removal date is no longer written."""
+    today = today or date.today()
+    return [p for p in product.ports if not p.spec.is_removed(today)]
+
+
 def validate(
     con: duckdb.DuckDBPyConnection, product: Product, table: str, resolve_port: quality.PortResolver | None = None
 ) -> list[quality.QualityReport]:
@@ -36,11 +61,15 @@ def validate(
     if not exists or exists[0] == 0:
         raise PublishError(f"{product.key}: the warehouse has no table {quote(table)} to publish")
     reports = []
-    for port in product.ports:
+    for port in live_ports(product):
         port_rules, problems = rules.compile_rules(port.contract, product.key)
         if problems:  # caught at load; a contract edited under a running location still cannot pass
             raise PublishError("\n".join(str(p) for p in problems))
-        validator = quality.Validator(con, table, port.contract, port.ref, resolve_port, domain=product.domain)
+        try:
+            view = port_view(con, product, port, table)
+            validator = quality.Validator(con, view, port.contract, port.ref, resolve_port, domain=product.domain)
+        except duckdb.Error as exc:  # a mapped column whose expression no longer fits the table
+            raise ContractViolation(f"{product.key}: cannot shape {port.ref} from the table: {exc}") from exc
         reports.append(validator.run(port_rules))
     return reports
 
@@ -52,7 +81,7 @@ def publish(
     run_id: str | None,
     resolve_port: quality.PortResolver | None = None,
 ) -> PublishOutcome:
-    """Validate then publish every port; raise :class:`ContractViolation` (publishing nothing) on errors."""
+    """Validate then publish every live port; raise :class:`ContractViolation` (publishing nothing) on errors."""
     reports = validate(con, product, table, resolve_port)
     outcome = PublishOutcome(reports=reports, manifests=[])
     if not outcome.passed:
@@ -62,17 +91,18 @@ def publish(
             outcome,
         )
     built_by = warehouse.last_build(con, table)
-    for port in product.ports:
+    for port in live_ports(product):
         outcome.manifests.append(
             ports.write_snapshot(
                 con,
                 domain=product.domain,
                 product=product.name,
                 major=port.major,
-                table=table,
+                table=f"{table}__v{port.major}",
                 columns=[c.name for c in port.contract.columns],
                 contract_id=port.contract.id,
                 contract_version=port.contract.version,
+                contract_text=port.contract.path.read_text(encoding="utf-8"),
                 run_id=run_id,
                 built_by_run=built_by,
             )

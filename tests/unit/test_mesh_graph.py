@@ -49,8 +49,8 @@ def test_a_dependency_cycle_across_domains_fails_and_shows_the_cycle(project: Pa
     # sales starts reading finance, which reads sales.
     edit(
         project / "domains/sales/products/orders.yaml",
-        "implementation: {engine: dbt, model: orders}",
-        "implementation: {engine: dbt, model: orders}\ninputPorts:\n  - {product: finance/daily_revenue, version: v1}",
+        "  - {product: customers/customer_profiles, version: v1}",
+        "  - {product: customers/customer_profiles, version: v1}\n  - {product: finance/daily_revenue, version: v1}",
     )
     problems = problems_of(project)
     assert any("dependency cycle across domains" in p and "finance" in p and "sales" in p for p in problems), problems
@@ -77,3 +77,9 @@ def test_a_domain_folder_missing_from_the_workspace_fails(project: Path):
 def test_a_private_port_cannot_be_an_input_of_another_domain(project: Path):
     edit(project / "domains/sales/products/orders.yaml", "visibility: public", "visibility: private")
     assert any("private to domain 'sales'" in p for p in problems_of(project))
+
+
+def test_a_key_written_twice_in_a_descriptor_is_an_error_not_last_one_wins(project: Path):
+    path = project / "domains/sales/products/orders.yaml"
+    path.write_text(path.read_text() + "status: retired\n")
+    assert any("orders.yaml" in p and "duplicate key 'status'" in p for p in problems_of(project))

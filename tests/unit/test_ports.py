@@ -33,7 +33,9 @@ def build_orders(n: int) -> None:
 
 def publish_orders(mesh, run_id: str = "run-1"):
     with warehouse.connect("sales") as con:
-        return publish.publish(con, mesh.product("sales/orders"), "orders", run_id)
+        # The orders contract checks every customer_id against the customers port.
+        customers = "(SELECT range AS customer_id FROM range(7))"
+        return publish.publish(con, mesh.product("sales/orders"), "orders", run_id, lambda key: customers)
 
 
 def test_publish_writes_an_immutable_snapshot_with_manifest_and_latest(mesh):

@@ -46,7 +46,8 @@ schema:
         physicalType: VARCHAR
         logicalType: string
         classification: pii
-        quality: [{type: library, metric: invalidValues, arguments: {pattern: "^[^@]+@[^@]+$"}, mustBe: 0, severity: warn}]
+        quality:
+          - {type: library, metric: invalidValues, arguments: {pattern: "^[^@]+@[^@]+$"}, mustBe: 0, severity: warn}
       - name: customer_id
         physicalType: BIGINT
         logicalType: integer
@@ -116,8 +117,19 @@ def validate(con, contract) -> QualityReport:
 def test_the_contract_compiles_to_every_rule_type(contract):
     rules, _ = compile_rules(contract, "sales/items")
     kinds = {r.kind for r in rules}
-    assert kinds == {"not_null", "unique", "range", "length", "pattern", "allowed_values", "row_count",
-                     "freshness", "foreign_key", "sql", "python"}
+    assert kinds == {
+        "not_null",
+        "unique",
+        "range",
+        "length",
+        "pattern",
+        "allowed_values",
+        "row_count",
+        "freshness",
+        "foreign_key",
+        "sql",
+        "python",
+    }
 
 
 def test_clean_data_passes_every_rule(con, contract):
@@ -160,7 +172,8 @@ def test_a_missing_or_mistyped_column_fails_and_its_rules_do_not_pretend_to_pass
 
 def test_a_composite_primary_key_duplicate_is_caught(tmp_path: Path):
     path = tmp_path / "lines.odcs.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         apiVersion: v3.0.2
         kind: DataContract
         id: sales.lines
@@ -171,7 +184,8 @@ def test_a_composite_primary_key_duplicate_is_caught(tmp_path: Path):
             properties:
               - {name: order_id, physicalType: BIGINT, logicalType: integer, primaryKey: true, primaryKeyPosition: 1}
               - {name: line_no, physicalType: INTEGER, logicalType: integer, primaryKey: true, primaryKeyPosition: 2}
-    """))
+    """)
+    )
     contract, _ = load_contract(path, "sales/lines")
     con = duckdb.connect()
     con.execute("CREATE TABLE lines AS SELECT range // 3 AS order_id, (range % 3)::INTEGER AS line_no FROM range(30)")
@@ -196,16 +210,21 @@ def test_samples_of_failing_rows_never_show_pii_in_clear(con, contract):
 
 def test_a_property_without_logical_type_gets_a_clear_error(tmp_path: Path):
     path = tmp_path / "t.odcs.yaml"
-    path.write_text("apiVersion: v3.0.2\nkind: DataContract\nid: a.t\nversion: 1.0.0\nstatus: active\n"
-                    "schema:\n  - name: t\n    properties:\n      - {name: a, physicalType: VARCHAR}\n")
+    path.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: a.t\nversion: 1.0.0\nstatus: active\n"
+        "schema:\n  - name: t\n    properties:\n      - {name: a, physicalType: VARCHAR}\n"
+    )
     _, problems = load_contract(path, "a/t")
     assert [p.field for p in problems] == ["schema.0.properties.0.logicalType"]
 
 
 def test_rule_values_are_bound_parameters_not_sql(con, tmp_path: Path):
     path = tmp_path / "items.odcs.yaml"
-    path.write_text(textwrap.dedent(CONTRACT).replace("enum: [{value: new}, {value: done}]",
-                                                      "enum: [{value: \"new'); DROP TABLE items; --\"}]"))
+    path.write_text(
+        textwrap.dedent(CONTRACT).replace(
+            "enum: [{value: new}, {value: done}]", 'enum: [{value: "new\'); DROP TABLE items; --"}]'
+        )
+    )
     contract, _ = load_contract(path, "sales/items")
     report = validate(con, contract)
     assert {r.rule.id for r in report.failures} >= {"status.allowed_values"}
@@ -216,7 +235,10 @@ def test_rule_values_are_bound_parameters_not_sql(con, tmp_path: Path):
     "snippet, reason",
     [
         ("quality: [{type: library, metric: rowCount, mustBeBetween: [1, 1000]}]", "rowCount is a schema-level rule"),
-        ("quality: [{type: library, metric: invalidValues, arguments: {pattern: '(['}, mustBe: 0}]", "not a valid regular expression"),
+        (
+            "quality: [{type: library, metric: invalidValues, arguments: {pattern: '(['}, mustBe: 0}]",
+            "not a valid regular expression",
+        ),
         ("quality: [{type: sql, query: 'SELECT 1', mustBe: 0}]", "must read the product through ${table}"),
         ("quality: [{type: library, metric: nullValues, mustBe: 0, severity: catastrophic}]", "unknown severity"),
         ("relationships: [{type: foreignKey, to: customer_profiles.customer_id}]", "<domain>.<product>.<column>"),
@@ -224,7 +246,8 @@ def test_rule_values_are_bound_parameters_not_sql(con, tmp_path: Path):
 )
 def test_a_malformed_rule_is_a_load_error_with_file_and_field(snippet, reason, tmp_path: Path):
     path = tmp_path / "bad.odcs.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         apiVersion: v3.0.2
         kind: DataContract
         id: sales.bad
@@ -237,8 +260,11 @@ def test_a_malformed_rule_is_a_load_error_with_file_and_field(snippet, reason, t
                 physicalType: VARCHAR
                 logicalType: string
                 {snippet}
-    """))
+    """)
+    )
     contract, problems = load_contract(path, "sales/bad")
     assert contract and not problems
     _, problems = compile_rules(contract, "sales/bad")
-    assert any(reason in p.reason and str(path) in str(p) and "schema.0.properties.0" in str(p) for p in problems), problems
+    assert any(reason in p.reason and str(path) in str(p) and "schema.0.properties.0" in str(p) for p in problems), (
+        problems
+    )
