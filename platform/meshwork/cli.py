@@ -144,6 +144,9 @@ def check(as_json: bool) -> None:
     else:
         assert mesh is not None
         click.echo(f"OK: {len(mesh.domains)} domains, {len(mesh.products)} products")
+    if mesh is not None and not as_json:
+        for warning in mesh.warnings():
+            click.echo(f"warning: {warning}", err=True)
     sys.exit(EXIT_INVALID if problems else EXIT_OK)
 
 
@@ -189,6 +192,52 @@ def ports_verify(as_json: bool) -> None:
         for ref, problems in report.items():
             click.echo(f"{ref:<40} {'OK' if not problems else 'DAMAGED: ' + '; '.join(problems)}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@main.group()
+def contracts() -> None:
+    """Contract versions and change management."""
+
+
+@contracts.command("diff")
+@click.option(
+    "--against",
+    "ref",
+    default=None,
+    help="Compare with the contracts at this git ref (e.g. origin/main) instead of the published ones.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for CI).")
+def contracts_diff(ref: str | None, as_json: bool) -> None:
+    """Classify every contract change as compatible or breaking and name the consumers it affects.
+
+    Exits 1 only when a breaking change would reach a registered consumer without a new major
+    version; 0 otherwise.
+    """
+    from meshwork.contract_diff import diff_mesh, git_baseline, published_baseline
+
+    mesh = _load_mesh()
+    baseline = git_baseline(ref, mesh.project_dir) if ref else published_baseline
+    results = diff_mesh(mesh, baseline)
+    blocked = [r for r in results if r.blocked]
+    if as_json:
+        click.echo(json.dumps({"ok": not blocked, "ports": [r.as_dict() for r in results]}, indent=2))
+    else:
+        for r in results:
+            if r.verdict in ("new", "unchanged"):
+                click.echo(f"{r.port:<40} {r.verdict}")
+                continue
+            click.echo(f"{r.port:<40} {r.verdict}: {r.old_version} -> {r.new_version} (against {r.baseline})")
+            for change in r.changes:
+                click.echo(f"    {'BREAKING' if change.breaking else 'ok      '} {change.kind}: {change.detail}")
+            if r.breaking:
+                click.echo(f"    consumers of {r.port}: {', '.join(r.consumers) or 'none registered'}")
+        if blocked:
+            click.echo(
+                f"\n{len(blocked)} port(s) would break registered consumers: publish the change as a new major "
+                "version (a new output port beside the old one), or make it compatible.",
+                err=True,
+            )
+    sys.exit(EXIT_FAILED if blocked else EXIT_OK)
 
 
 @main.command()
