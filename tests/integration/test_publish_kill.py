@@ -28,7 +28,8 @@ with warehouse.connect("sales") as con:
         'EUR' AS currency, md5(range::VARCHAR) AS channel FROM range(1500000)''')
     print("ready", flush=True)
     for i in range(1000):
-        publish.publish(con, mesh.product("sales/orders"), "orders", f"run-{i}", lambda key: "(SELECT range AS customer_id FROM range(97))")
+        customers = lambda key: "(SELECT range AS customer_id FROM range(97))"
+        publish.publish(con, mesh.product("sales/orders"), "orders", f"run-{i}", customers)
 """
 
 
