@@ -21,7 +21,7 @@ import duckdb
 from meshwork.contracts import Contract
 from meshwork.names import quote
 from meshwork.rules import Rule
-from meshwork.sqltypes import canonical_type
+from meshwork.sqltypes import canonical_types
 
 SAMPLE_ROWS = 5
 PII_CLASSES = {"pii", "sensitive-pii", "sensitive_pii", "personal", "confidential-pii"}
@@ -173,7 +173,8 @@ class Validator:
     # -- rules ----------------------------------------------------------------------------------
     def _schema(self) -> list[RuleResult]:
         results = []
-        for column in self.contract.columns:
+        expected_types = canonical_types(self.con, [c.physical_type for c in self.contract.columns])
+        for column, expected in zip(self.contract.columns, expected_types, strict=True):
             rule = Rule(
                 f"{column.name}.column",
                 "column",
@@ -183,7 +184,6 @@ class Validator:
             if column.name not in self.types:
                 results.append(RuleResult(rule, False, detail="the column is missing from the produced data"))
                 continue
-            expected = canonical_type(self.con, column.physical_type)
             if self.types[column.name] != expected:
                 results.append(RuleResult(rule, False, detail=f"it is {self.types[column.name]}"))
             else:

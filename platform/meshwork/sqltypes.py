@@ -13,3 +13,11 @@ def canonical_type(con: duckdb.DuckDBPyConnection, physical_type: str) -> str:
     """
     row = con.execute(f"SELECT typeof(CAST(NULL AS {physical_type}))").fetchone()
     return str(row[0]) if row else physical_type.upper()
+
+
+def canonical_types(con: duckdb.DuckDBPyConnection, physical_types: list[str]) -> list[str]:
+    """:func:`canonical_type` for many types in one round trip."""
+    if not physical_types:
+        return []
+    row = con.execute("SELECT " + ", ".join(f"typeof(CAST(NULL AS {t}))" for t in physical_types)).fetchone()
+    return [str(v) for v in row] if row else [t.upper() for t in physical_types]

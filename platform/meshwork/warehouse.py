@@ -33,7 +33,7 @@ def connect(domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
     file = path(domain)
     file.parent.mkdir(parents=True, exist_ok=True)
     settings.duckdb_temp_dir().mkdir(parents=True, exist_ok=True)
-    con = _quiet(duckdb.connect(str(file), config=dict(settings.duckdb_config())))
+    con = quiet(duckdb.connect(str(file), config=dict(settings.duckdb_config())))
     try:
         yield con
     finally:
@@ -43,10 +43,10 @@ def connect(domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
 def memory_connection() -> duckdb.DuckDBPyConnection:
     """A scratch in-memory connection with the mesh's per-process limits (readers, tools)."""
     settings.duckdb_temp_dir().mkdir(parents=True, exist_ok=True)
-    return _quiet(duckdb.connect(config=dict(settings.duckdb_config())))
+    return quiet(duckdb.connect(config=dict(settings.duckdb_config())))
 
 
-def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     # DuckDB draws a progress bar on stdout for long queries: noise in run logs and in CLI output.
     con.execute("SET enable_progress_bar = false")
     return con

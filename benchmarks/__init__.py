@@ -1,0 +1,1 @@
+"""Meshwork benchmark harness (see docs/benchmarks.md)."""
