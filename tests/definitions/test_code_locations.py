@@ -81,3 +81,9 @@ def test_the_cross_domain_dbt_source_maps_to_the_producers_asset_key(all_defs):
     specs = {s.key: s for s in all_defs["finance"].resolve_all_asset_specs()}
     deps = {d.asset_key for d in specs[dg.AssetKey(["finance", "daily_revenue"])].deps}
     assert deps == {dg.AssetKey(["sales", "orders"]), dg.AssetKey(["sales", "order_lines"])}
+
+
+def test_dbt_tests_surface_as_asset_checks_next_to_the_contract_gate(all_defs):
+    graph = all_defs["sales"].resolve_asset_graph()
+    checks = {k.name for k in graph.get_check_keys_for_assets({dg.AssetKey(["sales", "orders"])})}
+    assert {"contract", "unique_orders_order_id"} <= checks
