@@ -111,6 +111,20 @@ class InputPort(Strict):
         return f"{self.product}@{self.version}"
 
 
+class Grant(Strict):
+    """Permission for one consumer product to read a restricted port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    consumer: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")]
+    purpose: str = Field(min_length=1)
+    pii: bool = Field(default=False, description="the consumer may read PII columns in clear")
+    expires: date | None = None
+
+    def is_valid(self, today: date) -> bool:
+        return self.expires is None or today <= self.expires
+
+
 class OutputPort(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -121,6 +135,7 @@ class OutputPort(Strict):
     # For an older major kept alive beside a new one: how to compute each of its columns from the
     # product's current table (column -> SQL expression), e.g. {email: email_address}.
     columns: dict[Identifier, str] = Field(default_factory=dict)
+    grants: list[Grant] = Field(default_factory=list)
 
     @field_validator("columns")
     @classmethod
@@ -172,6 +187,14 @@ class ProductDescriptor(Strict):
     output_ports: list[OutputPort] = Field(min_length=1, alias="outputPorts")
     sla: Sla
     tags: list[Identifier] = Field(default_factory=list)
+    retention: str | None = Field(default=None, description="how long rows are kept, e.g. 730d")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: str | None) -> str | None:
+        if v is not None and not _DURATION.match(v):
+            raise ValueError(f"'{v}' is not a duration: write e.g. 730d")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> ProductDescriptor:

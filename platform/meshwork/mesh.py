@@ -136,6 +136,10 @@ class Mesh:
     def upstream_domains(self, domain: str) -> set[str]:
         return {i.domain for p in self.domains[domain].products for i in p.inputs if i.domain != domain}
 
+    def grant(self, consumer: str, port: Port):
+        """The valid grant letting ``consumer`` read a restricted ``port``, if any."""
+        return next((g for g in port.spec.grants if g.consumer == consumer and g.is_valid(self.today)), None)
+
     def consumers(self, product_key: str) -> list[tuple[Product, InputPort]]:
         return [(p, i) for p in self.products.values() for i in p.inputs if i.product == product_key]
 
@@ -277,6 +281,17 @@ def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
                 yield problem(f"'{port.product}' has no output port {port.version} (it publishes {have})")
             elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
                 yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
+            elif (
+                producer_port.visibility == Visibility.RESTRICTED
+                and producer.domain != product.domain
+                and not any(g.consumer == product.key and g.is_valid(mesh.today) for g in producer_port.spec.grants)
+            ):
+                expired = [g for g in producer_port.spec.grants if g.consumer == product.key]
+                why = f"its grant expired on {expired[0].expires}" if expired else "it has no grant"
+                yield problem(
+                    f"'{port.ref}' is restricted and {why}; request access with "
+                    f"`mesh access request {product.key} {port.ref} --reason …`"
+                )
             elif producer_port.spec.is_removed(mesh.today):
                 newer = ", ".join(p.version for p in producer.ports if p.major > port.major) or "none yet"
                 yield problem(

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from meshwork import audit, ports
+from meshwork.descriptors import Visibility
 from meshwork.errors import PortAccessError
 from meshwork.mesh import Mesh, Product
 from meshwork.names import check_identifier
@@ -59,8 +60,22 @@ class PortReader:
                 f"{self.consumer.path}"
             )
         producer = self.mesh.products.get(declared.product)
-        if producer is None or producer.port(declared.major) is None:
+        port = producer.port(declared.major) if producer else None
+        if producer is None or port is None:
             raise PortAccessError(f"{self.consumer.key} reads {declared.ref}, which does not exist")
+        if producer.domain != self.consumer.domain and port.visibility != Visibility.PUBLIC:
+            if port.visibility == Visibility.PRIVATE or self.mesh.grant(self.consumer.key, port) is None:
+                audit.record(
+                    "port.read.refused",
+                    consumer=self.consumer.key,
+                    port=declared.ref,
+                    run_id=self.run_id,
+                    reason=f"no valid grant on a {port.visibility.value} port",
+                )
+                raise PortAccessError(
+                    f"{self.consumer.key} may not read {declared.ref}: the port is {port.visibility.value} "
+                    "and there is no valid grant for this consumer"
+                )
         snapshot = ports.latest_snapshot(producer.domain, producer.name, declared.major)
         if snapshot is None:
             raise PortAccessError(
