@@ -63,19 +63,22 @@ class PortReader:
         port = producer.port(declared.major) if producer else None
         if producer is None or port is None:
             raise PortAccessError(f"{self.consumer.key} reads {declared.ref}, which does not exist")
-        if producer.domain != self.consumer.domain and port.visibility != Visibility.PUBLIC:
-            if port.visibility == Visibility.PRIVATE or self.mesh.grant(self.consumer.key, port) is None:
-                audit.record(
-                    "port.read.refused",
-                    consumer=self.consumer.key,
-                    port=declared.ref,
-                    run_id=self.run_id,
-                    reason=f"no valid grant on a {port.visibility.value} port",
-                )
-                raise PortAccessError(
-                    f"{self.consumer.key} may not read {declared.ref}: the port is {port.visibility.value} "
-                    "and there is no valid grant for this consumer"
-                )
+        cross_domain = producer.domain != self.consumer.domain
+        if cross_domain and (
+            port.visibility == Visibility.PRIVATE
+            or (port.visibility == Visibility.RESTRICTED and self.mesh.grant(self.consumer.key, port) is None)
+        ):
+            audit.record(
+                "port.read.refused",
+                consumer=self.consumer.key,
+                port=declared.ref,
+                run_id=self.run_id,
+                reason=f"no valid grant on a {port.visibility.value} port",
+            )
+            raise PortAccessError(
+                f"{self.consumer.key} may not read {declared.ref}: the port is {port.visibility.value} "
+                "and there is no valid grant for this consumer"
+            )
         snapshot = ports.latest_snapshot(producer.domain, producer.name, declared.major)
         if snapshot is None:
             raise PortAccessError(
