@@ -113,15 +113,18 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def check(as_json: bool) -> None:
-    """Load every descriptor, contract and domain's definitions; fail on any problem."""
+    """The CI gate: load every descriptor, contract and dbt model, then evaluate every policy.
+
+    Exit 2 when the mesh definition is invalid, 1 when an error-severity policy is violated.
+    """
     from meshwork.dbt_products import check_models, ensure_manifest
     from meshwork.errors import MeshDefinitionError
+    from meshwork.mesh import load_mesh
+    from meshwork.policies import evaluate, load_policies
 
     problems: list[str] = []
     mesh = None
     try:
-        from meshwork.mesh import load_mesh
-
         mesh = load_mesh()
         manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
         for domain in mesh.domains:
@@ -131,23 +134,61 @@ def check(as_json: bool) -> None:
                 problems += [str(p) for p in exc.problems]
     except MeshDefinitionError as exc:
         problems += [str(p) for p in exc.problems]
+    findings = evaluate(mesh) if mesh is not None and not problems else []
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [str(w) for w in mesh.warnings()] if mesh else []
     if as_json:
         click.echo(
             json.dumps(
-                {"ok": not problems, "problems": problems, "products": sorted(mesh.products) if mesh else []}, indent=2
+                {
+                    "ok": not problems and not errors,
+                    "problems": problems,
+                    "warnings": warnings,
+                    "policies": [
+                        {"id": p.id, "scope": p.scope, "severity": p.severity, "rationale": p.rationale}
+                        for p in (load_policies(mesh)[0] if mesh else [])
+                    ],
+                    "violations": [
+                        {
+                            "policy": f.policy,
+                            "severity": f.severity,
+                            "subject": f.subject,
+                            "domain": f.domain,
+                            "owner": _owner(mesh, f.domain),
+                            "message": f.message,
+                            "file": str(f.file) if f.file else None,
+                        }
+                        for f in findings
+                    ],
+                },
+                indent=2,
             )
         )
-    elif problems:
-        click.echo(f"{len(problems)} problem(s):", err=True)
-        for p in problems:
-            click.echo(f"  - {p}", err=True)
     else:
-        assert mesh is not None
-        click.echo(f"OK: {len(mesh.domains)} domains, {len(mesh.products)} products")
-    if mesh is not None and not as_json:
-        for warning in mesh.warnings():
-            click.echo(f"warning: {warning}", err=True)
-    sys.exit(EXIT_INVALID if problems else EXIT_OK)
+        if problems:
+            click.echo(f"{len(problems)} problem(s) in the mesh definition:", err=True)
+            for p in problems:
+                click.echo(f"  - {p}", err=True)
+        by_domain: dict[str, list] = {}
+        for f in findings:
+            by_domain.setdefault(f.domain, []).append(f)
+        for domain, items in sorted(by_domain.items()):
+            click.echo(f"{domain} (owner: {_owner(mesh, domain)})")
+            for f in items:
+                where = f" [{f.file}]" if f.file else ""
+                click.echo(f"  {f.severity.upper():<5} {f.policy}: {f.subject}: {f.message}{where}")
+        for w in warnings:
+            click.echo(f"warning: {w}", err=True)
+        if mesh is not None and not problems:
+            click.echo(
+                f"{'FAILED' if errors else 'OK'}: {len(mesh.domains)} domains, {len(mesh.products)} products, "
+                f"{len(errors)} policy error(s), {len(findings) - len(errors)} warning(s)"
+            )
+    sys.exit(EXIT_INVALID if problems else EXIT_FAILED if errors else EXIT_OK)
+
+
+def _owner(mesh, domain: str) -> str:
+    return mesh.domains[domain].descriptor.owner.team if mesh and domain in mesh.domains else "?"
 
 
 @main.group()

@@ -7,7 +7,7 @@ import logging
 import dagster as dg
 
 from meshwork import automation, dbt_products, gate, python_products
-from meshwork.mesh import current_mesh
+from meshwork.mesh import Mesh, current_mesh, ensure_importable
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
@@ -20,6 +20,11 @@ def domain_definitions(domain: str) -> dg.Definitions:
     for warning in mesh.warnings():
         if warning.product and warning.product.startswith(f"{domain}/"):
             logging.getLogger("meshwork").warning(str(warning))
+    return build_domain_definitions(mesh, domain)
+
+
+def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
+    ensure_importable(mesh.project_dir)
     if domain not in mesh.domains:
         raise ValueError(f"domain '{domain}' is not registered in {mesh.project_dir / 'workspace.yaml'}")
     assets: list[dg.AssetsDefinition] = [

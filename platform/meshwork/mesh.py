@@ -8,6 +8,7 @@ cycles across domains). Every problem found is reported at once, with its file a
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -370,6 +371,12 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None) -> Mes
     if problems:
         raise MeshDefinitionError(problems)
     return mesh
+
+
+def ensure_importable(project_dir: Path) -> None:
+    """Let ``domains.*`` be imported from a tool's process, as Dagster does for its working directory."""
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
 
 
 @functools.cache

@@ -1,0 +1,142 @@
+"""Federated computational governance: policies as small Python objects, global and per domain.
+
+A policy has an id, a one-line rationale, a severity and a scope. Global policies live in
+``meshwork.global_policies``; a domain adds its own in ``domains/<domain>/policies.py`` with the same
+decorator, and they apply to that domain's products only. Every policy evaluates over the whole mesh
+model (descriptors, contracts, grants) and, when it asks for them, the Dagster asset specs of every
+code location. `mesh check` runs them all: the CI gate; the governance code location runs the same
+ones at runtime.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+
+from meshwork.mesh import Mesh, ensure_importable
+
+Severity = Literal["error", "warn"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    severity: Severity
+    subject: str  # a product key, or a domain name
+    message: str
+    file: Path | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.subject.split("/")[0]
+
+
+@dataclass
+class GovernanceContext:
+    """What policies look at. The asset specs are loaded only if a policy asks for them."""
+
+    mesh: Mesh
+    _specs: dict[str, list[dg.AssetSpec]] | None = field(default=None, repr=False)
+    _manifest: dict | None = field(default=None, repr=False)
+
+    @property
+    def dbt_manifest(self) -> dict:
+        if self._manifest is None:
+            import json
+
+            from meshwork.dbt_products import ensure_manifest
+
+            self._manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+        return self._manifest
+
+    @property
+    def asset_specs(self) -> dict[str, list[dg.AssetSpec]]:
+        if self._specs is None:
+            from meshwork.domain import build_domain_definitions
+
+            self._specs = {
+                d: list(build_domain_definitions(self.mesh, d).resolve_all_asset_specs()) for d in self.mesh.domains
+            }
+        return self._specs
+
+
+Check = Callable[[GovernanceContext], Iterable[tuple[str, str, Path | None]]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    rationale: str
+    severity: Severity
+    scope: str  # "global" or a domain name
+    check: Check
+
+    def evaluate(self, ctx: GovernanceContext) -> list[Finding]:
+        findings = [Finding(self.id, self.severity, s, m, f) for s, m, f in self.check(ctx)]
+        if self.scope != "global":  # a domain governs itself, not its neighbours
+            findings = [f for f in findings if f.domain == self.scope]
+        return findings
+
+
+_REGISTRY: list[Policy] = []
+
+
+def policy(id: str, rationale: str, severity: Severity = "error") -> Callable[[Check], Policy]:
+    """Declare a policy. In ``domains/<domain>/policies.py`` it is scoped to that domain."""
+
+    def register(fn: Check) -> Policy:
+        module = fn.__module__
+        scope = module.split(".")[1] if module.startswith("domains.") else "global"
+        made = Policy(id=id, rationale=rationale, severity=severity, scope=scope, check=fn)
+        _REGISTRY.append(made)
+        return made
+
+    return register
+
+
+@functools.cache
+def _import_global() -> None:
+    importlib.import_module("meshwork.global_policies")
+
+
+def load_policies(mesh: Mesh) -> tuple[list[Policy], list[Finding]]:
+    """Global policies plus each domain's; a domain policy file that fails to import is a finding."""
+    _import_global()
+    ensure_importable(mesh.project_dir)
+    problems = []
+    for domain in mesh.domains.values():
+        if (domain.path / "policies.py").is_file():
+            try:
+                importlib.import_module(f"domains.{domain.name}.policies")
+            except Exception as exc:  # the file is the domain's code: report it, do not crash the gate
+                problems.append(
+                    Finding(
+                        "policy-file",
+                        "error",
+                        domain.name,
+                        f"cannot load its policies: {exc!r}",
+                        domain.path / "policies.py",
+                    )
+                )
+    seen: dict[str, Policy] = {}
+    for p in _REGISTRY:
+        if p.scope == "global" or p.scope in mesh.domains:
+            seen[f"{p.scope}:{p.id}"] = p
+    return list(seen.values()), problems
+
+
+def evaluate(mesh: Mesh) -> list[Finding]:
+    policies, findings = load_policies(mesh)
+    ctx = GovernanceContext(mesh)
+    for p in policies:
+        try:
+            findings += p.evaluate(ctx)
+        except Exception as exc:
+            findings.append(Finding(p.id, "error", p.scope, f"the policy itself failed: {exc!r}"))
+    return sorted(findings, key=lambda f: (f.domain, f.subject, f.policy))
