@@ -1,29 +1,57 @@
-"""Append-only audit log of port reads and other governed actions (JSON lines under ``$MESH_HOME``)."""
+"""Append-only, hash-chained audit log (JSON lines under ``$MESH_HOME/audit``).
+
+Every port read (and refusal), grant decision and erasure is one line. Each line carries the hash of
+the previous line and its own hash over its content, so editing, removing or reordering any line
+breaks the chain from that point: ``mesh audit verify`` finds it.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from meshwork import settings
 
+GENESIS = "0" * 64
+
 
 def log_path() -> Path:
     return settings.mesh_home() / "audit" / "audit.jsonl"
 
 
+def _digest(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _last_hash(f) -> str:
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size == 0:
+        return GENESIS
+    block = min(size, 1 << 16)
+    f.seek(size - block)
+    last = f.read(block).splitlines()[-1]
+    return json.loads(last)["hash"]
+
+
 def record(action: str, **fields: Any) -> dict[str, Any]:
-    entry = {"at": datetime.now(UTC).isoformat(), "action": action, **fields}
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        # One writer at a time across processes, so lines never interleave.
+    with path.open("a+b") as f:
+        # One writer at a time across processes: the chain needs the true previous line.
         fcntl.flock(f, fcntl.LOCK_EX)
-        f.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        entry = {"at": datetime.now(UTC).isoformat(), "action": action, **fields, "prev": _last_hash(f)}
+        entry["hash"] = _digest(entry)
+        f.seek(0, os.SEEK_END)
+        f.write((json.dumps(entry, sort_keys=True, default=str) + "\n").encode())
         f.flush()
+        os.fsync(f.fileno())
     return entry
 
 
@@ -32,4 +60,26 @@ def entries(action: str | None = None) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in rows if action is None or r["action"] == action]
+    return [r for r in rows if action is None or r["action"] == action or r["action"].startswith(f"{action}.")]
+
+
+def verify() -> list[str]:
+    """Problems in the chain (line numbers are 1-based); empty when the log is intact."""
+    path = log_path()
+    if not path.exists():
+        return []
+    problems, prev = [], GENESIS
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            problems.append(f"line {n}: not JSON")
+            break
+        if entry.get("prev") != prev:
+            problems.append(f"line {n}: does not follow line {n - 1} (a line was removed, inserted or reordered)")
+            break
+        if entry.get("hash") != _digest(entry):
+            problems.append(f"line {n}: its content does not match its hash (the line was edited)")
+            break
+        prev = entry["hash"]
+    return problems

@@ -236,6 +236,48 @@ def ports_verify(as_json: bool) -> None:
 
 
 @main.group()
+def audit() -> None:
+    """The hash-chained audit log of reads, grant decisions and erasures."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Check the hash chain; exit 1 if any line was edited, removed, inserted or reordered."""
+    from meshwork import audit as log
+
+    problems = log.verify()
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, "problems": problems, "entries": len(log.entries())}))
+    else:
+        click.echo("\n".join(problems) if problems else f"OK: {len(log.entries())} entries, chain intact")
+    sys.exit(EXIT_FAILED if problems else EXIT_OK)
+
+
+@audit.command("list")
+@click.option("--action", default=None, help="e.g. port.read, port.read.refused, access")
+@click.option("--consumer", default=None)
+@click.option("--port", "port_ref", default=None, help="e.g. sales/orders@v1")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def audit_list(action: str | None, consumer: str | None, port_ref: str | None, limit: int, as_json: bool) -> None:
+    """Query the audit log (newest last)."""
+    from meshwork import audit as log
+
+    rows = [
+        r
+        for r in log.entries(action)
+        if (consumer is None or r.get("consumer") == consumer) and (port_ref is None or r.get("port") == port_ref)
+    ][-limit:]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        detail = " ".join(f"{k}={r[k]}" for k in ("consumer", "port", "snapshot", "run_id", "reason", "by") if r.get(k))
+        click.echo(f"{r['at']}  {r['action']:<20} {detail}")
+
+
+@main.group()
 def contracts() -> None:
     """Contract versions and change management."""
 

@@ -26,25 +26,49 @@ def check(project: Path, home: Path) -> tuple[int, dict]:
 
 
 VIOLATIONS = {
-    "ownership": ("domains/support/domain.yaml", "owner: {team: support-ops, email: support-ops@example.com}",
-                  "owner: {team: support-ops}", "support/tickets"),
-    "documentation": ("domains/support/products/tickets.yaml",
-                      "purpose: Every customer support ticket from the helpdesk, with its resolution time and rating.",
-                      "purpose: Tickets.", "support/tickets"),
-    "classification": ("domains/support/contracts/tickets.odcs.yaml", "classification: public, description: \"What",
-                       "classification: secret, description: \"What", "support/tickets"),
-    "pii-not-public": ("domains/customers/products/customer_profiles.yaml", "visibility: restricted",
-                       "visibility: public", "customers/customer_profiles"),
-    "pii-retention": ("domains/customers/products/customer_profiles.yaml", "retention: 1095d\n", "",
-                      "customers/customer_profiles"),
-    "ports-only": ("dbt_project/models/finance/marts/daily_revenue.sql",
-                   "select * from {{ source('port_sales', 'orders_v1') }}", "select * from {{ ref('orders') }}",
-                   "finance/daily_revenue"),
-    "naming": ("domains/support/contracts/tickets.odcs.yaml", "{name: opened_at,", "{name: opened,",
-               "support/tickets"),
-    "money-is-decimal": ("domains/finance/contracts/daily_revenue.odcs.yaml",
-                         "{name: net_revenue, logicalType: number, physicalType: \"DECIMAL(18,2)\"",
-                         "{name: net_revenue, logicalType: number, physicalType: DOUBLE", "finance/daily_revenue"),
+    "ownership": (
+        "domains/support/domain.yaml",
+        "owner: {team: support-ops, email: support-ops@example.com}",
+        "owner: {team: support-ops}",
+        "support/tickets",
+    ),
+    "documentation": (
+        "domains/support/products/tickets.yaml",
+        "purpose: Every customer support ticket from the helpdesk, with its resolution time and rating.",
+        "purpose: Tickets.",
+        "support/tickets",
+    ),
+    "classification": (
+        "domains/support/contracts/tickets.odcs.yaml",
+        'classification: public, description: "What',
+        'classification: secret, description: "What',
+        "support/tickets",
+    ),
+    "pii-not-public": (
+        "domains/customers/products/customer_profiles.yaml",
+        "visibility: restricted",
+        "visibility: public",
+        "customers/customer_profiles",
+    ),
+    "pii-retention": (
+        "domains/customers/products/customer_profiles.yaml",
+        "retention: 1095d\n",
+        "",
+        "customers/customer_profiles",
+    ),
+    "ports-only": (
+        "dbt_project/models/finance/marts/daily_revenue.sql",
+        "select * from {{ source('port_sales', 'orders_v1') }}",
+        "select * from {{ ref('orders') }}",
+        "finance/daily_revenue",
+    ),
+    "naming": ("domains/support/contracts/tickets.odcs.yaml", "{name: opened_at,", "{name: opened,", "support/tickets"),
+    "money-is-decimal": (
+        "domains/finance/contracts/daily_revenue.odcs.yaml",
+        '{name: net_revenue, logicalType: number, physicalType: "DECIMAL(18,2)"',
+        "{name: net_revenue, logicalType: number, physicalType: DOUBLE",
+        "finance/daily_revenue",
+    ),
 }
 
 
@@ -61,10 +85,16 @@ def test_each_policy_fails_mesh_check_naming_itself(policy_id: str, project: Pat
     file, old, new, subject = VIOLATIONS[policy_id]
     edit(project / file, old, new)
     if policy_id == "money-is-decimal":  # keep the dbt model in line with the contract, so only the policy fires
-        edit(project / "dbt_project/models/finance/marts/daily_revenue.yml",
-             '{name: net_revenue, data_type: "decimal(18,2)"}', "{name: net_revenue, data_type: double}")
-        edit(project / "dbt_project/models/finance/marts/daily_revenue.sql",
-             "as decimal(18, 2)) as net_revenue", "as double) as net_revenue")
+        edit(
+            project / "dbt_project/models/finance/marts/daily_revenue.yml",
+            '{name: net_revenue, data_type: "decimal(18,2)"}',
+            "{name: net_revenue, data_type: double}",
+        )
+        edit(
+            project / "dbt_project/models/finance/marts/daily_revenue.sql",
+            "as decimal(18, 2)) as net_revenue",
+            "as double) as net_revenue",
+        )
     code, report = check(project, mesh_home)
     assert report["problems"] == [], report["problems"]
     assert code == 1 and not report["ok"]
@@ -82,9 +112,11 @@ def test_a_domain_policy_file_with_errors_is_reported_not_crashed_on(project: Pa
 
 
 def test_the_text_report_is_grouped_by_domain_and_owner(project: Path, mesh_home: Path):
-    edit(project / "domains/support/products/tickets.yaml",
-         "purpose: Every customer support ticket from the helpdesk, with its resolution time and rating.",
-         "purpose: Tickets.")
+    edit(
+        project / "domains/support/products/tickets.yaml",
+        "purpose: Every customer support ticket from the helpdesk, with its resolution time and rating.",
+        "purpose: Tickets.",
+    )
     env = {**os.environ, "MESH_HOME": str(mesh_home), "MESH_PROJECT_DIR": str(project)}
     result = mesh_cli("check", cwd=project, env=env)
     assert result.returncode == 1
