@@ -14,11 +14,11 @@ from meshwork.errors import MeshError
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def _load_mesh():
+def _load_mesh(check_grants: bool = True):
     from meshwork.mesh import load_mesh
 
     try:
-        return load_mesh()
+        return load_mesh(check_grants=check_grants)
     except MeshError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
@@ -233,6 +233,95 @@ def ports_verify(as_json: bool) -> None:
         for ref, problems in report.items():
             click.echo(f"{ref:<40} {'OK' if not problems else 'DAMAGED: ' + '; '.join(problems)}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@main.group()
+def access() -> None:
+    """Request, approve, deny and revoke access to restricted ports (every decision is audited)."""
+
+
+def _access_call(fn, *args, as_json: bool = False, **kwargs) -> None:
+    from dataclasses import asdict
+
+    from meshwork.access import AccessError
+
+    try:
+        result = fn(*args, **kwargs)
+    except AccessError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(
+        json.dumps(asdict(result), indent=2)
+        if as_json
+        else f"{result.id}  {result.status:<8} {result.consumer} -> {result.port}  ({result.reason})"
+    )
+
+
+@access.command("request")
+@click.argument("consumer")
+@click.argument("port")
+@click.option("--reason", required=True, help="The purpose the data is needed for.")
+@click.option("--pii", is_flag=True, help="Ask to read PII columns in clear.")
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def access_request(consumer: str, port: str, reason: str, pii: bool, expires, as_json: bool) -> None:
+    """CONSUMER (domain/product) asks to read PORT (domain/product@vN)."""
+    from meshwork import access as flow
+
+    # Missing grants must not stop the request that fixes them.
+    _access_call(
+        flow.request,
+        _load_mesh(check_grants=False),
+        consumer,
+        port,
+        reason,
+        pii,
+        expires.date() if expires else None,
+        as_json=as_json,
+    )
+
+
+def _decision(name: str):
+    @access.command(name, help=f"{name.capitalize()} an access request (REQUEST_ID from `mesh access list`).")
+    @click.argument("request_id")
+    @click.option("--by", required=True, help="Who takes the decision (recorded in the audit log).")
+    @click.option(
+        "--expires",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="Set or change the expiry (approve only).",
+    )
+    @click.option("--json", "as_json", is_flag=True)
+    def command(request_id: str, by: str, expires, as_json: bool) -> None:
+        from meshwork import access as flow
+
+        _access_call(flow.decide, request_id, name, by, expires.date() if expires else None, as_json=as_json)
+
+    return command
+
+
+for _name in ("approve", "deny", "revoke"):
+    _decision(_name)
+
+
+@access.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def access_list(as_json: bool) -> None:
+    """Every request with its status; approvals missing from the audit log are flagged as forged."""
+    from dataclasses import asdict
+
+    from meshwork import access as flow
+
+    forged = {r.id for r in flow.approved_grants()[1]}
+    rows = [{**asdict(r), "forged": r.id in forged} for r in flow.load()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        flag = "  FORGED: no matching approval in the audit log" if r["forged"] else ""
+        click.echo(
+            f"{r['id']}  {r['status']:<8} {r['consumer']} -> {r['port']}  expires {r['expires'] or 'never'}{flag}"
+        )
 
 
 @main.group()

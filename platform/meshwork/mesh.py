@@ -106,6 +106,7 @@ class Mesh:
     project_dir: Path
     domains: dict[str, Domain] = field(default_factory=dict)
     today: date = field(default_factory=date.today)
+    runtime_grants: dict[str, list] = field(default_factory=dict)  # port ref -> approved requests' grants
 
     def warnings(self) -> list[Problem]:
         """Things that still load but need action: inputs on deprecated port versions."""
@@ -138,8 +139,9 @@ class Mesh:
         return {i.domain for p in self.domains[domain].products for i in p.inputs if i.domain != domain}
 
     def grant(self, consumer: str, port: Port):
-        """The valid grant letting ``consumer`` read a restricted ``port``, if any."""
-        return next((g for g in port.spec.grants if g.consumer == consumer and g.is_valid(self.today)), None)
+        """The valid grant letting ``consumer`` read a restricted ``port`` (descriptor or approved request)."""
+        candidates = [*port.spec.grants, *self.runtime_grants.get(port.ref, [])]
+        return next((g for g in candidates if g.consumer == consumer and g.is_valid(self.today)), None)
 
     def consumers(self, product_key: str) -> list[tuple[Product, InputPort]]:
         return [(p, i) for p in self.products.values() for i in p.inputs if i.product == product_key]
@@ -267,7 +269,7 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
     ), problems
 
 
-def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
+def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
     products = mesh.products
     for product in products.values():
         for i, port in enumerate(product.inputs):
@@ -283,11 +285,13 @@ def _check_inputs(mesh: Mesh) -> Iterable[Problem]:
             elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
                 yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
             elif (
-                producer_port.visibility == Visibility.RESTRICTED
+                check_grants
+                and producer_port.visibility == Visibility.RESTRICTED
                 and producer.domain != product.domain
-                and not any(g.consumer == product.key and g.is_valid(mesh.today) for g in producer_port.spec.grants)
+                and mesh.grant(product.key, producer_port) is None
             ):
-                expired = [g for g in producer_port.spec.grants if g.consumer == product.key]
+                all_grants = [*producer_port.spec.grants, *mesh.runtime_grants.get(producer_port.ref, [])]
+                expired = [g for g in all_grants if g.consumer == product.key]
                 why = f"its grant expired on {expired[0].expires}" if expired else "it has no grant"
                 yield problem(
                     f"'{port.ref}' is restricted and {why}; request access with "
@@ -341,7 +345,7 @@ def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
             return
 
 
-def load_mesh(project_dir: Path | None = None, today: date | None = None) -> Mesh:
+def load_mesh(project_dir: Path | None = None, today: date | None = None, check_grants: bool = True) -> Mesh:
     """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem.
 
     ``today`` decides which port versions are deprecated or removed (tests pin it).
@@ -349,7 +353,10 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None) -> Mes
     project_dir = project_dir or settings.project_dir()
     workspace = project_dir / "workspace.yaml"
     entries, problems = workspace_domains(workspace)
-    mesh = Mesh(project_dir=project_dir, today=today or date.today())
+    from meshwork import access  # the store lives under MESH_HOME: this environment's approvals
+
+    grants, _forged = access.approved_grants()
+    mesh = Mesh(project_dir=project_dir, today=today or date.today(), runtime_grants=grants)
     seen: set[str] = set()
     for name, location in entries:
         if name in seen:
@@ -365,7 +372,7 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None) -> Mes
             problems.append(
                 Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
             )
-    problems += list(_check_inputs(mesh))
+    problems += list(_check_inputs(mesh, check_grants))
     if not problems:
         problems += list(_check_cycles(mesh))
     if problems:
