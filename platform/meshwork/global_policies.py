@@ -124,3 +124,20 @@ def naming(ctx: GovernanceContext):
                     yield p.key, f"date column '{c.name}' should end in _date or _on", port.contract.path
                 if kind == "BOOLEAN" and not c.name.startswith(("is_", "has_")):
                     yield p.key, f"boolean column '{c.name}' should start with is_ or has_", port.contract.path
+
+
+@policy("masking", "A masking strategy that does not exist would let PII through unmasked.")
+def masking_strategies(ctx: GovernanceContext):
+    from meshwork import masking
+
+    for p in ctx.mesh.products.values():
+        for port in p.ports:
+            for c in port.contract.columns:
+                rule = masking.strategy(c)
+                if rule and not masking.is_valid_strategy(rule):
+                    yield (
+                        p.key,
+                        f"column '{c.name}' of {port.ref} asks for masking '{rule}'; use one of "
+                        f"{list(masking.STRATEGIES)}",
+                        port.contract.path,
+                    )

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork import audit, ports
+from meshwork import audit, masking, ports
+from meshwork.contracts import Contract
 from meshwork.descriptors import Visibility
 from meshwork.errors import PortAccessError
 from meshwork.mesh import Mesh, Product
@@ -26,10 +27,17 @@ class ResolvedPort:
     snapshot_id: str
     manifest: ports.Manifest
     files: list[Path]
+    masked_with: Contract | None = None  # set when the consumer reads the masked variant
+
+    @property
+    def masked(self) -> bool:
+        return self.masked_with is not None
 
     def sql(self) -> str:
+        """A table expression over the snapshot, masked for consumers without PII clearance."""
         files = ", ".join("'" + str(f).replace("'", "''") + "'" for f in self.files)
-        return f"read_parquet([{files}])"
+        scan = f"read_parquet([{files}])"
+        return f"({masking.masked_select(self.masked_with, scan)})" if self.masked_with else scan
 
 
 def port_view_name(domain: str, product: str, major: int) -> tuple[str, str]:
@@ -89,8 +97,18 @@ class PortReader:
         damaged = ports.verify(manifest, checksums=False)
         if damaged:
             raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(damaged)}")
-        resolved = ResolvedPort(declared.ref, snapshot, manifest, ports.snapshot_files(manifest))
-        audit.record("port.read", consumer=self.consumer.key, port=declared.ref, snapshot=snapshot, run_id=self.run_id)
+        grant = self.mesh.grant(self.consumer.key, port)
+        cleared = not cross_domain or (grant is not None and grant.pii)
+        mask = None if cleared or not masking.needs_masking(port.contract) else port.contract
+        resolved = ResolvedPort(declared.ref, snapshot, manifest, ports.snapshot_files(manifest), mask)
+        audit.record(
+            "port.read",
+            consumer=self.consumer.key,
+            port=declared.ref,
+            snapshot=snapshot,
+            run_id=self.run_id,
+            masked=resolved.masked,
+        )
         self.reads.append(resolved)
         return resolved
 

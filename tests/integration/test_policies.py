@@ -63,6 +63,12 @@ VIOLATIONS = {
         "finance/daily_revenue",
     ),
     "naming": ("domains/support/contracts/tickets.odcs.yaml", "{name: opened_at,", "{name: opened,", "support/tickets"),
+    "masking": (
+        "domains/customers/contracts/customer_profiles.odcs.yaml",
+        "{name: email, logicalType: string,",
+        "{name: email, customProperties: [{property: masking, value: scramble}], logicalType: string,",
+        "customers/customer_profiles",
+    ),
     "money-is-decimal": (
         "domains/finance/contracts/daily_revenue.odcs.yaml",
         '{name: net_revenue, logicalType: number, physicalType: "DECIMAL(18,2)"',
