@@ -324,6 +324,39 @@ def access_list(as_json: bool) -> None:
         )
 
 
+@main.command()
+@click.option("--subject", required=True, help="<key>=<value> of the data subject, e.g. customer_id=42")
+@click.option("--no-rebuild", is_flag=True, help="Do not rebuild downstream aggregates (run mesh build later).")
+@click.option("--json", "as_json", is_flag=True)
+def erase(subject: str, no_rebuild: bool, as_json: bool) -> None:
+    """Erase a data subject from sources, warehouses and every retained port snapshot (GDPR Art. 17)."""
+    from dataclasses import asdict
+
+    from meshwork import build as mesh_build
+    from meshwork import erasure
+
+    mesh = _load_mesh()
+    say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+
+    def rebuild(domains: list[str]) -> bool:
+        return mesh_build.build(mesh, domains, progress=say).ok
+
+    try:
+        cert = erasure.erase(mesh, subject, None if no_rebuild else rebuild, progress=say)
+    except (erasure.ErasureError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps(asdict(cert), indent=2))
+    else:
+        click.echo(
+            f"erasure certificate {cert.id}: {cert.subject} removed from {len(cert.sources)} source file(s), "
+            f"{len(cert.warehouses)} warehouse table(s), {len(cert.snapshots)} snapshot(s); "
+            f"rebuilt {', '.join(cert.rebuilt_domains) or 'nothing'}; verified absent: {cert.verified_absent}"
+        )
+    sys.exit(EXIT_OK if cert.verified_absent else EXIT_FAILED)
+
+
 @main.group()
 def audit() -> None:
     """The hash-chained audit log of reads, grant decisions and erasures."""

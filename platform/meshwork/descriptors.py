@@ -151,6 +151,13 @@ class OutputPort(Strict):
         return self.deprecated_after is not None and today > self.deprecated_after
 
 
+class SourceRef(Strict):
+    """An operational system's export that a source-aligned product ingests (sources/<system>/<table>/)."""
+
+    system: Identifier
+    table: Identifier
+
+
 class Sla(Strict):
     freshness: str = Field(description="maximum age of the latest snapshot, e.g. 26h, 90m, 2d")
     schedule: str | None = Field(default=None, description="cron for source-aligned products")
@@ -188,6 +195,7 @@ class ProductDescriptor(Strict):
     sla: Sla
     tags: list[Identifier] = Field(default_factory=list)
     retention: str | None = Field(default=None, description="how long rows are kept, e.g. 730d")
+    sources: list[SourceRef] = Field(default_factory=list, description="landing files a source-aligned product reads")
 
     @field_validator("retention")
     @classmethod

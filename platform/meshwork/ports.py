@@ -228,3 +228,43 @@ def apply_retention(root: Path, keep: int) -> list[str]:
         if stale.is_dir() and datetime.now().timestamp() - stale.stat().st_mtime > 3600:
             shutil.rmtree(stale, ignore_errors=True)
     return removed
+
+
+def erase_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, column: str, value: object) -> int:
+    """Remove the rows where ``column = value`` from a published snapshot (GDPR erasure).
+
+    Snapshots are immutable except for this legal obligation. New files are written beside the old
+    ones, the manifest is replaced atomically to point at them (with new row count and checksums),
+    then the old files are deleted: a reader holds either the old manifest or the new one.
+    """
+    base = version_dir(manifest.domain, manifest.product, int(manifest.version[1:])) / manifest.snapshot_id
+    old_files = snapshot_files(manifest)
+    sources = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in old_files) + "]"
+    hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {quote(column)} = ?", [value]).fetchall()[0][
+        0
+    ]
+    if not hit:
+        return 0
+    tag = uuid.uuid4().hex[:8]
+    new_file = base / f"data_erased_{tag}.parquet"
+    tmp = base / f".{new_file.name}.tmp"
+    row = con.execute(
+        f"COPY (SELECT * FROM read_parquet({sources}) WHERE {quote(column)} IS DISTINCT FROM ?) TO '{tmp}' "
+        "(FORMAT parquet, COMPRESSION zstd)",
+        [value],
+    ).fetchone()
+    _fsync(tmp)
+    os.replace(tmp, new_file)
+    updated = manifest.model_copy(
+        update={
+            "row_count": int(row[0]) if row else 0,
+            "files": [FileEntry(path=new_file.name, bytes=new_file.stat().st_size, sha256=_sha256(new_file))],
+        }
+    )
+    tmp_manifest = base / f".{MANIFEST}.{tag}.tmp"
+    tmp_manifest.write_text(updated.model_dump_json(indent=2), encoding="utf-8")
+    _fsync(tmp_manifest)
+    os.replace(tmp_manifest, base / MANIFEST)
+    for f in old_files:
+        f.unlink(missing_ok=True)
+    return int(hit)
