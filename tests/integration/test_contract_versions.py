@@ -77,7 +77,7 @@ def test_breaking_change_without_major_bump_fails_the_diff_and_names_the_consume
     code, report = diff(project, env)
     port = {p["port"]: p for p in report["ports"]}["customers/customer_profiles@v1"]
     assert code == 1 and not report["ok"] and port["blocked"]
-    assert port["consumers"] == ["marketing/customer_360", "sales/orders"]
+    assert port["consumers"] == ["marketing/customer_360", "sales/orders", "support/tickets"]
     kinds = {(c["kind"], c["breaking"]) for c in port["changes"]}
     assert ("guarantee dropped", True) in kinds
     text = mesh_cli("contracts", "diff", cwd=project, env=env)
@@ -117,7 +117,7 @@ def test_consumers_of_a_deprecated_version_are_warned_and_of_a_removed_one_fail_
     introduce_v2(project)
     mesh = load_mesh(project, today=date(2026, 6, 1))
     warnings = mesh.warnings()
-    assert sorted(w.product for w in warnings) == ["marketing/customer_360", "sales/orders"]
+    assert sorted(w.product for w in warnings) == ["marketing/customer_360", "sales/orders", "support/tickets"]
     assert all("deprecated since 2026-01-01 and will be removed after 2099-01-01" in str(w) for w in warnings)
     assert load_mesh(project, today=date(2025, 6, 1)).warnings() == []
     with pytest.raises(MeshDefinitionError) as exc:
