@@ -79,28 +79,28 @@ def _violation(rule: Rule, col_type: str) -> tuple[str, list[Any]] | None:
     if rule.kind == "not_null":
         return f"{c} IS NULL", []
     if rule.kind == "range":
-        parts, args = [], []
-        if p["min"] is not None:
-            parts.append(f"{c} {'<=' if p['min_exclusive'] else '<'} CAST(? AS {col_type})")
-            args.append(p["min"])
-        if p["max"] is not None:
-            parts.append(f"{c} {'>=' if p['max_exclusive'] else '>'} CAST(? AS {col_type})")
-            args.append(p["max"])
-        return " OR ".join(parts), args
+        below = "<=" if p["min_exclusive"] else "<"
+        above = ">=" if p["max_exclusive"] else ">"
+        return _outside(c, p["min"], p["max"], below, above, f"CAST(? AS {col_type})")
     if rule.kind == "length":
-        parts, args = [], []
-        if p["min"] is not None:
-            parts.append(f"length({c}) < ?")
-            args.append(p["min"])
-        if p["max"] is not None:
-            parts.append(f"length({c}) > ?")
-            args.append(p["max"])
-        return " OR ".join(parts), args
+        return _outside(f"length({c})", p["min"], p["max"], "<", ">", "?")
     if rule.kind == "pattern":
         return f"NOT regexp_full_match({c}, ?)", [p["pattern"]]
     if rule.kind == "allowed_values":
         return f"NOT list_contains(CAST(? AS {col_type}[]), {c})", [p["values"]]
     return None
+
+
+def _outside(value: str, lo: Any, hi: Any, below: str, above: str, param: str) -> tuple[str, list[Any]]:
+    """Predicate true when ``value`` falls outside [lo, hi] (either bound may be open)."""
+    parts, args = [], []
+    if lo is not None:
+        parts.append(f"{value} {below} {param}")
+        args.append(lo)
+    if hi is not None:
+        parts.append(f"{value} {above} {param}")
+        args.append(hi)
+    return " OR ".join(parts), args
 
 
 def _compare(value: float, ops: dict[str, float]) -> bool:

@@ -28,6 +28,7 @@ publish and record the finding). Malformed rules are load-time problems with fil
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -215,7 +216,8 @@ def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None
         if "${table}" not in (item.query or "") and "${object}" not in (item.query or ""):
             bad(f"{where}.query", "a SQL rule must read the product through ${table}")
             return None
-        name = item.name or f"sql_{abs(hash(item.query)) % 10_000}"
+        # A stable id (Python's hash() changes per process): the same query keeps the same rule id.
+        name = item.name or f"sql_{hashlib.sha1(item.query.encode()).hexdigest()[:8]}"
         return Rule(
             f"{prefix}{name}",
             "sql",
