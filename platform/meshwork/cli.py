@@ -358,6 +358,27 @@ def erase(subject: str, no_rebuild: bool, as_json: bool) -> None:
 
 
 @main.group()
+def retention() -> None:
+    """Purge port snapshots older than each product's declared retention."""
+
+
+@retention.command("purge")
+@click.option("--domain", "domains", multiple=True)
+@click.option("--json", "as_json", is_flag=True)
+def retention_purge(domains: tuple[str, ...], as_json: bool) -> None:
+    """Delete expired snapshots now (the code locations also do it daily at 03:00)."""
+    from meshwork import retention as policy
+
+    removed = policy.purge(_load_mesh(), list(domains) or None)
+    if as_json:
+        click.echo(json.dumps(removed, indent=2))
+    else:
+        for product, snapshots in removed.items():
+            click.echo(f"{product}: purged {len(snapshots)} snapshot(s)")
+        click.echo(f"{sum(len(v) for v in removed.values())} snapshot(s) purged")
+
+
+@main.group()
 def audit() -> None:
     """The hash-chained audit log of reads, grant decisions and erasures."""
 

@@ -6,7 +6,7 @@ import logging
 
 import dagster as dg
 
-from meshwork import automation, dbt_products, gate, python_products
+from meshwork import automation, dbt_products, gate, python_products, retention
 from meshwork.mesh import Mesh, current_mesh, ensure_importable
 
 
@@ -37,10 +37,13 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
     if dbt is not None:
         assets.append(dbt)
         resources["dbt"] = dbt_products.dbt_resource()
+    schedules = automation.schedules(mesh.domains[domain])
+    if (purge := retention.retention_schedule(mesh, mesh.domains[domain])) is not None:
+        schedules.append(purge)
     return dg.Definitions(
         assets=assets,
         asset_checks=[gate.contract_gate(mesh, p) for p in mesh.domains[domain].products],
-        schedules=automation.schedules(mesh.domains[domain]),
+        schedules=schedules,
         resources=resources,
         # Steps of one domain share one warehouse that admits a single writer, so running them
         # in parallel processes buys nothing and costs a process start per step.

@@ -1,0 +1,54 @@
+"""Snapshots older than a product's retention are purged; the latest one never is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from meshwork import audit, ports, publish, retention, warehouse
+from meshwork.domain import build_domain_definitions
+from meshwork.mesh import load_mesh
+
+TABLE = """CREATE OR REPLACE TABLE customer_profiles AS SELECT range::BIGINT AS customer_id, 'A' AS first_name,
+    'B' AS last_name, 'c' || range || '@example.com' AS email, NULL::VARCHAR AS phone, DATE '1990-01-01' AS birth_date,
+    NULL::VARCHAR AS street, 'Oslo' AS city, NULL::VARCHAR AS postcode, 'NO' AS country,
+    TIMESTAMP '2024-01-01' AS created_at FROM range(3)"""
+
+
+def test_expired_snapshots_are_purged_but_latest_stays(project: Path):
+    mesh = load_mesh(project)
+    product = mesh.product("customers/customer_profiles")  # retention: 1095d
+    with warehouse.connect("customers") as con:
+        con.execute(TABLE)
+        ids = [publish.publish(con, product, "customer_profiles", f"r{i}").manifests[0].snapshot_id for i in range(3)]
+    root = ports.version_dir("customers", "customer_profiles", 1)
+    assert retention.purge(mesh) == {}  # nothing is older than three years yet
+    four_years_on = datetime.now(UTC) + timedelta(days=4 * 365)
+    removed = retention.purge(mesh, now=four_years_on)
+    assert removed == {"customers/customer_profiles": [f"customers/customer_profiles@v1/{i}" for i in ids[:2]]}
+    assert ports.snapshots(root) == [ids[2]] and ports.latest_snapshot("customers", "customer_profiles", 1) == ids[2]
+    assert audit.entries("retention.purge")[-1]["product"] == "customers/customer_profiles"
+
+
+def test_products_without_retention_are_untouched_and_domains_with_it_get_a_daily_job(project: Path):
+    mesh = load_mesh(project)
+    assert retention.period(mesh.product("sales/orders")) is None
+    defs = build_domain_definitions(mesh, "customers")
+    schedule = next(s for s in defs.schedules or [] if s.name == "customers_retention_schedule")
+    assert schedule.cron_schedule == "0 3 * * *"
+    assert not any(
+        s.name.endswith("_retention_schedule") for s in build_domain_definitions(mesh, "finance").schedules or []
+    )
+
+
+def test_the_retention_job_runs_in_dagster(project: Path):
+    import dagster as dg
+
+    mesh = load_mesh(project)
+    with warehouse.connect("customers") as con:
+        con.execute(TABLE)
+        publish.publish(con, mesh.product("customers/customer_profiles"), "customer_profiles", "r0")
+    job = build_domain_definitions(mesh, "customers").resolve_job_def("customers_retention")
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance).success
+    assert ports.latest_snapshot("customers", "customer_profiles", 1)  # latest survives any purge
