@@ -35,7 +35,8 @@ test: install  ## run the whole test suite (no tests collected counts as a failu
 ui: install  ## start the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/mesh dev
 
-check: install  ## validate descriptors, contracts and every code location
+check: install  ## validate descriptors, contracts, policies and every code location
+	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/mesh check
 	$(BIN)/dagster definitions validate -w workspace.yaml
 

@@ -1,0 +1,1 @@
+"""Meshwork: a data mesh platform on Dagster (descriptors, contracts, ports, quality, governance)."""
