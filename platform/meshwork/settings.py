@@ -9,6 +9,11 @@
                     per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
                     per process) over-commits as soon as two runs overlap.
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
+``MESH_NOTIFY_WEBHOOK`` URL the governance notifier POSTs notices to (default: none, notices go to
+                    the file outbox ``$MESH_HOME/governance/notifications.jsonl``).
+``MESH_NOTIFY_TIMEOUT`` seconds a webhook delivery may take before the notice goes to the outbox (5).
+``MESH_GOVERNANCE_INTERVAL`` seconds between two evaluations of the governance sensors (300).
+``MESH_GRANT_NOTICE_DAYS`` how many days before it expires a grant is reported (14).
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -99,6 +104,26 @@ def duckdb_config() -> dict[str, str | int]:
 
 def port_retention() -> int:
     return max(1, int(os.environ.get("MESH_PORT_RETENTION", "5")))
+
+
+def notify_webhook() -> str | None:
+    return os.environ.get("MESH_NOTIFY_WEBHOOK") or None
+
+
+def notify_timeout() -> float:
+    return float(os.environ.get("MESH_NOTIFY_TIMEOUT", "5"))
+
+
+def notifications_outbox() -> Path:
+    return mesh_home() / "governance" / "notifications.jsonl"
+
+
+def governance_interval() -> int:
+    return int(os.environ.get("MESH_GOVERNANCE_INTERVAL", "300"))
+
+
+def grant_notice_days() -> int:
+    return int(os.environ.get("MESH_GRANT_NOTICE_DAYS", "14"))
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""A real dagster-webserver on 127.0.0.1 loads all five code locations and lists every product."""
+"""A real dagster-webserver on 127.0.0.1 loads every domain location and the platform's, and lists every product."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ QUERY = """
       }
     }
   }
-  assetNodes { assetKey { path } groupName owners { ... on TeamAssetOwner { team } } kinds }
+  assetNodes {
+    assetKey { path } groupName owners { ... on TeamAssetOwner { team } } kinds
+    assetChecksOrError { ... on AssetChecks { checks { name } } }
+  }
 }
 """
 
@@ -88,7 +91,7 @@ def test_the_webserver_loads_every_domain_location_and_lists_every_product(webse
             break
         time.sleep(2)
     by_name = {e["name"]: e for e in entries}
-    assert set(by_name) == {"sales", "customers", "support", "finance", "marketing"}
+    assert set(by_name) == {"sales", "customers", "support", "finance", "marketing", "platform"}
     for name, entry in by_name.items():
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", (name, entry)
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
@@ -97,3 +100,6 @@ def test_the_webserver_loads_every_domain_location_and_lists_every_product(webse
         assert key in nodes, f"{key} missing from the UI"
         assert nodes[key]["groupName"] == product.domain
         assert {"team": product.owner.team} in nodes[key]["owners"]
+        # The domain's contract gate and the platform location's runtime governance checks meet on one asset.
+        checks = {c["name"] for c in nodes[key]["assetChecksOrError"]["checks"]}
+        assert checks >= {"contract", "governance", "sla", "grants"}, (key, checks)

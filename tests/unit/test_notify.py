@@ -1,0 +1,104 @@
+"""The governance notifier: a file outbox by default, a real webhook on 127.0.0.1, and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from meshwork import notify
+from meshwork.notify import Notice
+
+
+class Receiver:
+    """A real HTTP webhook receiver; ``delay`` makes it slow."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.bodies: list[dict] = []
+        received, wait = self.bodies, delay
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                time.sleep(wait)
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def notices() -> list[Notice]:
+    return [
+        Notice("sales-team", "policy", "sales/orders", "error", "documentation: no description"),
+        Notice("finance-team", "sla", "finance/daily_revenue", "error", "finance/daily_revenue@v1 is 30.0h old"),
+    ]
+
+
+def test_without_a_webhook_notices_go_to_the_file_outbox(notices, monkeypatch):
+    monkeypatch.delenv("MESH_NOTIFY_WEBHOOK", raising=False)
+    delivery = notify.deliver(notices)
+    assert (delivery.delivered, delivery.queued) == (0, 2)
+    kept = notify.outbox()
+    assert [(n["team"], n["subject"]) for n in kept] == [
+        ("sales-team", "sales/orders"),
+        ("finance-team", "finance/daily_revenue"),
+    ]
+    assert all(n["channel"] == "outbox" and "undelivered" not in n for n in kept)
+
+
+def test_a_webhook_receives_every_notice_as_json(notices, monkeypatch):
+    with Receiver() as receiver:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", receiver.url)
+        delivery = notify.deliver(notices)
+    assert delivery.delivered == 2 and delivery.error is None
+    assert [n["message"] for n in receiver.bodies[0]["notices"]] == [n.message for n in notices]
+    assert notify.outbox() == []
+
+
+def test_a_webhook_that_is_down_loses_nothing_and_redelivery_sends_it_later(notices, monkeypatch):
+    receiver = Receiver()
+    url = receiver.url
+    receiver.server.server_close()  # the port is now refused
+    monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", url)
+    delivery = notify.deliver(notices)
+    assert delivery.delivered == 0 and delivery.queued == 2 and "refused" in (delivery.error or "").lower()
+    assert [n["undelivered"] for n in notify.outbox()] == [delivery.error] * 2
+    # Still down: the notices stay queued.
+    assert notify.redeliver().queued == 2
+    with Receiver() as back:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", back.url)
+        assert notify.redeliver().delivered == 2
+        assert notify.redeliver().delivered == 0  # sent once, not twice
+    assert [n["subject"] for n in back.bodies[0]["notices"]] == ["sales/orders", "finance/daily_revenue"]
+    assert all(n.get("redelivered") and "undelivered" not in n for n in notify.outbox())
+
+
+def test_a_slow_webhook_costs_at_most_the_timeout_and_the_notice_is_kept(notices, monkeypatch):
+    monkeypatch.setenv("MESH_NOTIFY_TIMEOUT", "0.5")
+    with Receiver(delay=3) as receiver:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", receiver.url)
+        started = time.monotonic()
+        delivery = notify.deliver(notices)
+        elapsed = time.monotonic() - started
+    assert delivery.queued == 2 and "timed out" in (delivery.error or "")
+    assert elapsed < 2.5, f"delivery took {elapsed:.1f}s with a 0.5s timeout"
