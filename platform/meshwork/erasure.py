@@ -5,6 +5,8 @@
    key column holds the subject.
 3. Remove the subject from the landing files of those products' source systems, from their tables
    in the domain warehouses, and from every retained snapshot of their ports.
+   Products whose contract has a foreign key onto an erased row's key (order lines of the subject's
+   orders) lose the rows pointing at it too, transitively.
 4. Rebuild the products downstream that do not carry the key (aggregates) from the cleaned ports.
 5. Write an erasure certificate listing everything touched, and an audit entry.
 
@@ -28,6 +30,7 @@ from meshwork import audit, ports, settings, warehouse
 from meshwork.errors import MeshError
 from meshwork.mesh import Mesh, Product
 from meshwork.names import check_identifier, quote
+from meshwork.rules import compile_rules
 
 
 class ErasureError(MeshError):
@@ -82,7 +85,7 @@ def _typed(value: str, con: duckdb.DuckDBPyConnection, physical_type: str) -> An
         raise ErasureError(f"'{value}' is not a valid {physical_type}") from exc
 
 
-def _erase_source_file(con: duckdb.DuckDBPyConnection, file: Path, key: str, value: str) -> int:
+def _erase_source_file(con: duckdb.DuckDBPyConnection, file: Path, key: str, values: list[Any]) -> int:
     readers = {
         ".parquet": "read_parquet(?)",
         ".csv": "read_csv(?, header = true, all_varchar = true)",
@@ -92,16 +95,41 @@ def _erase_source_file(con: duckdb.DuckDBPyConnection, file: Path, key: str, val
     if file.suffix not in readers:
         return 0
     scan = readers[file.suffix]
-    match = f"CAST({quote(key)} AS VARCHAR) = ?"
-    hit = con.execute(f"SELECT count(*) FROM {scan} WHERE {match}", [str(file), value]).fetchall()[0][0]
+    # Landing files are text as often as typed: compare as text so '42' in a CSV matches 42.
+    match = f"list_contains(?, CAST({quote(key)} AS VARCHAR))"
+    texts = [str(v) for v in values]
+    hit = con.execute(f"SELECT count(*) FROM {scan} WHERE {match}", [str(file), texts]).fetchall()[0][0]
     if hit:
         tmp = file.with_name(f".{file.name}.erasing")
         con.execute(
             f"COPY (SELECT * FROM {scan} WHERE NOT coalesce({match}, false)) TO '{tmp}' ({writers[file.suffix]})",
-            [str(file), value],
+            [str(file), texts],
         )
         os.replace(tmp, file)
     return int(hit)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Rows of one product to erase: those whose ``column`` holds one of ``values``."""
+
+    product: Product
+    column: str
+    values: tuple[Any, ...]
+
+
+def _dependents(mesh: Mesh, product: Product) -> list[tuple[Product, str, str]]:
+    """(product, its column, our column) for every contract whose foreign key points at ``product``.
+
+    This is how erasure reaches rows that do not carry the subject's key themselves: the lines of an
+    erased customer's orders hold only the order id.
+    """
+    found = []
+    for other in mesh.products.values():
+        for rule in compile_rules(other.current_port.contract, other.key)[0]:
+            if rule.kind == "foreign_key" and rule.params["product"] == product.key:
+                found.append((other, rule.columns[0], rule.params["column"]))
+    return found
 
 
 def plan(mesh: Mesh, subject: str) -> tuple[str, str, Product, list[Product], list[Product]]:
@@ -116,8 +144,55 @@ def plan(mesh: Mesh, subject: str) -> tuple[str, str, Product, list[Product], li
     return key, value, owner, holders, others
 
 
+def _table_exists(wcon: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        wcon.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
+            [table],
+        ).fetchall()[0][0]
+    )
+
+
+def _erase_target(
+    mesh: Mesh, target: Target, con: duckdb.DuckDBPyConnection, cert: Certificate, visited: set
+) -> list[Target]:
+    """Erase one target everywhere; return the targets its foreign-key dependents now form."""
+    product, column, values = target.product, target.column, list(target.values)
+    follow = [(d, c, k) for d, c, k in _dependents(mesh, product) if (d.key, c) not in visited]
+    for src in product.descriptor.sources:
+        for file in sorted((settings.sources_dir() / src.system / src.table).glob("*")):
+            if file.is_file() and (n := _erase_source_file(con, file, column, values)):
+                cert.sources[str(file.relative_to(settings.mesh_home()))] = n
+    table = product.descriptor.implementation.model or product.name
+    referenced: dict[str, list[Any]] = {}
+    with warehouse.connect(product.domain) as wcon:
+        if _table_exists(wcon, table):
+            # Read what dependents point at before the rows that hold it are gone.
+            for _, _, k in follow:
+                referenced[k] = [
+                    r[0]
+                    for r in wcon.execute(
+                        f"SELECT DISTINCT {quote(k)} FROM {quote(table)} WHERE list_contains(?, {quote(column)})",
+                        [values],
+                    ).fetchall()
+                ]
+            n = wcon.execute(
+                f"DELETE FROM {quote(table)} WHERE list_contains(?, {quote(column)})", [values]
+            ).fetchall()[0][0]
+            if n:
+                cert.warehouses[f"{product.domain}/{table}"] = int(n)
+    for port in product.ports:
+        if not port.contract.column(column):
+            continue
+        for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
+            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
+            if n := ports.erase_rows(con, manifest, column, values):
+                cert.snapshots[f"{port.ref}/{snapshot}"] = n
+    return [Target(d, c, tuple(referenced[k])) for d, c, k in follow if referenced.get(k)]
+
+
 def erase(mesh: Mesh, subject: str, rebuild: Callable[[list[str]], bool] | None = None, progress=print) -> Certificate:
-    key, value, owner, holders, others = plan(mesh, subject)
+    key, value, owner, holders, _ = plan(mesh, subject)
     con = warehouse.memory_connection()
     typed = _typed(value, con, owner.current_port.contract.column(key).physical_type)  # type: ignore[union-attr]
     # Refuse an unknown subject before touching anything.
@@ -131,35 +206,28 @@ def erase(mesh: Mesh, subject: str, rebuild: Callable[[list[str]], bool] | None 
         subject=f"{key}={value}",
         requested_at=datetime.now(UTC).isoformat(),
         owner_product=owner.key,
-        holders=[p.key for p in holders],
+        holders=[],
     )
-    for product in holders:
-        for src in product.descriptor.sources:
-            for file in sorted((settings.sources_dir() / src.system / src.table).glob("*")):
-                if file.is_file() and (n := _erase_source_file(con, file, key, value)):
-                    cert.sources[str(file.relative_to(settings.mesh_home()))] = n
-        table = product.descriptor.implementation.model or product.name
-        with warehouse.connect(product.domain) as wcon:
-            exists = wcon.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
-                [table],
-            ).fetchall()[0][0]
-            if exists:
-                n = wcon.execute(f"DELETE FROM {quote(table)} WHERE {quote(key)} = ?", [typed]).fetchall()[0][0]
-                if n:
-                    cert.warehouses[f"{product.domain}/{table}"] = int(n)
-        for port in product.ports:
-            for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
-                manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-                if port.contract.column(key) and (n := ports.erase_rows(con, manifest, key, typed)):
-                    cert.snapshots[f"{port.ref}/{snapshot}"] = n
-        progress(f"erased {key}={value} from {product.key}")
-    cert.rebuilt_domains = sorted({p.domain for p in others})
+    queue = [Target(p, key, (typed,)) for p in holders]
+    visited = {(p.key, key) for p in holders}
+    erased: list[Target] = []
+    while queue:
+        target = queue.pop(0)
+        erased.append(target)
+        for dependent in _erase_target(mesh, target, con, cert, visited):
+            visited.add((dependent.product.key, dependent.column))
+            queue.append(dependent)
+        via = "" if target.column == key else f" ({len(target.values)} {target.column} value(s) linked to the subject)"
+        progress(f"erased {key}={value} from {target.product.key}{via}")
+    cert.holders = list(dict.fromkeys(t.product.key for t in erased))
+    touched = set(cert.holders)
+    rebuilt = {p.domain for t in erased for p in _downstream(mesh, t.product) if p.key not in touched}
+    cert.rebuilt_domains = sorted(rebuilt)
     if rebuild and cert.rebuilt_domains:
         progress(f"rebuilding {', '.join(cert.rebuilt_domains)} from the cleaned ports …")
         if not rebuild(cert.rebuilt_domains):
             raise ErasureError(f"the subject is erased, but rebuilding {cert.rebuilt_domains} failed: run mesh build")
-    cert.verified_absent = not remaining(mesh, holders, key, typed, con)
+    cert.verified_absent = not remaining(erased, con)
     cert.completed_at = datetime.now(UTC).isoformat()
     path = settings.mesh_home() / "governance" / "erasures" / f"{cert.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,18 +243,20 @@ def erase(mesh: Mesh, subject: str, rebuild: Callable[[list[str]], bool] | None 
     return cert
 
 
-def remaining(mesh: Mesh, holders: list[Product], key: str, value: Any, con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every retained snapshot of the holders that still contains the subject (empty after erasure)."""
+def remaining(targets: list[Target], con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every retained snapshot that still holds a target's rows (empty after erasure)."""
     left = []
-    for product in holders:
+    for target in targets:
+        product = target.product
         for port in product.ports:
-            if not port.contract.column(key):
+            if not port.contract.column(target.column):
                 continue
             for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
                 manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
                 files = "[" + ", ".join(f"'{f}'" for f in ports.snapshot_files(manifest)) + "]"
                 n = con.execute(
-                    f"SELECT count(*) FROM read_parquet({files}) WHERE {quote(key)} = ?", [value]
+                    f"SELECT count(*) FROM read_parquet({files}) WHERE list_contains(?, {quote(target.column)})",
+                    [list(target.values)],
                 ).fetchall()
                 if n[0][0]:
                     left.append(f"{port.ref}/{snapshot}")

@@ -14,6 +14,7 @@ import dagster as dg
 from meshwork import publish, specs, warehouse
 from meshwork.errors import ContractViolation
 from meshwork.mesh import Mesh, Product
+from meshwork.names import quote
 from meshwork.quality import QualityReport
 from meshwork.reader import PortReader
 
@@ -43,6 +44,18 @@ def report_metadata(reports: list[QualityReport]) -> dict[str, Any]:
     }
 
 
+def _resolver(mesh: Mesh, product: Product, reader: PortReader):
+    """Where a foreign key's target is read: a sibling's table in our own warehouse, else a port."""
+
+    def resolve(key: str) -> str:
+        target = mesh.products.get(key)
+        if target is not None and target.domain == product.domain:
+            return quote(table_name(target))
+        return reader.resolve(key).sql()
+
+    return resolve
+
+
 def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
     ports = ", ".join(p.ref for p in product.ports)
 
@@ -58,9 +71,7 @@ def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
         with warehouse.connect(product.domain) as con:
             reader = PortReader(mesh, product, con, run_id=run_id)
             try:
-                outcome = publish.publish(
-                    con, product, table_name(product), run_id, lambda key: reader.resolve(key).sql()
-                )
+                outcome = publish.publish(con, product, table_name(product), run_id, _resolver(mesh, product, reader))
             except ContractViolation as exc:
                 context.log.error(str(exc))
                 reports = exc.outcome.reports if isinstance(exc.outcome, publish.PublishOutcome) else []

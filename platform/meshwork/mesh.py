@@ -307,7 +307,17 @@ def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
         for out in product.ports:
             for rule in compile_rules(out.contract, product.key)[0]:
                 target = rule.params.get("product") if rule.kind == "foreign_key" else None
-                if target and target not in declared:
+                if target and target.split("/")[0] == product.domain:
+                    # A sibling in the same domain is read from the domain's own warehouse.
+                    if target not in products or target == product.key:
+                        yield Problem(
+                            f"rule '{rule.id}' checks against {target}, which is not another product of "
+                            f"domain '{product.domain}'",
+                            file=out.contract.path,
+                            field="relationships",
+                            product=product.key,
+                        )
+                elif target and target not in declared:
                     yield Problem(
                         f"rule '{rule.id}' checks against {target}, which is not a declared input port",
                         file=out.contract.path,

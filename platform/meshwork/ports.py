@@ -230,8 +230,8 @@ def apply_retention(root: Path, keep: int) -> list[str]:
     return removed
 
 
-def erase_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, column: str, value: object) -> int:
-    """Remove the rows where ``column = value`` from a published snapshot (GDPR erasure).
+def erase_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, column: str, values: list) -> int:
+    """Remove the rows whose ``column`` is one of ``values`` from a published snapshot (GDPR erasure).
 
     Snapshots are immutable except for this legal obligation. New files are written beside the old
     ones, the manifest is replaced atomically to point at them (with new row count and checksums),
@@ -240,18 +240,17 @@ def erase_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, column: str, 
     base = version_dir(manifest.domain, manifest.product, int(manifest.version[1:])) / manifest.snapshot_id
     old_files = snapshot_files(manifest)
     sources = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in old_files) + "]"
-    hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {quote(column)} = ?", [value]).fetchall()[0][
-        0
-    ]
+    match = f"list_contains(?, {quote(column)})"
+    hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {match}", [values]).fetchall()[0][0]
     if not hit:
         return 0
     tag = uuid.uuid4().hex[:8]
     new_file = base / f"data_erased_{tag}.parquet"
     tmp = base / f".{new_file.name}.tmp"
     row = con.execute(
-        f"COPY (SELECT * FROM read_parquet({sources}) WHERE {quote(column)} IS DISTINCT FROM ?) TO '{tmp}' "
+        f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({match}, false)) TO '{tmp}' "
         "(FORMAT parquet, COMPRESSION zstd)",
-        [value],
+        [values],
     ).fetchone()
     _fsync(tmp)
     os.replace(tmp, new_file)

@@ -33,13 +33,20 @@ def test_erasure_removes_the_subject_everywhere_and_certifies_it(mesh_home: Path
         f"SELECT customer_id FROM read_json('{mesh_home}/sources/helpdesk/tickets/*.jsonl') "
         f"WHERE customer_id IN (SELECT customer_id FROM '{mesh_home}/sources/shop/orders/*.parquet') LIMIT 1"
     ).fetchall()[0][0]
+    order_ids = [
+        r[0]
+        for r in con.execute(
+            f"SELECT order_id FROM '{mesh_home}/sources/shop/orders/*.parquet' WHERE customer_id = ?", [victim]
+        ).fetchall()
+    ]
+    assert order_ids
     revenue_before = sorted(p.name for p in (mesh_home / "ports/finance/daily_revenue/v1").iterdir() if p.is_dir())
 
     result = mesh_cli("erase", "--subject", f"customer_id={victim}", "--json", env=env)
     assert result.returncode == 0, result.stderr
     cert = json.loads(result.stdout)
     assert cert["verified_absent"] and cert["owner_product"] == "customers/customer_profiles"
-    assert {"sales/orders", "support/tickets", "marketing/customer_360"} <= set(cert["holders"])
+    assert {"sales/orders", "sales/order_lines", "support/tickets", "marketing/customer_360"} <= set(cert["holders"])
     assert cert["rebuilt_domains"] == ["finance"]
     assert (mesh_home / "governance/erasures" / f"{cert['id']}.json").exists()
 
@@ -50,6 +57,18 @@ def test_erasure_removes_the_subject_everywhere_and_certifies_it(mesh_home: Path
             n = con.execute(f"SELECT count(*) FROM read_parquet({files}) WHERE customer_id = ?", [victim]).fetchall()
             assert n == [(0,)], snapshot
     assert len([s for s in cert["snapshots"] if s.startswith("sales/orders@v1/")]) == 2  # latest and retained
+    # The lines of the subject's orders carry no customer id, but follow their orders (contract foreign key).
+    lines = all_snapshot_files(mesh_home)
+    for snapshot in [s for s in lines if s.startswith("ports/sales/order_lines/")]:
+        n = con.execute(
+            f"SELECT count(*) FROM read_parquet({lines[snapshot]}) WHERE list_contains(?, order_id)", [order_ids]
+        ).fetchall()
+        assert n == [(0,)], snapshot
+    assert len([s for s in cert["snapshots"] if s.startswith("sales/order_lines@v1/")]) == 2
+    assert con.execute(
+        f"SELECT count(*) FROM '{mesh_home}/sources/shop/order_lines/*.parquet' WHERE list_contains(?, order_id)",
+        [order_ids],
+    ).fetchall() == [(0,)]
     # Nor do the sources or the warehouses.
     for sql in (
         f"SELECT count(*) FROM read_csv('{mesh_home}/sources/crm/customers/*.csv') WHERE customer_id = ?",

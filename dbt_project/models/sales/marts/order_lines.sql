@@ -1,3 +1,5 @@
+-- Lines are checked against their orders (contract foreign key), so orders build first.
+-- depends_on: {{ ref('orders') }}
 with staged as (
     select * from {{ ref('stg_shop__order_lines') }}
 )
