@@ -194,7 +194,12 @@ class ProductDescriptor(Strict):
     output_ports: list[OutputPort] = Field(min_length=1, alias="outputPorts")
     sla: Sla
     tags: list[Identifier] = Field(default_factory=list)
-    retention: str | None = Field(default=None, description="how long rows are kept, e.g. 730d")
+    retention: str | None = Field(default=None, description="how long data is kept, e.g. 730d")
+    retention_column: Identifier | None = Field(
+        default=None,
+        alias="retentionColumn",
+        description="a date/timestamp column: rows older than the retention by it are purged everywhere",
+    )
     sources: list[SourceRef] = Field(default_factory=list, description="landing files a source-aligned product reads")
 
     @field_validator("retention")
@@ -210,6 +215,8 @@ class ProductDescriptor(Strict):
             raise ValueError(f"id must be '{self.domain}.{self.name}' (domain.name), not '{self.id}'")
         if self.product_kind == ProductKind.SOURCE_ALIGNED and not self.sla.schedule:
             raise ValueError("a source-aligned product needs sla.schedule (a cron) to ingest on")
+        if self.retention_column and not self.retention:
+            raise ValueError("retentionColumn needs a retention period (e.g. retention: 730d)")
         seen = set()
         for port in self.input_ports:
             if port.ref in seen:

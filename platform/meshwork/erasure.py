@@ -16,17 +16,15 @@ An unknown key or subject changes nothing and says why.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from meshwork import audit, ports, settings, warehouse
+from meshwork import audit, landing, ports, settings, warehouse
 from meshwork.errors import MeshError
 from meshwork.mesh import Mesh, Product
 from meshwork.names import check_identifier, quote
@@ -85,30 +83,6 @@ def _typed(value: str, con: duckdb.DuckDBPyConnection, physical_type: str) -> An
         raise ErasureError(f"'{value}' is not a valid {physical_type}") from exc
 
 
-def _erase_source_file(con: duckdb.DuckDBPyConnection, file: Path, key: str, values: list[Any]) -> int:
-    readers = {
-        ".parquet": "read_parquet(?)",
-        ".csv": "read_csv(?, header = true, all_varchar = true)",
-        ".jsonl": "read_json(?, format = 'newline_delimited')",
-    }
-    writers = {".parquet": "FORMAT parquet", ".csv": "FORMAT csv, HEADER true", ".jsonl": "FORMAT json"}
-    if file.suffix not in readers:
-        return 0
-    scan = readers[file.suffix]
-    # Landing files are text as often as typed: compare as text so '42' in a CSV matches 42.
-    match = f"list_contains(?, CAST({quote(key)} AS VARCHAR))"
-    texts = [str(v) for v in values]
-    hit = con.execute(f"SELECT count(*) FROM {scan} WHERE {match}", [str(file), texts]).fetchall()[0][0]
-    if hit:
-        tmp = file.with_name(f".{file.name}.erasing")
-        con.execute(
-            f"COPY (SELECT * FROM {scan} WHERE NOT coalesce({match}, false)) TO '{tmp}' ({writers[file.suffix]})",
-            [str(file), texts],
-        )
-        os.replace(tmp, file)
-    return int(hit)
-
-
 @dataclass(frozen=True)
 class Target:
     """Rows of one product to erase: those whose ``column`` holds one of ``values``."""
@@ -159,9 +133,11 @@ def _erase_target(
     """Erase one target everywhere; return the targets its foreign-key dependents now form."""
     product, column, values = target.product, target.column, list(target.values)
     follow = [(d, c, k) for d, c, k in _dependents(mesh, product) if (d.key, c) not in visited]
+    # Landing files are text as often as typed: compare as text so '42' in a CSV matches 42.
+    as_text = f"list_contains(?, CAST({quote(column)} AS VARCHAR))"
     for src in product.descriptor.sources:
-        for file in sorted((settings.sources_dir() / src.system / src.table).glob("*")):
-            if file.is_file() and (n := _erase_source_file(con, file, column, values)):
+        for file in landing.files(src):
+            if n := landing.delete_rows(con, file, as_text, [[str(v) for v in values]]):
                 cert.sources[str(file.relative_to(settings.mesh_home()))] = n
     table = product.descriptor.implementation.model or product.name
     referenced: dict[str, list[Any]] = {}
@@ -186,7 +162,7 @@ def _erase_target(
             continue
         for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
             manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-            if n := ports.erase_rows(con, manifest, column, values):
+            if n := ports.delete_rows(con, manifest, f"list_contains(?, {quote(column)})", [values]):
                 cert.snapshots[f"{port.ref}/{snapshot}"] = n
     return [Target(d, c, tuple(referenced[k])) for d, c, k in follow if referenced.get(k)]
 

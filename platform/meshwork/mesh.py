@@ -326,6 +326,22 @@ def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
                     )
 
 
+def _check_retention(mesh: Mesh) -> Iterable[Problem]:
+    for product in mesh.products.values():
+        column = product.descriptor.retention_column
+        for port in product.ports if column else ():
+            found = port.contract.column(column)  # type: ignore[arg-type]
+            kind = (found.physical_type or "").upper() if found else ""
+            if not (kind.startswith("DATE") or kind.startswith("TIMESTAMP")):
+                why = f"is {kind}" if found else "is not in the contract"
+                yield Problem(
+                    f"retentionColumn '{column}' {why}; it must be a DATE or TIMESTAMP column of {port.ref}",
+                    file=product.path,
+                    field="retentionColumn",
+                    product=product.key,
+                )
+
+
 def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     stack: list[str] = []
@@ -383,6 +399,7 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None, check_
                 Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
             )
     problems += list(_check_inputs(mesh, check_grants))
+    problems += list(_check_retention(mesh))
     if not problems:
         problems += list(_check_cycles(mesh))
     if problems:

@@ -230,27 +230,26 @@ def apply_retention(root: Path, keep: int) -> list[str]:
     return removed
 
 
-def erase_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, column: str, values: list) -> int:
-    """Remove the rows whose ``column`` is one of ``values`` from a published snapshot (GDPR erasure).
+def delete_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, predicate: str, params: list) -> int:
+    """Remove the rows matching ``predicate`` (SQL with ``?`` bound to ``params``) from a snapshot.
 
-    Snapshots are immutable except for this legal obligation. New files are written beside the old
-    ones, the manifest is replaced atomically to point at them (with new row count and checksums),
-    then the old files are deleted: a reader holds either the old manifest or the new one.
+    Snapshots are immutable except for legal obligations: erasure and row retention. New files are
+    written beside the old ones, the manifest is replaced atomically to point at them (with new row
+    count and checksums), then the old files are deleted: a reader holds either manifest.
     """
     base = version_dir(manifest.domain, manifest.product, int(manifest.version[1:])) / manifest.snapshot_id
     old_files = snapshot_files(manifest)
     sources = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in old_files) + "]"
-    match = f"list_contains(?, {quote(column)})"
-    hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {match}", [values]).fetchall()[0][0]
+    hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {predicate}", params).fetchall()[0][0]
     if not hit:
         return 0
     tag = uuid.uuid4().hex[:8]
-    new_file = base / f"data_erased_{tag}.parquet"
+    new_file = base / f"data_rewritten_{tag}.parquet"
     tmp = base / f".{new_file.name}.tmp"
     row = con.execute(
-        f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({match}, false)) TO '{tmp}' "
+        f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({predicate}, false)) TO '{tmp}' "
         "(FORMAT parquet, COMPRESSION zstd)",
-        [values],
+        params,
     ).fetchone()
     _fsync(tmp)
     os.replace(tmp, new_file)

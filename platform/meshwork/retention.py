@@ -1,8 +1,12 @@
-"""Retention: published snapshots older than a product's declared retention period are purged.
+"""Retention: data older than a product's declared retention period is purged.
 
-Each domain's code location carries a daily job that purges its own ports (``<domain>_retention``);
-`mesh retention purge` does the same for the whole mesh. The snapshot ``latest`` points at is
-never purged, so a port always stays readable. Every purge is written to the audit log.
+Two levels. Published snapshots older than ``retention`` are deleted (never the one ``latest``
+points at, so a port always stays readable). With ``retentionColumn`` set, rows whose value in that
+column is older than the period are also deleted from the landing files, the domain's warehouse
+table and every retained snapshot (rewritten atomically, like an erasure), so no build brings them
+back. Each domain's code location carries a daily job that purges its own products
+(``<domain>_retention``); `mesh retention purge` does the same for the whole mesh. Every purge is
+written to the audit log.
 """
 
 import re
@@ -11,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from meshwork import audit, ports
+from meshwork import audit, landing, ports, settings, warehouse
 from meshwork.mesh import Domain, Mesh, Product
+from meshwork.names import quote
 
 _DAYS = re.compile(r"^(\d+)\s*d$")
 
@@ -44,25 +49,68 @@ def purge_product(product: Product, now: datetime | None = None) -> list[str]:
     return removed
 
 
+def purge_rows(product: Product, now: datetime | None = None) -> dict[str, int]:
+    """Delete rows older than the retention by ``retentionColumn``; return where and how many."""
+    keep_for, column = period(product), product.descriptor.retention_column
+    if keep_for is None or column is None:
+        return {}
+    # Naive UTC: TIMESTAMP columns hold UTC without a zone, and a DATE compares against midnight.
+    cutoff = ((now or datetime.now(UTC)) - keep_for).astimezone(UTC).replace(tzinfo=None)
+    expired = f"TRY_CAST({quote(column)} AS TIMESTAMP) < ?"
+    removed: dict[str, int] = {}
+    con = warehouse.memory_connection()
+    for src in product.descriptor.sources:
+        for file in landing.files(src):
+            if n := landing.delete_rows(con, file, expired, [cutoff]):
+                removed[str(file.relative_to(settings.mesh_home()))] = n
+    table = product.descriptor.implementation.model or product.name
+    with warehouse.connect(product.domain) as wcon:
+        exists = wcon.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
+            [table],
+        ).fetchall()[0][0]
+        if exists and (n := wcon.execute(f"DELETE FROM {quote(table)} WHERE {expired}", [cutoff]).fetchall()[0][0]):
+            removed[f"{product.domain}/{table}"] = int(n)
+    for port in product.ports:
+        for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
+            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
+            if n := ports.delete_rows(con, manifest, expired, [cutoff]):
+                removed[f"{port.ref}/{snapshot}"] = n
+    if removed:
+        audit.record(
+            "retention.rows",
+            product=product.key,
+            column=column,
+            cutoff=cutoff.isoformat(),
+            rows=removed,
+            retention=product.descriptor.retention,
+        )
+    return removed
+
+
 def purge(mesh: Mesh, domains: list[str] | None = None, now: datetime | None = None) -> dict[str, list[str]]:
-    return {
-        p.key: removed
-        for d in (domains or list(mesh.domains))
-        for p in mesh.domains[d].products
-        if (removed := purge_product(p, now))
-    }
+    """Purge snapshots, then expired rows, of every product in ``domains``; what was removed, by product."""
+    out: dict[str, list[str]] = {}
+    for d in domains or list(mesh.domains):
+        for p in mesh.domains[d].products:
+            removed = purge_product(p, now)
+            removed += [f"{where}: {n} row(s)" for where, n in purge_rows(p, now).items()]
+            if removed:
+                out[p.key] = removed
+    return out
 
 
 def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | None:
     if not any(period(p) for p in domain.products):
         return None
 
-    @dg.op(name=f"{domain.name}_purge_expired_snapshots")
+    # The purge rewrites warehouse tables: it queues behind the domain's builds for the single writer.
+    @dg.op(name=f"{domain.name}_purge_expired_data", pool=warehouse.pool(domain.name))
     def purge_op(context: dg.OpExecutionContext) -> None:
         removed = purge(mesh, [domain.name])
-        context.log.info(f"purged {sum(len(v) for v in removed.values())} snapshot(s): {removed}")
+        context.log.info(f"purged {sum(len(v) for v in removed.values())} item(s): {removed}")
 
-    @dg.job(name=f"{domain.name}_retention", description="Purges snapshots older than the declared retention.")
+    @dg.job(name=f"{domain.name}_retention", description="Purges snapshots and rows older than the declared retention.")
     def retention_job() -> None:
         purge_op()
 

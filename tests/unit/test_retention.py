@@ -52,3 +52,19 @@ def test_the_retention_job_runs_in_dagster(project: Path):
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance).success
     assert ports.latest_snapshot("customers", "customer_profiles", 1)  # latest survives any purge
+
+
+def test_a_retention_column_must_be_a_date_or_timestamp_of_the_contract(project: Path):
+    import pytest
+
+    from meshwork.errors import MeshDefinitionError
+
+    descriptor = project / "domains/support/products/tickets.yaml"
+    descriptor.write_text(descriptor.read_text().replace("retentionColumn: opened_at", "retentionColumn: channel"))
+    with pytest.raises(
+        MeshDefinitionError, match="retentionColumn 'channel' is VARCHAR; it must be a DATE or TIMESTAMP"
+    ):
+        load_mesh(project)
+    descriptor.write_text(descriptor.read_text().replace("retentionColumn: channel", "retentionColumn: opend_at"))
+    with pytest.raises(MeshDefinitionError, match="retentionColumn 'opend_at' is not in the contract"):
+        load_mesh(project)
