@@ -366,16 +366,63 @@ def retention() -> None:
 @click.option("--domain", "domains", multiple=True)
 @click.option("--json", "as_json", is_flag=True)
 def retention_purge(domains: tuple[str, ...], as_json: bool) -> None:
-    """Delete expired snapshots now (the code locations also do it daily at 03:00)."""
+    """Delete expired snapshots and rows now (the code locations also do it daily at 03:00)."""
     from meshwork import retention as policy
 
     removed = policy.purge(_load_mesh(), list(domains) or None)
     if as_json:
         click.echo(json.dumps(removed, indent=2))
     else:
-        for product, snapshots in removed.items():
-            click.echo(f"{product}: purged {len(snapshots)} snapshot(s)")
-        click.echo(f"{sum(len(v) for v in removed.values())} snapshot(s) purged")
+        for product, items in removed.items():
+            click.echo(f"{product}:")
+            for item in items:
+                click.echo(f"  purged {item}")
+        click.echo(f"{len(removed)} product(s) had expired data")
+
+
+@main.group()
+def notices() -> None:
+    """Notices the governance sensors sent to the owning teams (file outbox, webhook fallbacks)."""
+
+
+@notices.command("list")
+@click.option("--team", default=None, help="Only this team's notices.")
+@click.option("--undelivered", is_flag=True, help="Only those a webhook has not accepted yet.")
+@click.option("--json", "as_json", is_flag=True)
+def notices_list(team: str | None, undelivered: bool, as_json: bool) -> None:
+    from meshwork import notify
+
+    found = [
+        n for n in notify.outbox() if (team is None or n["team"] == team) and (not undelivered or n.get("undelivered"))
+    ]
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for n in found:
+        late = " (undelivered)" if n.get("undelivered") else ""
+        click.echo(
+            f"{n['at'][:19]} {n['team']:<18} {n['state']:<8} {n['kind']:<6} {n['subject']}: {n['message']}{late}"
+        )
+    click.echo(f"{len(found)} notice(s)")
+
+
+@notices.command("redeliver")
+@click.option("--json", "as_json", is_flag=True)
+def notices_redeliver(as_json: bool) -> None:
+    """Send the notices the webhook (MESH_NOTIFY_WEBHOOK) missed; exit 1 if it still refuses them."""
+    from dataclasses import asdict
+
+    from meshwork import notify
+
+    delivery = notify.redeliver()
+    if as_json:
+        click.echo(json.dumps(asdict(delivery)))
+    else:
+        click.echo(
+            f"delivered {delivery.delivered}, still queued {delivery.queued}"
+            + (f": {delivery.error}" if delivery.error else "")
+        )
+    sys.exit(EXIT_FAILED if delivery.error else EXIT_OK)
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,3 +103,21 @@ def test_a_slow_webhook_costs_at_most_the_timeout_and_the_notice_is_kept(notices
         elapsed = time.monotonic() - started
     assert delivery.queued == 2 and "timed out" in (delivery.error or "")
     assert elapsed < 2.5, f"delivery took {elapsed:.1f}s with a 0.5s timeout"
+
+
+def test_the_cli_lists_notices_by_team_and_redelivers(notices, monkeypatch):
+    from tests.conftest import mesh_cli
+
+    receiver = Receiver()
+    down = receiver.url
+    receiver.server.server_close()
+    monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", down)
+    notify.deliver(notices)
+
+    listed = mesh_cli("notices", "list", "--team", "sales-team", "--undelivered", "--json", env=dict(os.environ))
+    assert listed.returncode == 0 and [n["subject"] for n in json.loads(listed.stdout)] == ["sales/orders"]
+    assert mesh_cli("notices", "redeliver", env=dict(os.environ)).returncode == 1  # still down
+    with Receiver() as back:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", back.url)
+        result = mesh_cli("notices", "redeliver", "--json", env=dict(os.environ))
+    assert result.returncode == 0 and json.loads(result.stdout)["delivered"] == 2
