@@ -6,7 +6,7 @@ import logging
 
 import dagster as dg
 
-from meshwork import automation, dbt_products, gate, python_products, retention
+from meshwork import automation, dbt_products, gate, policies, python_products, retention
 from meshwork.mesh import Mesh, current_mesh, ensure_importable
 
 
@@ -14,9 +14,11 @@ def domain_definitions(domain: str) -> dg.Definitions:
     """Definitions for ``domains/<domain>``: its products as assets, their checks and schedules.
 
     Loading validates the whole mesh first, so a broken descriptor anywhere fails every location
-    with the same clear message instead of building on a wrong picture of the mesh.
+    with the same clear message instead of building on a wrong picture of the mesh; then the
+    domain's own error-severity policy violations fail it too.
     """
     mesh = current_mesh()
+    policies.enforce_at_load(mesh, domain)
     for warning in mesh.warnings():
         if warning.product and warning.product.startswith(f"{domain}/"):
             logging.getLogger("meshwork").warning(str(warning))

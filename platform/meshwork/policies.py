@@ -19,6 +19,7 @@ from typing import Literal
 
 import dagster as dg
 
+from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, ensure_importable
 
 Severity = Literal["error", "warn"]
@@ -37,11 +38,16 @@ class Finding:
         return self.subject.split("/")[0]
 
 
+class NeedsAssetGraph(Exception):
+    """A policy asked for every location's asset graph, which one location's load cannot build."""
+
+
 @dataclass
 class GovernanceContext:
     """What policies look at. The asset specs are loaded only if a policy asks for them."""
 
     mesh: Mesh
+    with_asset_graph: bool = True
     _specs: dict[str, list[dg.AssetSpec]] | None = field(default=None, repr=False)
     _manifest: dict | None = field(default=None, repr=False)
 
@@ -57,6 +63,8 @@ class GovernanceContext:
 
     @property
     def asset_specs(self) -> dict[str, list[dg.AssetSpec]]:
+        if not self.with_asset_graph:
+            raise NeedsAssetGraph
         if self._specs is None:
             from meshwork.domain import build_domain_definitions
 
@@ -131,12 +139,36 @@ def load_policies(mesh: Mesh) -> tuple[list[Policy], list[Finding]]:
     return list(seen.values()), problems
 
 
-def evaluate(mesh: Mesh) -> list[Finding]:
+def evaluate(mesh: Mesh, with_asset_graph: bool = True) -> list[Finding]:
+    """Every policy's findings. Without the asset graph, the policies that need it are skipped."""
     policies, findings = load_policies(mesh)
-    ctx = GovernanceContext(mesh)
+    ctx = GovernanceContext(mesh, with_asset_graph)
     for p in policies:
         try:
             findings += p.evaluate(ctx)
+        except NeedsAssetGraph:
+            continue
         except Exception as exc:
             findings.append(Finding(p.id, "error", p.scope, f"the policy itself failed: {exc!r}"))
     return sorted(findings, key=lambda f: (f.domain, f.subject, f.policy))
+
+
+def enforce_at_load(mesh: Mesh, domain: str) -> None:
+    """Refuse to load a domain's code location while it violates an error-severity policy.
+
+    `mesh check` in CI is the first gate; this one stops a location deployed without it. Policies
+    over the whole asset graph run in CI and in the platform location's governance sensor instead:
+    building every location's definitions inside each one would multiply load time by the domains.
+    """
+    errors = [f for f in evaluate(mesh, with_asset_graph=False) if f.domain == domain and f.severity == "error"]
+    if errors:
+        raise MeshDefinitionError(
+            [
+                Problem(
+                    f"policy '{f.policy}' is violated: {f.message}",
+                    file=f.file,
+                    product=f.subject if "/" in f.subject else None,
+                )
+                for f in errors
+            ]
+        )

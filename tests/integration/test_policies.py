@@ -128,3 +128,20 @@ def test_the_text_report_is_grouped_by_domain_and_owner(project: Path, mesh_home
     assert result.returncode == 1
     assert "support (owner: support-ops)" in result.stdout
     assert "ERROR documentation: support/tickets: description.purpose" in result.stdout
+
+
+def test_a_domain_violating_a_policy_fails_its_own_code_location_at_load(project: Path, mesh_home: Path):
+    from tests.conftest import dagster_cli
+
+    env = {**os.environ, "MESH_HOME": str(mesh_home), "MESH_PROJECT_DIR": str(project)}
+    edit(
+        project / "domains/support/products/tickets.yaml",
+        "purpose: Every customer support ticket from the helpdesk, with its resolution time and rating.",
+        "purpose: Tickets.",
+    )
+    support = dagster_cli("definitions", "validate", "-m", "domains.support.definitions", cwd=project, env=env)
+    assert support.returncode != 0
+    assert "policy 'documentation' is violated" in support.stdout + support.stderr
+    # Other domains are not held hostage by support's violation.
+    sales = dagster_cli("definitions", "validate", "-m", "domains.sales.definitions", cwd=project, env=env)
+    assert sales.returncode == 0, sales.stdout + sales.stderr
