@@ -215,6 +215,33 @@ def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
     return problems
 
 
+def _verified_marker(file: Path) -> Path:
+    st = file.stat()
+    tag = hashlib.sha256(f"{file.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()
+    return settings.mesh_home() / "cache" / "verified" / tag[:2] / tag
+
+
+def verify_for_read(manifest: Manifest) -> list[str]:
+    """``verify`` with checksums, paid once per file: a marker remembers a file that matched.
+
+    The marker is keyed by path, size, mtime and inode, so a file rewritten or replaced after it was
+    checked is checked again. Ports are immutable, so in steady state a read costs one stat per file.
+    """
+    problems = verify(manifest, checksums=False)
+    if problems:
+        return problems
+    for entry, file in zip(manifest.files, snapshot_files(manifest), strict=True):
+        marker = _verified_marker(file)
+        if marker.exists():
+            continue
+        if _sha256(file) != entry.sha256:
+            problems.append(f"{file} does not match its checksum")
+            continue
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return problems
+
+
 def apply_retention(root: Path, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` snapshots (never the one ``latest`` names) and stale temp folders."""
     current = (root / LATEST).read_text(encoding="utf-8").strip() if (root / LATEST).exists() else None

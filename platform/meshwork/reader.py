@@ -93,8 +93,8 @@ class PortReader:
                 f"{declared.ref} has no published snapshot yet; build {producer.domain} before {self.consumer.domain}"
             )
         manifest = ports.read_manifest(producer.domain, producer.name, declared.major, snapshot)
-        # Sizes are checked on every read (cheap); full checksums by `mesh ports verify`.
-        damaged = ports.verify(manifest, checksums=False)
+        # A damaged or tampered file is refused before any consumer sees a row of it.
+        damaged = ports.verify_for_read(manifest)
         if damaged:
             raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(damaged)}")
         grant = self.mesh.grant(self.consumer.key, port)

@@ -169,3 +169,18 @@ def test_verify_detects_a_corrupted_file_with_the_same_size(mesh):
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))
     assert any("checksum" in p for p in ports.verify(manifest))
+
+
+def test_the_reader_refuses_a_same_size_corruption_even_after_an_earlier_good_read(mesh):
+    build_orders(100)
+    manifest = publish_orders(mesh).manifests[0]
+    reader = PortReader(mesh, mesh.product("finance/daily_revenue"), duckdb.connect())
+    assert reader.relation("sales/orders").aggregate("count(*)").fetchall() == [(100,)]  # verified once
+    file = ports.snapshot_files(manifest)[0]
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    file.write_bytes(bytes(data))  # same size, new mtime: the earlier verification no longer counts
+    with pytest.raises(PortAccessError, match="does not match its checksum"):
+        PortReader(mesh, mesh.product("finance/daily_revenue"), duckdb.connect()).relation("sales/orders")
+    assert audit.entries("port.read")[-1]["snapshot"] == manifest.snapshot_id  # only the good read was recorded
+    assert len(audit.entries("port.read")) == 1
