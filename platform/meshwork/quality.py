@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,9 +21,10 @@ import duckdb
 
 from meshwork.contracts import Contract
 from meshwork.names import quote
-from meshwork.rules import Rule
+from meshwork.rules import PII_PATTERN, Rule
 from meshwork.sqltypes import canonical_types
 
+_LOOKS_PII = re.compile(PII_PATTERN)
 SAMPLE_ROWS = 5
 PII_CLASSES = {"pii", "sensitive-pii", "sensitive_pii", "personal", "confidential-pii"}
 REDACTED = "***"
@@ -86,6 +88,8 @@ def _violation(rule: Rule, col_type: str) -> tuple[str, list[Any]] | None:
         return _outside(f"length({c})", p["min"], p["max"], "<", ">", "?")
     if rule.kind == "pattern":
         return f"NOT regexp_full_match({c}, ?)", [p["pattern"]]
+    if rule.kind == "no_pii":
+        return f"regexp_matches({c}, ?)", [p["pattern"]]
     if rule.kind == "allowed_values":
         return f"NOT list_contains(CAST(? AS {col_type}[]), {c})", [p["values"]]
     return None
@@ -208,7 +212,11 @@ class Validator:
         return [self._redact(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
     def _redact(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {k: (REDACTED if k in self.pii and v is not None else _plain(v)) for k, v in row.items()}
+        # PII columns, and any text that looks like PII wherever it sits (what the no_pii rule finds).
+        return {
+            k: (REDACTED if v is not None and (k in self.pii or _LOOKS_PII.search(str(v))) else _plain(v))
+            for k, v in row.items()
+        }
 
     def _unique(self, rule: Rule) -> RuleResult:
         cols = ", ".join(quote(c) for c in rule.columns)

@@ -13,6 +13,8 @@ range                ``logicalTypeOptions.minimum|maximum|exclusiveMinimum|exclu
 string length        ``logicalTypeOptions.minLength|maxLength``
 pattern              ``logicalTypeOptions.pattern``, or ``quality: {metric: invalidValues,
                      arguments: {pattern: …}}``
+no PII in clear      implied on every text column classified public or internal: no e-mail
+                     address or phone number (opt out: custom property ``piiScan: false``)
 allowed values       ``enum: [{value: …}]``, or ``quality: {metric: invalidValues, arguments:
                      {validValues: [...]}}``
 row count            schema-level ``quality: {metric: rowCount, mustBeBetween|…}``
@@ -84,6 +86,22 @@ def _words(ops: dict[str, float]) -> str:
         "mustBeLessOrEqualTo": "be at most {}",
     }
     return " and ".join(text[k].format(v) for k, v in ops.items())
+
+
+# E-mail addresses and international phone numbers: the PII that leaks most often into free text.
+PII_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+[0-9][0-9 ().-]{7,}[0-9]"
+
+
+def _scans_for_pii(column: Any) -> bool:
+    """Text columns classified public or internal are scanned for PII that should not be there.
+
+    A column that legitimately holds such values opts out with the custom property ``piiScan: false``.
+    """
+    opted_out = any(
+        p.property == "piiScan" and str(p.value).lower() == "false" for p in column.prop.customProperties or []
+    )
+    text = column.physical_type.upper().startswith(("VARCHAR", "TEXT", "STRING"))
+    return text and (column.classification or "").lower() in ("public", "internal") and not opted_out
 
 
 def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Problem]]:
@@ -162,6 +180,16 @@ def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Pr
                     f"every '{name}' exists in {parts[0]}/{parts[1]}.{parts[2]}",
                     columns=(name,),
                     params={"product": f"{parts[0]}/{parts[1]}", "column": parts[2]},
+                )
+            )
+        if _scans_for_pii(column):
+            rules.append(
+                Rule(
+                    f"{name}.no_pii",
+                    "no_pii",
+                    f"'{name}' ({column.classification}) holds no e-mail address or phone number",
+                    columns=(name,),
+                    params={"pattern": PII_PATTERN},
                 )
             )
         for j, item in enumerate(prop.quality or []):

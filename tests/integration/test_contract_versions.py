@@ -42,11 +42,12 @@ def introduce_v2(project: Path) -> None:
         descriptor.read_text().replace(
             "outputPorts:\n  - contract: ../contracts/customer_profiles.odcs.yaml\n",
             "outputPorts:\n"
+            "  - contract: ../contracts/customer_profiles.v2.odcs.yaml\n"
+            "    visibility: restricted\n"  # it holds PII (policy pii-not-public); no consumer yet
             "  - contract: ../contracts/customer_profiles.odcs.yaml\n"
             "    columns: {email: email_address}\n"
             "    deprecatedAfter: 2026-01-01\n"
-            "    removedAfter: 2099-01-01\n"
-            "  - contract: ../contracts/customer_profiles.v2.odcs.yaml\n",
+            "    removedAfter: 2099-01-01\n",  # v1 keeps its visibility and grants, which follow
         )
     )
     code = project / "domains/customers/products/customer_profiles.py"
@@ -123,6 +124,6 @@ def test_consumers_of_a_deprecated_version_are_warned_and_of_a_removed_one_fail_
     with pytest.raises(MeshDefinitionError) as exc:
         load_mesh(project, today=date(2099, 6, 1))
     assert any(
-        p.product == "marketing/customer_360" and "was removed after 2099-01-01" in p.reason and "v2" in p.reason
+        p.product == "sales/orders" and "was removed after 2099-01-01" in p.reason and "v2" in p.reason
         for p in exc.value.problems
     )

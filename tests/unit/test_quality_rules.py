@@ -55,6 +55,7 @@ schema:
       - {name: updated_at, physicalType: TIMESTAMP, logicalType: timestamp}
       - {name: quantity, physicalType: INTEGER, logicalType: integer}
       - {name: unit_price, physicalType: "DECIMAL(12,2)", logicalType: number}
+      - {name: note, physicalType: VARCHAR, logicalType: string, classification: public}
 slaProperties:
   - {property: freshness, value: 2, unit: d, element: items.updated_at}
 """
@@ -69,7 +70,8 @@ CLEAN = """
            (range % 10)::BIGINT AS customer_id,
            now()::TIMESTAMP - INTERVAL 1 HOUR AS updated_at,
            (1 + range % 3)::INTEGER AS quantity,
-           CAST(9.99 AS DECIMAL(12,2)) AS unit_price
+           CAST(9.99 AS DECIMAL(12,2)) AS unit_price,
+           'delivered to door ' || range AS note
     FROM range(200)
 """
 
@@ -87,6 +89,11 @@ VIOLATIONS = {
     "no_big_new_items": ("UPDATE items SET qty = 60 WHERE id = 10", 1),
     "positive_amounts": ("UPDATE items SET quantity = 0 WHERE id IN (1, 3, 5)", 3),
     "email.pattern": ("UPDATE items SET email = 'nobody' WHERE id = 1", 1),
+    "note.no_pii": (
+        "UPDATE items SET note = CASE id WHEN 1 THEN 'write to jo.doe@example.org' ELSE 'call +44 20 7946 0958' END "
+        "WHERE id IN (1, 2)",
+        2,
+    ),
 }
 
 
@@ -129,6 +136,7 @@ def test_the_contract_compiles_to_every_rule_type(contract):
         "foreign_key",
         "sql",
         "python",
+        "no_pii",
     }
 
 
@@ -148,6 +156,9 @@ def test_each_rule_fires_on_its_injected_violation(rule_id, con, contract):
     assert rule_id in failed, report.describe()
     if expected_rows is not None:
         assert failed[rule_id].failing_rows == expected_rows, failed[rule_id].describe()
+    if rule_id == "note.no_pii":  # the offending text is PII: its sample must not repeat it
+        assert "example.org" not in str(failed[rule_id].sample) and "7946" not in str(failed[rule_id].sample)
+        assert failed[rule_id].sample
     if rule_id == "email.pattern":  # severity warn: recorded, but does not block publishing
         assert report.passed and not failed[rule_id].blocks
     else:
@@ -268,3 +279,18 @@ def test_a_malformed_rule_is_a_load_error_with_file_and_field(snippet, reason, t
     assert any(reason in p.reason and str(path) in str(p) and "schema.0.properties.0" in str(p) for p in problems), (
         problems
     )
+
+
+def test_a_public_text_column_may_opt_out_of_the_pii_scan(tmp_path: Path):
+    path = tmp_path / "c.odcs.yaml"
+    path.write_text(
+        textwrap.dedent(CONTRACT).replace(
+            "{name: note, physicalType: VARCHAR, logicalType: string, classification: public}",
+            "{name: note, physicalType: VARCHAR, logicalType: string, classification: public, "
+            "customProperties: [{property: piiScan, value: false}]}",
+        )
+    )
+    contract, _ = load_contract(path, "sales/items")
+    assert contract is not None
+    ids = {r.id for r in compile_rules(contract, "sales/items")[0]}
+    assert "note.no_pii" not in ids and "code.no_pii" not in ids  # code is unclassified: not scanned either
