@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import gate, settings, specs, warehouse
+from meshwork import gate, landing, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
@@ -296,6 +296,10 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
         products = {specs.asset_key(p.key): p for p in products_by_model.values() if specs.asset_key(p.key) in selected}
         reads: dict[dg.AssetKey, list[ResolvedPort]] = {}
         with warehouse.connect(domain) as con:
+            if problems := landing.ingest_problems(con, products.values()):
+                raise dg.Failure(
+                    description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems)
+                )
             for key, product in products.items():
                 reader = PortReader(mesh, product, con, run_id=context.run.run_id)
                 reader.expose_inputs()

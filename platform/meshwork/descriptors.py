@@ -156,6 +156,10 @@ class SourceRef(Strict):
 
     system: Identifier
     table: Identifier
+    columns: list[Identifier] = Field(
+        default_factory=list,
+        description="the columns every landing file must have, no more and no fewer (checked before ingest)",
+    )
 
 
 class Sla(Strict):

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from meshwork import settings, specs, warehouse
+from meshwork import landing, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.names import quote
@@ -78,6 +78,10 @@ def product_asset(mesh: Mesh, product: Product) -> dg.AssetsDefinition:
     )
     def _build(context: dg.AssetExecutionContext):
         with warehouse.connect(product.domain) as con:
+            if problems := landing.ingest_problems(con, [product]):
+                raise dg.Failure(
+                    description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems)
+                )
             reader = PortReader(mesh, product, con, run_id=context.run.run_id)
             relation = fn(ProductContext(con=con, product=product, reader=reader, log=context.log))
             staging = f"{product.name}__mesh_new"
