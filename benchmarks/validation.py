@@ -51,7 +51,9 @@ def prepare(db: Path, rows: int) -> None:
             ['EMEA', 'AMER'][1 + range % 2] AS region, ['EUR', 'USD', 'NOK'][1 + range % 3] AS currency,
             ['web', 'app', 'marketplace'][1 + range % 3] AS channel
         FROM range({rows})""")
-    con.execute(f"CREATE OR REPLACE TABLE customers AS SELECT range::BIGINT AS customer_id FROM range({max(rows // 8, 1)})")
+    con.execute(
+        f"CREATE OR REPLACE TABLE customers AS SELECT range::BIGINT AS customer_id FROM range({max(rows // 8, 1)})"
+    )
     con.close()
 
 
@@ -87,7 +89,10 @@ def run_one(mode: str, db: Path) -> dict:
 def measure(mode: str, db: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.validation", "--child", mode, str(db)],
-        capture_output=True, text=True, check=True, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -114,24 +119,33 @@ def main() -> None:
             for i in range(args.repeat):
                 for mode in ("sql", "meshwork"):  # interleaved, so drift hits both alike
                     runs[mode].append(measure(mode, db))
-                    print(f"  {rows:,} {mode} run {i + 1}: {runs[mode][-1]['seconds']:.2f}s", file=sys.stderr, flush=True)
+                    print(
+                        f"  {rows:,} {mode} run {i + 1}: {runs[mode][-1]['seconds']:.2f}s", file=sys.stderr, flush=True
+                    )
             sql = statistics.median(r["seconds"] for r in runs["sql"])
             mesh = statistics.median(r["seconds"] for r in runs["meshwork"])
-            results.append({
-                "rows": rows,
-                "sql_seconds": round(sql, 3),
-                "meshwork_seconds": round(mesh, 3),
-                "ratio": round(mesh / sql, 2),
-                "sql_peak_rss_mib": round(max(r["peak_rss"] for r in runs["sql"]) / 2**20),
-                "meshwork_peak_rss_mib": round(max(r["peak_rss"] for r in runs["meshwork"]) / 2**20),
-                "meshwork_failures": runs["meshwork"][0]["failures"],
-            })
+            results.append(
+                {
+                    "rows": rows,
+                    "sql_seconds": round(sql, 3),
+                    "meshwork_seconds": round(mesh, 3),
+                    "ratio": round(mesh / sql, 2),
+                    "sql_peak_rss_mib": round(max(r["peak_rss"] for r in runs["sql"]) / 2**20),
+                    "meshwork_peak_rss_mib": round(max(r["peak_rss"] for r in runs["meshwork"]) / 2**20),
+                    "meshwork_failures": runs["meshwork"][0]["failures"],
+                }
+            )
             db.unlink()
-    print("| rows | hand-written SQL (s) | Meshwork validator (s) | ratio | SQL peak RSS (MiB) | Meshwork peak RSS (MiB) |")
+    print(
+        "| rows | hand-written SQL (s) | Meshwork validator (s) | ratio | SQL peak RSS (MiB) "
+        "| Meshwork peak RSS (MiB) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['rows']:,} | {r['sql_seconds']} | {r['meshwork_seconds']} | {r['ratio']}x | "
-              f"{r['sql_peak_rss_mib']} | {r['meshwork_peak_rss_mib']} |")
+        print(
+            f"| {r['rows']:,} | {r['sql_seconds']} | {r['meshwork_seconds']} | {r['ratio']}x | "
+            f"{r['sql_peak_rss_mib']} | {r['meshwork_peak_rss_mib']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

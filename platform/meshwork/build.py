@@ -59,7 +59,7 @@ def materialize_command(domain: str) -> list[str]:
     ]
 
 
-class _PeakMemory:
+class PeakMemory:
     """Samples the resident memory of this process and all its children (the whole build tree)."""
 
     def __init__(self, interval: float = 0.2):
@@ -78,7 +78,7 @@ class _PeakMemory:
             self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> _PeakMemory:
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -119,7 +119,7 @@ def build(
     pending = list(order)
     started = time.monotonic()
     total = len(order)
-    with _PeakMemory() as memory, ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with PeakMemory() as memory, ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         while pending or running:
             for domain in list(pending):
                 ups = mesh.upstream_domains(domain) & wanted

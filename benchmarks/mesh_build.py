@@ -1,0 +1,138 @@
+"""The whole example mesh built through Meshwork against the same work as one plain DuckDB script.
+
+For each scale: generate the source files once, then, interleaved ``--repeat`` times, (a) ``mesh
+build`` (Dagster, dbt, validation, publish, audit; every domain a ``dagster asset materialize``) and
+(b) ``benchmarks.baseline`` (the same SQL and Parquet writes in one process), each in a fresh
+MESH_HOME copy of the sources, with the peak resident memory of its whole process tree. Medians and
+the ratio to the baseline measured in the same run.
+
+    .venv/bin/python -m benchmarks.mesh_build --orders 100000 1000000 --repeat 3 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from meshwork.build import PeakMemory
+
+BIN = Path(sys.executable).parent
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+
+
+def mesh_run(sources: Path, work: Path) -> dict:
+    home = work / "mesh"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(sources, home / "sources")
+    out = subprocess.run(
+        [str(BIN / "mesh"), "build", "--json"], env=_env(home), capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"mesh build failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout)
+    return {
+        "seconds": result["seconds"],
+        "peak_rss": result["peak_rss_bytes"],
+        "domains": {d["domain"]: d["seconds"] for d in result["domains"]},
+        "home": home,
+    }
+
+
+def baseline_run(mesh_home: Path, work: Path) -> dict:
+    out_dir = work / "baseline"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.baseline", "--mesh-home", str(mesh_home), "--out", str(out_dir)],
+            env=_env(mesh_home),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"baseline failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # Wall time of the process, imports included, like `mesh build`; the script's own time beside it.
+    return {"seconds": wall, "script_seconds": result["seconds"], "peak_rss": memory.peak, "domains": result["domains"]}
+
+
+def measure(orders: int, repeat: int, tmp: Path) -> dict:
+    sources = tmp / f"sources-{orders}"
+    gen_home = tmp / f"gen-{orders}"
+    subprocess.run(
+        [str(BIN / "mesh"), "generate", "--orders", str(orders)], env=_env(gen_home), check=True, capture_output=True
+    )
+    shutil.move(gen_home / "sources", sources)
+    runs: dict[str, list[dict]] = {"mesh": [], "baseline": []}
+    for i in range(repeat):
+        mesh = mesh_run(sources, tmp)
+        runs["mesh"].append(mesh)
+        # The baseline executes the SQL dbt compiled in this very build.
+        runs["baseline"].append(baseline_run(mesh["home"], tmp))
+        print(
+            f"  {orders:,} orders, run {i + 1}/{repeat}: mesh {mesh['seconds']:.1f}s, "
+            f"baseline {runs['baseline'][-1]['seconds']:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+    shutil.rmtree(sources)
+    mesh_s = statistics.median(r["seconds"] for r in runs["mesh"])
+    base_s = statistics.median(r["seconds"] for r in runs["baseline"])
+    domains = sorted(runs["mesh"][0]["domains"])
+    return {
+        "orders": orders,
+        "mesh_seconds": round(mesh_s, 2),
+        "baseline_seconds": round(base_s, 2),
+        "baseline_script_seconds": round(statistics.median(r["script_seconds"] for r in runs["baseline"]), 2),
+        "ratio": round(mesh_s / base_s, 2),
+        "mesh_peak_rss_mib": round(max(r["peak_rss"] for r in runs["mesh"]) / 2**20),
+        "baseline_peak_rss_mib": round(max(r["peak_rss"] for r in runs["baseline"]) / 2**20),
+        # Per domain: a Meshwork domain run (subprocess, Dagster, dbt, gate) vs the same SQL in the script.
+        "domain_seconds": {
+            d: {
+                "mesh": round(statistics.median(r["domains"][d] for r in runs["mesh"]), 2),
+                "baseline": round(statistics.median(r["domains"][d] for r in runs["baseline"]), 3),
+            }
+            for d in domains
+        },
+        "repeat": repeat,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mesh-bench-") as tmp:
+        for orders in args.orders:
+            print(f"{orders:,} orders …", file=sys.stderr, flush=True)
+            results.append(measure(orders, args.repeat, Path(tmp)))
+    print("| orders | Meshwork (s) | DuckDB script (s) | ratio | Meshwork peak (MiB) | script peak (MiB) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['orders']:,} | {r['mesh_seconds']} | {r['baseline_seconds']} | {r['ratio']}x | "
+            f"{r['mesh_peak_rss_mib']} | {r['baseline_peak_rss_mib']} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
