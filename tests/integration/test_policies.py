@@ -62,7 +62,7 @@ VIOLATIONS = {
         "select * from {{ ref('orders') }}",
         "finance/daily_revenue",
     ),
-    "naming": ("domains/support/contracts/tickets.odcs.yaml", "{name: opened_at,", "{name: opened,", "support/tickets"),
+    "naming": ("domains/support/contracts/tickets.odcs.yaml", "{name: closed_at,", "{name: closed,", "support/tickets"),
     "masking": (
         "domains/customers/contracts/customer_profiles.odcs.yaml",
         "{name: email, logicalType: string,",
