@@ -6,7 +6,7 @@ import logging
 
 import dagster as dg
 
-from meshwork import automation, dbt_products, gate, policies, python_products, retention
+from meshwork import automation, gate, policies, python_products, retention
 from meshwork.mesh import Mesh, current_mesh, ensure_importable
 
 
@@ -35,10 +35,14 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
         if p.descriptor.implementation.engine == "python"
     ]
     resources = {}
-    dbt = dbt_products.domain_dbt_assets(mesh, domain)
-    if dbt is not None:
-        assets.append(dbt)
-        resources["dbt"] = dbt_products.dbt_resource()
+    if any(p.descriptor.implementation.engine == "dbt" for p in mesh.domains[domain].products):
+        # Imported only when needed: dagster-dbt brings dbt's adapters, ~1.4 s of a location's start.
+        from meshwork import dbt_products
+
+        dbt = dbt_products.domain_dbt_assets(mesh, domain)
+        if dbt is not None:
+            assets.append(dbt)
+            resources["dbt"] = dbt_products.dbt_resource()
     schedules = automation.schedules(mesh.domains[domain])
     if (purge := retention.retention_schedule(mesh, mesh.domains[domain])) is not None:
         schedules.append(purge)
