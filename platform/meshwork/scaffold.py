@@ -299,7 +299,10 @@ def new_product(
     if model:
         result.notes.append(f"a dbt model named '{name}' exists in another domain: this one is '{model}'")
     try:
-        result.access_requests = _request_access(project, key, inputs, access_reason or purpose)
+        reason = access_reason or (
+            purpose if not placeholder else f"{key} reads it as an input (opened by mesh new product)"
+        )
+        result.access_requests = _request_access(project, key, inputs, reason)
     except BaseException:
         cs.revert()
         raise
