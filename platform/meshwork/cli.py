@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -523,13 +524,32 @@ def new_product(
     )
 
 
+@main.group()
+def onboard() -> None:
+    """Bring an existing project into the mesh."""
+
+
+@onboard.command("dbt")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--domain", required=True, help="The new domain the project becomes.")
+@click.option("--owner", required=True, help="The owning team.")
+@click.option("--email", default=None, help="The team's contact email (default: <owner>@example.com, to edit).")
+@click.option("--public", default=None, help="Models that become products, comma-separated (default: access: public).")
+@click.option("--json", "as_json", is_flag=True)
+def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: str | None, as_json: bool) -> None:
+    """Copy a standalone dbt-core project at PATH into the mesh as a domain; its public models become products."""
+    from meshwork.onboard import onboard_dbt as run
+
+    models = [m.strip() for m in public.split(",") if m.strip()] if public is not None else None
+    _scaffold_call(run, settings.project_dir(), path, domain, owner, models, email, as_json=as_json)
+
+
 @main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def dev(port: int, host: str) -> None:
     """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
     import os
-    from pathlib import Path
 
     from meshwork.instance import ensure_local_instance
 

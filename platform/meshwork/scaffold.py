@@ -70,14 +70,14 @@ def _name(value: str, what: str) -> str:
     return value
 
 
-def _current_mesh(project: Path) -> Mesh:
+def current_mesh(project: Path) -> Mesh:
     try:
         return load_mesh(project, check_grants=False)
     except MeshDefinitionError as exc:
         raise ScaffoldError(f"the mesh does not load, fix it first:\n{exc}") from exc
 
 
-def _check_new_domain(project: Path, domain: str, team: str, email: str | None) -> None:
+def check_new_domain(project: Path, domain: str, team: str, email: str | None) -> None:
     _name(domain, "domain")
     if domain in RESERVED_DOMAINS:
         raise ScaffoldError(f"'{domain}' is reserved by the platform; choose another domain name")
@@ -113,8 +113,8 @@ def domain_files(cs: Changeset, domain: str, team: str, email: str, description:
 def new_domain(
     project: Path, domain: str, team: str, email: str | None = None, description: str | None = None
 ) -> Result:
-    _check_new_domain(project, domain, team, email)
-    _current_mesh(project)
+    check_new_domain(project, domain, team, email)
+    current_mesh(project)
     cs = Changeset(project)
     placeholder = description is None
     description = description or f"TODO: say which business area the {domain} domain covers and what it publishes."
@@ -228,7 +228,7 @@ def new_product(
         raise ScaffoldError(f"unknown implementation '{engine}': use dbt or python")
     if name.startswith(f"{domain}_"):
         raise ScaffoldError(f"the product name repeats its domain; call it '{name[len(domain) + 1 :]}'")
-    mesh = _current_mesh(project)
+    mesh = current_mesh(project)
     if domain not in mesh.domains:
         raise ScaffoldError(
             f"unknown domain '{domain}' (known: {', '.join(sorted(mesh.domains))}); "
@@ -259,7 +259,17 @@ def new_product(
     cs = Changeset(project)
     cs.create(
         descriptor,
-        t.descriptor(domain, name, product_kind, engine, model, purpose, inputs, _freshness(inputs, mesh), source),
+        t.descriptor(
+            domain,
+            name,
+            product_kind,
+            engine,
+            model,
+            purpose,
+            inputs,
+            _freshness(inputs, mesh),
+            [source] if source else [],
+        ),
     )
     title = name.replace("_", " ").capitalize()
     cs.create(contract, t.contract(domain, name, title, purpose, columns))

@@ -251,7 +251,7 @@ def descriptor(
     purpose: str,
     inputs: list[Input],
     freshness: str,
-    source: tuple[str, str] | None,
+    sources: list[tuple[str, str]],
 ) -> str:
     lines = [
         "apiVersion: v1.0.0",
@@ -269,8 +269,8 @@ def descriptor(
         lines.append("inputPorts:")
         lines += [f"  - {{product: {i.port.product}, version: {i.port.version}}}" for i in inputs]
     lines += ["outputPorts:", f"  - contract: ../contracts/{name}.odcs.yaml", "    visibility: public"]
-    if source:
-        lines.append(f"sources: [{{system: {source[0]}, table: {source[1]}}}]")
+    if sources:
+        lines.append("sources: [" + ", ".join(f"{{system: {s}, table: {n}}}" for s, n in sources) + "]")
     lines += ["sla:", f"  freshness: {freshness}"]
     if kind == ProductKind.SOURCE_ALIGNED:
         lines.append(f'  schedule: "{DEFAULT_SCHEDULE}"')
