@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -513,13 +514,89 @@ def contracts_diff(ref: str | None, as_json: bool) -> None:
     sys.exit(EXIT_FAILED if blocked else EXIT_OK)
 
 
+def _scaffold_call(fn, *args, as_json: bool = False, **kwargs) -> None:
+    """Run a scaffolding step: exit 2 with the reason when it is refused (nothing was written)."""
+    from meshwork.changeset import ScaffoldError
+
+    try:
+        result = fn(*args, **kwargs)
+    except ScaffoldError as exc:
+        click.echo(json.dumps({"ok": False, "error": str(exc)}, indent=2) if as_json else f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.describe())
+
+
+@main.group()
+def new() -> None:
+    """Create a domain or a data product that passes `mesh check` at once."""
+
+
+@new.command("domain")
+@click.argument("name")
+@click.option("--owner", required=True, help="The owning team (becomes the Dagster owner team:<owner>).")
+@click.option("--email", default=None, help="The team's contact email (default: <owner>@example.com, to edit).")
+@click.option("--description", default=None, help="What the domain covers (default: a TODO to edit).")
+@click.option("--json", "as_json", is_flag=True)
+def new_domain(name: str, owner: str, email: str | None, description: str | None, as_json: bool) -> None:
+    """Create domains/NAME/ and register it as a code location and a dbt group."""
+    from meshwork import scaffold
+
+    _scaffold_call(scaffold.new_domain, settings.project_dir(), name, owner, email, description, as_json=as_json)
+
+
+@new.command("product")
+@click.argument("key", metavar="DOMAIN/NAME")
+@click.option("--kind", required=True, type=click.Choice(["source-aligned", "aggregate", "consumer-aligned"]))
+@click.option("--impl", "engine", required=True, type=click.Choice(["dbt", "python"]))
+@click.option("--input", "inputs", multiple=True, help="An input port, <domain>/<product>@v<major> (repeatable).")
+@click.option("--purpose", default=None, help="What the product is (default: a TODO to edit).")
+@click.option("--source", default=None, help="source-aligned: the <system>/<table> export it ingests.")
+@click.option("--json", "as_json", is_flag=True)
+def new_product(
+    key: str, kind: str, engine: str, inputs: tuple[str, ...], purpose: str | None, source: str | None, as_json: bool
+) -> None:
+    """Create a product: descriptor, ODCS contract, dbt model or Python function, and a test."""
+    from meshwork import scaffold
+
+    _scaffold_call(
+        scaffold.new_product,
+        settings.project_dir(),
+        key,
+        kind,
+        engine,
+        list(inputs),
+        purpose=purpose,
+        source_spec=source,
+        as_json=as_json,
+    )
+
+
+@main.group()
+def onboard() -> None:
+    """Bring an existing project into the mesh."""
+
+
+@onboard.command("dbt")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--domain", required=True, help="The new domain the project becomes.")
+@click.option("--owner", required=True, help="The owning team.")
+@click.option("--email", default=None, help="The team's contact email (default: <owner>@example.com, to edit).")
+@click.option("--public", default=None, help="Models that become products, comma-separated (default: access: public).")
+@click.option("--json", "as_json", is_flag=True)
+def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: str | None, as_json: bool) -> None:
+    """Copy a standalone dbt-core project at PATH into the mesh as a domain; its public models become products."""
+    from meshwork.onboard import onboard_dbt as run
+
+    models = [m.strip() for m in public.split(",") if m.strip()] if public is not None else None
+    _scaffold_call(run, settings.project_dir(), path, domain, owner, models, email, as_json=as_json)
+
+
 @main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def dev(port: int, host: str) -> None:
     """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
     import os
-    from pathlib import Path
 
     from meshwork.instance import ensure_local_instance
 

@@ -121,6 +121,10 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             return dg.AssetKey([port[0], port[1]])
         if dbt_resource_props.get("resource_type") == "source":
             return dg.AssetKey(["sources", dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        product = self.products_by_model.get(dbt_resource_props["name"])
+        if product is not None and dbt_resource_props.get("resource_type") == "model":
+            # implementation.model may differ from the product's name (dbt names are global): the key is the product's.
+            return specs.asset_key(product.key)
         return dg.AssetKey([self.domain, dbt_resource_props["name"]])
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:

@@ -1,0 +1,418 @@
+"""``mesh onboard dbt``: bring a standalone dbt-core project into the mesh as a new domain.
+
+The project is built once in a scratch DuckDB (seeds and models, no tests) to learn the real column
+types of its models; models whose build fails fall back to the ``data_type`` their YAML declares.
+Its models, seeds, macros and singular tests are copied under the domain's folders of the mesh's
+dbt project, renamed where a name is already taken (dbt names are global), with every ``ref`` and
+``source`` rewritten to match. The public models become products with a contract drafted from
+their columns; classification is left for the owner, so ``mesh check`` lists every column to
+classify. Everything is staged and validated like ``mesh new`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from meshwork import registration, settings
+from meshwork import scaffold_templates as t
+from meshwork.changeset import Changeset, ScaffoldError
+from meshwork.descriptors import ProductKind
+from meshwork.names import IDENTIFIER
+from meshwork.scaffold import Result, check_new_domain, current_mesh, domain_files
+from meshwork.scaffold_templates import ColumnDraft
+
+_REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
+_SOURCE = re.compile(r"""\bsource\(\s*(['"])(?P<source>[^'"]+)\1\s*,\s*(['"])(?P<table>[^'"]+)\3\s*\)""")
+_COPIED = "# Copied from the dbt project '{project}' by `mesh onboard dbt` (its comments were not carried over).\n"
+
+
+@dataclass(frozen=True)
+class External:
+    root: Path
+    name: str
+    profile: str
+    model_paths: list[str]
+    seed_paths: list[str]
+    macro_paths: list[str]
+    test_paths: list[str]
+
+
+def read_project(path: Path) -> External:
+    config_file = path / "dbt_project.yml"
+    if not config_file.is_file():
+        raise ScaffoldError(f"{path} is not a dbt project (no dbt_project.yml)")
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    for packages in ("packages.yml", "dependencies.yml"):
+        if (path / packages).is_file() and (yaml.safe_load((path / packages).read_text()) or {}).get("packages"):
+            raise ScaffoldError(f"{path} installs dbt packages ({packages}); onboarding does not carry packages yet")
+    snapshots = [p for d in config.get("snapshot-paths", ["snapshots"]) for p in (path / d).rglob("*.sql")]
+    if snapshots:
+        raise ScaffoldError(f"{path} has dbt snapshots ({snapshots[0].name}); onboarding does not carry them yet")
+    return External(
+        root=path,
+        name=str(config.get("name", path.name)),
+        profile=str(config.get("profile", config.get("name", "default"))),
+        model_paths=list(config.get("model-paths", ["models"])),
+        seed_paths=list(config.get("seed-paths", ["seeds"])),
+        macro_paths=list(config.get("macro-paths", ["macros"])),
+        test_paths=list(config.get("test-paths", ["tests"])),
+    )
+
+
+def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
+    """The project's manifest, and the columns (name, DuckDB type) of every model that builds."""
+    from meshwork.dbt_products import dbt_executable
+
+    with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
+        root = Path(tmp)
+        project = root / "project"
+        shutil.copytree(ext.root, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".*"))
+        database = root / "onboard.duckdb"
+        profile = {
+            ext.profile: {"target": "onboard", "outputs": {"onboard": {"type": "duckdb", "path": str(database)}}}
+        }
+        (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+        # Tests are left out: a failing test does not change a model's columns.
+        command = [
+            dbt_executable(),
+            "build",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "model",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(root),
+            "--target-path",
+            str(root / "target"),
+        ]
+        proc = subprocess.run(
+            command,
+            cwd=project,
+            env=settings.subprocess_env({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}),
+            capture_output=True,
+            text=True,
+        )
+        manifest_file = root / "target" / "manifest.json"
+        if not manifest_file.is_file():
+            raise ScaffoldError(f"dbt cannot parse {ext.root}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        columns: dict[str, list[tuple[str, str]]] = {}
+        if database.exists():
+            con = duckdb.connect(str(database), read_only=True)
+            for node in _nodes(manifest, ext, "model").values():
+                try:
+                    described = con.execute(f"DESCRIBE {node['relation_name']}").fetchall()
+                except duckdb.Error:
+                    continue  # not built (e.g. its sources are elsewhere): the declared types are used
+                columns[node["name"]] = [(r[0], r[1]) for r in described]
+            con.close()
+    return manifest, columns
+
+
+def _nodes(manifest: dict, ext: External, kind: str) -> dict[str, dict]:
+    return {
+        uid: n
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] == kind and n.get("package_name") == ext.name
+    }
+
+
+def _taken(project: Path) -> tuple[set[str], set[str]]:
+    """dbt node names (models, seeds) and source names already used in the mesh's dbt project."""
+    dbt = project / "dbt_project"
+    nodes = {p.stem for p in (dbt / "models").rglob("*.sql")} | {p.stem for p in (dbt / "seeds").rglob("*.csv")}
+    sources = set()
+    for file in (dbt / "models").rglob("*.yml"):
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        sources |= {str(s.get("name")) for s in data.get("sources") or [] if isinstance(s, dict)}
+    return nodes, sources
+
+
+def _unique_names(names: list[str], taken: set[str], domain: str, what: str) -> dict[str, str]:
+    renamed: dict[str, str] = {}
+    for name in names:
+        new = name if name not in taken else f"{domain}_{name}"
+        if new in taken or new in renamed.values():
+            raise ScaffoldError(f"the {what} '{name}' clashes with the mesh's dbt project even as '{new}'")
+        renamed[name] = new
+    return renamed
+
+
+def rewrite_sql(text: str, models: dict[str, str], sources: dict[str, str]) -> str:
+    def ref(m: re.Match) -> str:
+        name = m["name"]
+        return f"ref('{models[name]}')" if name in models and (models[name] != name or m.group(1)) else m.group(0)
+
+    def source(m: re.Match) -> str:
+        new = sources.get(m["source"], m["source"])
+        return f"source('{new}', '{m['table']}')" if new != m["source"] else m.group(0)
+
+    return _SOURCE.sub(source, _REF.sub(ref, text))
+
+
+@dataclass
+class _Product:
+    model: str  # the model's name in the mesh
+    name: str  # the product's name
+    uid: str
+    columns: list[ColumnDraft]
+
+
+def _draft_columns(manifest: dict, uid: str, actual: list[tuple[str, str]] | None) -> list[ColumnDraft]:
+    node = manifest["nodes"][uid]
+    declared = node.get("columns") or {}
+    if actual is None:
+        actual = [(c["name"], c["data_type"]) for c in declared.values() if c.get("data_type")]
+        if not actual or len(actual) != len(declared):
+            raise ScaffoldError(
+                f"cannot tell the columns of model '{node['name']}': it does not build on its own here and its "
+                "YAML does not give every column a data_type"
+            )
+    tests: dict[str, set[str]] = {}
+    for test in manifest["nodes"].values():
+        if test["resource_type"] == "test" and test.get("attached_node") == uid and test.get("column_name"):
+            tests.setdefault(test["column_name"], set()).add((test.get("test_metadata") or {}).get("name", ""))
+    keys = [name for name, _ in actual if {"unique", "not_null"} <= tests.get(name, set())]
+    drafts = []
+    for name, physical in actual:
+        if not IDENTIFIER.match(name):
+            raise ScaffoldError(f"column '{name}' of model '{node['name']}' is not a safe name: alias it in lower case")
+        checks = tests.get(name, set())
+        drafts.append(
+            ColumnDraft(
+                name=name,
+                physical_type=physical.upper(),
+                logical_type=t.logical_type(physical),
+                description=(declared.get(name) or {}).get("description") or None,
+                required="not_null" in checks,
+                unique="unique" in checks,
+                primary_key=len(keys) == 1 and name in keys,
+            )
+        )
+    return drafts
+
+
+def onboard_dbt(
+    project: Path,
+    path: Path,
+    domain: str,
+    team: str,
+    public: list[str] | None = None,
+    email: str | None = None,
+) -> Result:
+    check_new_domain(project, domain, team, email)
+    path = path.resolve()
+    ext = read_project(path)
+    mesh = current_mesh(project)
+    manifest, actual = introspect(ext)
+    models = {n["name"]: (uid, n) for uid, n in _nodes(manifest, ext, "model").items()}
+    seeds = {n["name"]: n for n in _nodes(manifest, ext, "seed").values()}
+    if not models:
+        raise ScaffoldError(f"{path} has no models to onboard")
+    wanted = public if public is not None else [m for m, (_, n) in models.items() if n.get("access") == "public"]
+    unknown = sorted(set(wanted) - set(models))
+    if unknown:
+        raise ScaffoldError(f"no model named {', '.join(unknown)} in {path} (models: {', '.join(sorted(models))})")
+    taken_nodes, taken_sources = _taken(project)
+    rename = _unique_names([*models, *seeds], taken_nodes, domain, "model or seed")
+    source_names = sorted({s["source_name"] for s in manifest["sources"].values() if s["package_name"] == ext.name})
+    rename_sources = _unique_names(source_names, taken_sources, domain, "source")
+
+    products = []
+    for model in wanted:
+        uid, node = models[model]
+        name = model.removeprefix(f"{domain}_")
+        if not IDENTIFIER.match(name) or f"{domain}/{name}" in mesh.products:
+            raise ScaffoldError(f"model '{model}' cannot become product '{domain}/{name}': rename it first")
+        products.append(_Product(rename[model], name, uid, _draft_columns(manifest, uid, actual.get(model))))
+
+    cs = Changeset(project)
+    description = f"Onboarded from the dbt project '{ext.name}'. TODO: say which business area it covers."
+    domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds))
+    by_file = _copy_project(cs, ext, manifest, domain, rename, rename_sources, {p.uid: p for p in products})
+    for p in products:
+        _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file)
+    cs.validate(registration.check_project([domain]))
+    cs.apply()
+
+    result = Result(
+        f"onboarded dbt project {ext.name} as domain",
+        domain,
+        [str(p) for p in cs.created],
+        [str(p) for p in cs.updated],
+    )
+    result.notes += [
+        f"dbt {kind} '{old}' is '{new}' in the mesh (the name was taken)"
+        for kind, old, new in [
+            *(("node", o, n) for o, n in rename.items() if o != n),
+            *(("source", o, n) for o, n in rename_sources.items() if o != n),
+        ]
+    ]
+    if not products:
+        result.notes.append("no model was marked public (--public m1,m2 or access: public): no products yet")
+    result.notes.append("project-level model configs of its dbt_project.yml were not carried over")
+    for p in products:
+        result.next_steps.append(
+            f"classify every column of {domain}/{p.name} in domains/{domain}/contracts/{p.name}.odcs.yaml "
+            f"({', '.join(c.name for c in p.columns)}): `mesh check` lists each one until it is done"
+        )
+        if undocumented := [c.name for c in p.columns if not c.description]:
+            result.next_steps.append(f"describe {domain}/{p.name}'s columns {', '.join(undocumented)}")
+    if source_names:
+        result.next_steps.append(
+            f"land each source's export as Parquet under $MESH_HOME/sources/<source>/<table>/ "
+            f"(sources: {', '.join(rename_sources.values())})"
+        )
+    result.next_steps += [f"edit domains/{domain}/domain.yaml (description, owner email)", "mesh check"]
+    return result
+
+
+def _copy_project(
+    cs: Changeset,
+    ext: External,
+    manifest: dict,
+    domain: str,
+    rename: dict[str, str],
+    rename_sources: dict[str, str],
+    products: dict[str, _Product],
+) -> dict[str, str]:
+    """Copy models, seeds, macros and tests; return which mesh file describes each product model."""
+    described: dict[str, str] = {}
+    patches: dict[str, list[str]] = {}
+    for uid, n in manifest["nodes"].items():
+        if n.get("patch_path") and uid in products:
+            patches.setdefault(n["patch_path"].split("://", 1)[-1], []).append(uid)
+    folders = [
+        *((d, f"dbt_project/models/{domain}") for d in ext.model_paths),
+        *((d, f"dbt_project/seeds/{domain}") for d in ext.seed_paths),
+        *((d, f"dbt_project/macros/{domain}") for d in ext.macro_paths),
+        *((d, f"dbt_project/tests/{domain}") for d in ext.test_paths),
+    ]
+    for src_dir, dest_dir in folders:
+        for file in sorted((ext.root / src_dir).rglob("*")):
+            if not file.is_file() or any(part.startswith(".") for part in file.relative_to(ext.root).parts):
+                continue
+            rel = file.relative_to(ext.root / src_dir)
+            if file.suffix in (".sql", ".csv") and rel.stem in rename:
+                rel = rel.with_name(rename[rel.stem] + file.suffix)
+            dest = f"{dest_dir}/{rel.as_posix()}"
+            text = file.read_text(encoding="utf-8")
+            if file.suffix == ".sql":
+                text = rewrite_sql(text, rename, rename_sources)
+            elif file.suffix in (".yml", ".yaml"):
+                original = file.relative_to(ext.root).as_posix()
+                text = _rewrite_yml(text, ext, rename, rename_sources, products)
+                described.update(dict.fromkeys(patches.get(original, []), dest))
+            cs.create(dest, text)
+    return described
+
+
+def _rewrite_yml(
+    text: str, ext: External, rename: dict[str, str], rename_sources: dict[str, str], products: dict[str, _Product]
+) -> str:
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        return text
+    changed = False
+    for section in ("models", "seeds"):
+        for entry in data.get(section) or []:
+            if entry.get("name") in rename and rename[entry["name"]] != entry["name"]:
+                entry["name"], changed = rename[entry["name"]], True
+            product = next((p for p in products.values() if p.model == entry.get("name")), None)
+            if section == "models" and product is not None:
+                _productize(entry, product)
+                changed = True
+    for source in data.get("sources") or []:
+        old = source.get("name")
+        if rename_sources.get(old, old) != old:
+            source["name"], changed = rename_sources[old], True
+        meta = source.setdefault("meta", {})
+        if "external_location" not in meta and "external_location" not in (source.get("config") or {}).get("meta", {}):
+            # In the mesh a source is an operational system's export landed as files under $MESH_HOME/sources.
+            meta["external_location"] = (
+                f"read_parquet('{{{{ var('mesh_sources', 'MESH_SOURCES') }}}}/{source['name']}/{{name}}/*.parquet')"
+            )
+            changed = True
+    if not changed:
+        return text
+    return _COPIED.format(project=ext.name) + yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True)
+
+
+def _productize(entry: dict[str, Any], product: _Product) -> None:
+    """Make a model's YAML entry that of a product: public, contract enforced, typed columns in order."""
+    entry["access"] = "public"
+    config = entry.setdefault("config", {})
+    config["contract"] = {**(config.get("contract") or {}), "enforced": True}
+    existing = {c.get("name"): c for c in entry.get("columns") or []}
+    entry["columns"] = [
+        {"name": c.name, "data_type": c.physical_type.lower(), **_without(existing.get(c.name, {}), "data_type")}
+        for c in product.columns
+    ]
+
+
+def _without(entry: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in {"name", *keys}}
+
+
+def _product_files(
+    cs: Changeset,
+    manifest: dict,
+    domain: str,
+    ext: External,
+    p: _Product,
+    rename_sources: dict[str, str],
+    models: dict[str, tuple[str, dict]],
+    described: dict[str, str],
+) -> None:
+    node = manifest["nodes"][p.uid]
+    if p.uid not in described:  # the model had no YAML entry: one file next to its SQL, as in the mesh
+        folder = (
+            Path(f"dbt_project/models/{domain}")
+            / Path(node["original_file_path"])
+            .relative_to(next(d for d in ext.model_paths if node["original_file_path"].startswith(d)))
+            .parent
+        )
+        cs.create(folder / f"{p.model}.yml", t.dbt_model_yml(domain, p.name, p.model, p.columns))
+    purpose = node.get("description") or ""
+    if len(purpose.strip()) < 20:
+        purpose = f"TODO: describe {p.name} (onboarded from dbt model '{node['name']}' of '{ext.name}')."
+    upstream = _upstream_resources(manifest, p.uid)
+    kind = ProductKind.SOURCE_ALIGNED if upstream else ProductKind.AGGREGATE
+    sources = [
+        (rename_sources.get(s["source_name"], s["source_name"]), s["name"])
+        for uid in upstream
+        if (s := manifest["sources"].get(uid)) and IDENTIFIER.match(s["name"])
+    ]
+    model = p.model if p.model != p.name else None
+    descriptor = t.descriptor(domain, p.name, kind, "dbt", model, purpose, [], "26h", sorted(set(sources)))
+    cs.create(f"domains/{domain}/products/{p.name}.yaml", descriptor)
+    title = p.name.replace("_", " ").capitalize()
+    cs.create(f"domains/{domain}/contracts/{p.name}.odcs.yaml", t.contract(domain, p.name, title, purpose, p.columns))
+
+
+def _upstream_resources(manifest: dict, uid: str) -> set[str]:
+    """Sources and seeds a model reads, directly or through other models."""
+    found, stack, seen = set(), [uid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for parent in manifest["nodes"].get(current, {}).get("depends_on", {}).get("nodes", []):
+            if parent.startswith(("source.", "seed.")):
+                found.add(parent)
+            else:
+                stack.append(parent)
+    return found

@@ -1,0 +1,200 @@
+"""Register a domain in the project's shared files, and validate a change to the project.
+
+A domain is a code location in ``workspace.yaml``, a dbt group with its owner in
+``dbt_project/models/_groups.yml`` and a folder config in ``dbt_project/dbt_project.yml``; its
+ports are dbt sources ``port_<domain>`` in ``dbt_project/models/_ports/<domain>.yml``. The entries
+are added as text (comments survive) and each edit is proven by parsing the result.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+
+from meshwork import scaffold_templates as t
+from meshwork import settings
+from meshwork.changeset import Changeset, ScaffoldError
+from meshwork.errors import MeshDefinitionError
+from meshwork.mesh import load_mesh, workspace_domains
+
+
+def dbt_parse(dbt_dir: Path) -> dict:
+    """Parse a dbt project into a manifest kept inside it (never the checkout's own target/)."""
+    from meshwork.dbt_products import dbt_executable, dbt_vars
+
+    target = dbt_dir / "target"
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(dbt_dir),
+            "--profiles-dir",
+            str(dbt_dir),
+            "--target-path",
+            str(target),
+            "--vars",
+            json.dumps(dbt_vars(None)),
+        ],
+        cwd=dbt_dir,
+        env=settings.subprocess_env(
+            {"MESH_PROJECT_DIR": str(dbt_dir.parent), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        ),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise ScaffoldError(f"dbt parse failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+
+
+def check_project(domains: list[str], python_files: Sequence[Path] = ()) -> Callable[[Path], list[str]]:
+    """A check for :meth:`Changeset.validate`: the changed project loads, parses and matches its contracts."""
+
+    def check(root: Path) -> list[str]:
+        from meshwork.dbt_products import check_models
+
+        try:
+            mesh = load_mesh(root, check_grants=False)
+        except MeshDefinitionError as exc:
+            return [str(p) for p in exc.problems]
+        registered = {d for d, _ in workspace_domains(root / "workspace.yaml")[0]}
+        problems = [f"domain '{d}' is not registered in workspace.yaml" for d in domains if d not in registered]
+        for rel in python_files:
+            try:
+                ast.parse((root / rel).read_text(encoding="utf-8"), filename=str(rel))
+            except SyntaxError as exc:
+                problems.append(f"{rel}: {exc}")
+        try:
+            manifest = dbt_parse(root / "dbt_project")
+        except ScaffoldError as exc:
+            return [*problems, str(exc)]
+        for domain in domains:
+            try:
+                check_models(mesh, domain, manifest)
+            except MeshDefinitionError as exc:
+                problems += [str(p) for p in exc.problems]
+        return problems
+
+    return check
+
+
+def _edit(cs: Changeset, rel: str, path: list[str], snippet: str, expect, after_item=None) -> None:
+    """Insert ``snippet`` into a YAML file as text; ``expect(old, new)`` proves the parsed meaning."""
+    from meshwork import yamltext
+
+    before = cs.read(rel)
+    if before is None:
+        raise ScaffoldError(f"{rel} does not exist")
+    after = yamltext.insert(before, path, snippet, after_item)
+    try:
+        ok = after is not None and expect(yaml.safe_load(before) or {}, yaml.safe_load(after) or {})
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise ScaffoldError(
+            f"cannot add this entry to {rel} automatically (its layout is unusual); add it under "
+            f"{'.'.join(path)} by hand and run the command again:\n{snippet}"
+        )
+    cs.write(rel, after)  # type: ignore[arg-type]
+
+
+def register_domain(cs: Changeset, domain: str, team: str, email: str, seeds: bool = False) -> None:
+    """Register ``domain`` as a code location and as a dbt group (models, and seeds if asked)."""
+    entry = {"python_module": {"module_name": f"domains.{domain}.definitions", "location_name": domain}}
+    _edit(
+        cs,
+        "workspace.yaml",
+        ["load_from"],
+        t.WORKSPACE_ENTRY.format(domain=domain),
+        lambda old, new: (
+            new["load_from"] == _inserted_after_domains(old["load_from"], entry)
+            and {k: v for k, v in new.items() if k != "load_from"} == {k: v for k, v in old.items() if k != "load_from"}
+        ),
+        after_item=lambda text: "domains." in text,
+    )
+    group = {"name": domain, "owner": {"name": team, "email": email}}
+    _edit(
+        cs,
+        "dbt_project/models/_groups.yml",
+        ["groups"],
+        t.DBT_GROUP.format(domain=domain, team=team, email=email),
+        lambda old, new: new == {**old, "groups": [*old["groups"], group]},
+    )
+    sections = [("models", t.DBT_MODELS_CONFIG)] + ([("seeds", t.DBT_SEEDS_CONFIG)] if seeds else [])
+    for section, template in sections:
+        config = yaml.safe_load(template.format(domain=domain))
+        if section not in (yaml.safe_load(cs.read("dbt_project/dbt_project.yml") or "") or {}):
+            text = cs.read("dbt_project/dbt_project.yml") or ""
+            cs.write("dbt_project/dbt_project.yml", text.rstrip("\n") + f"\n\n{section}:\n  meshwork:\n")
+        _edit(
+            cs,
+            "dbt_project/dbt_project.yml",
+            [section, "meshwork"],
+            template.format(domain=domain),
+            lambda old, new, s=section, c=config: (
+                new[s]["meshwork"] == {**(old[s]["meshwork"] or {}), **c}
+                and {k: v for k, v in new.items() if k != s} == {k: v for k, v in old.items() if k != s}
+            ),
+        )
+
+
+def _inserted_after_domains(entries: list, entry: dict) -> list:
+    last = max(
+        (i for i, e in enumerate(entries) if "domains." in str((e or {}).get("python_module", ""))), default=None
+    )
+    at = len(entries) if last is None else last + 1
+    return [*entries[:at], entry, *entries[at:]]
+
+
+def landing_source(cs: Changeset, domain: str, system: str, table: str) -> None:
+    rel = f"dbt_project/models/{domain}/_{system}__sources.yml"
+    if cs.read(rel) is None:
+        cs.create(rel, t.LANDING_SOURCES.format(system=system, table=table))
+        return
+    _edit(
+        cs,
+        rel,
+        ["sources", "tables"],
+        f"- name: {table}\n",
+        lambda old, new: (
+            [x["name"] for x in new["sources"][0]["tables"]]
+            == [*[x["name"] for x in old["sources"][0]["tables"]], table]
+        ),
+    )
+
+
+def port_source(cs: Changeset, domain: str, product: str, major: int) -> None:
+    """Make sure ``source('port_<domain>', '<product>_v<major>')`` exists for dbt consumers."""
+    rel = f"dbt_project/models/_ports/{domain}.yml"
+    table = f"{product}_v{major}"
+    text = cs.read(rel)
+    if text is None:
+        cs.create(
+            rel,
+            t.PORTS_FILE.format(domain=domain)
+            + _indented(t.PORT_TABLE, 6).format(domain=domain, product=product, major=major),
+        )
+        return
+    data = yaml.safe_load(text) or {}
+    sources = [s for s in data.get("sources") or [] if s.get("name") == f"port_{domain}"]
+    if sources and table in {x.get("name") for x in sources[0].get("tables") or []}:
+        return
+    expected = {"name": table, "description": f"{domain}/{product}@v{major}"}
+    _edit(
+        cs,
+        rel,
+        ["sources", "tables"],
+        t.PORT_TABLE.format(domain=domain, product=product, major=major),
+        lambda old, new: new["sources"][0]["tables"] == [*(old["sources"][0].get("tables") or []), expected],
+    )
+
+
+def _indented(text: str, n: int) -> str:
+    return "".join(" " * n + line if line.strip() else line for line in text.splitlines(keepends=True))

@@ -1,0 +1,191 @@
+"""`mesh new domain` and `mesh new product` make domains and products that pass `mesh check`, load in
+Dagster and publish on the first build; every refused request writes nothing at all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from meshwork import changeset, scaffold
+from meshwork.changeset import ScaffoldError
+from tests.conftest import BIN, REPO, dagster_cli, mesh_cli, run
+
+pytestmark = pytest.mark.slow
+
+
+def env_for(project: Path) -> dict[str, str]:
+    return {**os.environ, "MESH_PROJECT_DIR": str(project)}
+
+
+def cli(project: Path, *args: str):
+    return mesh_cli(*args, cwd=project, env=env_for(project))
+
+
+def new(project: Path, *args: str) -> dict:
+    result = cli(project, "new", *args, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def check(project: Path) -> tuple[int, dict]:
+    result = cli(project, "check", "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def snapshot(*roots: Path) -> dict[str, str]:
+    """Every file and folder under ``roots`` with a hash of its content (not DuckDB's spill folder)."""
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for root in roots
+        for p in sorted(root.rglob("*"))
+        if "tmp" not in p.relative_to(root).parts[:1]
+    }
+
+
+def test_a_new_domain_passes_mesh_check_and_loads_as_a_code_location(project: Path):
+    workspace_before = (project / "workspace.yaml").read_text()
+    made = new(project, "domain", "logistics", "--owner", "logistics-team")
+    assert "domains/logistics/definitions.py" in made["created"]
+    assert set(made["updated"]) == {"workspace.yaml", "dbt_project/models/_groups.yml", "dbt_project/dbt_project.yml"}
+    # The definitions file is the same three lines as every other domain's.
+    assert (project / "domains/logistics/definitions.py").read_text() == (
+        REPO / "domains/sales/definitions.py"
+    ).read_text().replace('"sales"', '"logistics"')
+    # workspace.yaml keeps its comments and entries: the new entry is only appended.
+    workspace = (project / "workspace.yaml").read_text()
+    assert workspace.startswith(workspace_before.rstrip("\n"))
+    assert "module_name: domains.logistics.definitions" in workspace
+    code, report = check(project)
+    assert code == 0 and report["ok"], report
+    validated = dagster_cli("definitions", "validate", "-w", "workspace.yaml", cwd=project, env=env_for(project))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "Validation successful for code location logistics" in validated.stdout + validated.stderr
+
+
+def test_new_dbt_and_python_products_reading_other_domains_ports_pass_check_and_publish(project: Path, mesh_home: Path):
+    new(project, "domain", "logistics", "--owner", "logistics-team")
+    dbt = new(
+        project, "product", "logistics/shipments", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/orders@v1"
+    )
+    assert "dbt_project/models/logistics/marts/shipments.sql" in dbt["created"]
+    python = new(
+        project,
+        "product",
+        "logistics/ticket_load",
+        "--kind",
+        "consumer-aligned",
+        "--impl",
+        "python",
+        "--input",
+        "support/tickets@v1",
+        "--input",
+        "sales/orders",
+    )
+    assert "domains/logistics/products/ticket_load.py" in python["created"]
+    code, report = check(project)
+    assert code == 0 and report["ok"], report
+    # The generated code is lint-clean and its generated tests pass.
+    lint = run([str(BIN / "ruff"), "check", "--config", str(REPO / "pyproject.toml"), "domains", "tests"], cwd=project)
+    assert lint.returncode == 0, lint.stdout
+    tests = run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "tests/products"], project, env_for(project))
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+
+    built = cli(
+        project, "build", "--orders", "300", *[f"--domain={d}" for d in ("customers", "sales", "support", "logistics")]
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    ports = {row["port"]: row for row in json.loads(cli(project, "ports", "list", "--json").stdout)}
+    assert ports["logistics/shipments@v1"]["rows"] == ports["sales/orders@v1"]["rows"] == 300
+    assert ports["logistics/ticket_load@v1"]["rows"] == ports["support/tickets@v1"]["rows"] > 0
+    reads = [json.loads(line) for line in (mesh_home / "audit/audit.jsonl").read_text().splitlines()]
+    pairs = {(r.get("consumer"), r.get("port")) for r in reads if r["action"] == "port.read"}
+    assert {("logistics/shipments", "sales/orders@v1"), ("logistics/ticket_load", "support/tickets@v1")} <= pairs
+
+
+def test_a_restricted_input_opens_an_access_request_and_passes_check_once_approved(project: Path):
+    new(project, "domain", "logistics", "--owner", "logistics-team")
+    made = new(
+        project,
+        "product",
+        "logistics/addresses",
+        "--kind",
+        "consumer-aligned",
+        "--impl",
+        "dbt",
+        "--input",
+        "customers/customer_profiles@v1",
+    )
+    [request] = made["access_requests"]
+    assert request["port"] == "customers/customer_profiles@v1" and request["status"] == "pending"
+    assert any(request["id"] in step for step in made["next_steps"])
+    # The starting contract leaves the producer's PII columns out.
+    contract = (project / "domains/logistics/contracts/addresses.odcs.yaml").read_text()
+    assert "name: customer_id" in contract and "name: email" not in contract
+    code, report = check(project)
+    assert code == 2 and any("is restricted and it has no grant" in p for p in report["problems"])
+    assert cli(project, "access", "approve", request["id"], "--by", "crm-lead").returncode == 0
+    code, report = check(project)
+    assert code == 0, report
+
+
+REFUSALS = {
+    "bad domain name": ["domain", "Logistics", "--owner", "team"],
+    "existing domain": ["domain", "sales", "--owner", "team"],
+    "reserved domain": ["domain", "sources", "--owner", "team"],
+    "bad team": ["domain", "logistics", "--owner", "Team X"],
+    "bad email": ["domain", "logistics", "--owner", "team", "--email", "nobody"],
+    "product without domain": ["product", "shipments", "--kind", "aggregate", "--impl", "dbt"],
+    "bad product name": ["product", "sales/Shipments", "--kind", "aggregate", "--impl", "dbt"],
+    "keyword product name": ["product", "sales/class", "--kind", "aggregate", "--impl", "python"],
+    "unknown domain": ["product", "nowhere/shipments", "--kind", "aggregate", "--impl", "dbt"],
+    "existing product": ["product", "sales/orders", "--kind", "aggregate", "--impl", "dbt"],
+    "name repeats domain": ["product", "sales/sales_totals", "--kind", "aggregate", "--impl", "dbt"],
+    "unknown input": ["product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/nope@v1"],
+    "unknown version": ["product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/orders@v9"],
+    "bad input": ["product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales.orders"],
+    "input twice": ["product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/orders"]
+    + ["--input", "sales/orders@v1"],
+    "source on aggregate": ["product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--source", "a/b"],
+    "unknown kind": ["product", "finance/x", "--kind", "mart", "--impl", "dbt"],
+}
+
+
+@pytest.mark.parametrize("args", REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_refused_request_exits_2_with_the_reason_and_writes_nothing(project: Path, mesh_home: Path, args):
+    before = snapshot(project, mesh_home)
+    result = cli(project, "new", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "rror" in result.stderr  # click's "Error: Invalid value …" or ours "error: …"
+    assert snapshot(project, mesh_home) == before
+
+
+def test_a_refusal_names_what_is_wrong(project: Path):
+    unknown = cli(project, "new", "product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/x")
+    assert "unknown input product 'sales/x'; 'sales' publishes order_lines, orders" in unknown.stderr
+    version = cli(
+        project, "new", "product", "finance/x", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/orders@v2"
+    )
+    assert "'sales/orders' has no output port v2 (it publishes v1)" in version.stderr
+    as_json = cli(project, "new", "domain", "sales", "--owner", "x", "--json")
+    assert json.loads(as_json.stderr) == {"ok": False, "error": "domain 'sales' already exists (domains/sales/)"}
+
+
+def test_a_change_that_fails_validation_writes_nothing(project: Path, mesh_home: Path, monkeypatch):
+    before = snapshot(project, mesh_home)
+    monkeypatch.setattr(scaffold.registration, "check_project", lambda *a, **k: lambda root: [f"{root}/x: broken"])
+    with pytest.raises(ScaffoldError, match=f"nothing was written:\n  - {project}/x: broken"):
+        scaffold.new_domain(project, "logistics", "logistics-team")
+    assert snapshot(project, mesh_home) == before
+
+
+def test_a_failure_while_writing_rolls_back_every_file_already_written(project: Path, mesh_home: Path, monkeypatch):
+    before = snapshot(project, mesh_home)
+    apply = changeset.Changeset.apply
+    monkeypatch.setattr(changeset.Changeset, "apply", lambda self: apply(self, fail_after=6))
+    with pytest.raises(OSError, match="injected failure"):
+        scaffold.new_domain(project, "logistics", "logistics-team")
+    assert snapshot(project, mesh_home) == before
