@@ -9,6 +9,9 @@
                     per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
                     per process) over-commits as soon as two runs overlap.
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
+``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
+``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
+                    asset metadata (default: the ``file://`` URL of the catalog folder).
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -99,6 +102,20 @@ def duckdb_config() -> dict[str, str | int]:
 
 def port_retention() -> int:
     return max(1, int(os.environ.get("MESH_PORT_RETENTION", "5")))
+
+
+def catalog_dir() -> Path:
+    explicit = os.environ.get("MESH_CATALOG_DIR")
+    return Path(explicit).resolve() if explicit else mesh_home() / "catalog"
+
+
+def catalog_url() -> str:
+    """Base URL of the published catalog, without a trailing slash."""
+    return (os.environ.get("MESH_CATALOG_URL") or catalog_dir().as_uri()).rstrip("/")
+
+
+def metrics_dir() -> Path:
+    return mesh_home() / "metrics"
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
