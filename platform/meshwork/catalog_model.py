@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+LINEAGE_DEPTH = 4  # hops shown each way on a product page: enough context, still a readable graph
+
 
 class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -155,6 +155,7 @@ def layered_graph(
     edges: Sequence[tuple[str, str]],
     *,
     edge_labels: dict[tuple[str, str], str] | None = None,
+    edge_widths: dict[tuple[str, str], float] | None = None,
     title: str = "lineage",
     uid: str = "g",
     node_w: int = 190,
@@ -210,16 +211,14 @@ def layered_graph(
         (sx, sy), (dx, dy) = xy[src], xy[dst]
         x1, y1, x2, y2 = sx + node_w, sy + node_h / 2, dx, dy + node_h / 2
         mid = (x1 + x2) / 2
+        # Edge labels are tooltips: written on the curves they collide wherever edges fan out.
+        label = (edge_labels or {}).get((src, dst))
+        tip = f"<title>{escape(src)} → {escape(dst)}{': ' + escape(label) if label else ''}</title>"
         parts.append(
             f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2 - 2:.1f},{y2:.1f}" '
-            f'fill="none" stroke="#777" stroke-width="1.4" marker-end="url(#arrow-{escape(uid)})"/>'
+            f'fill="none" stroke="#777" stroke-width="{edge_widths.get((src, dst), 1.4) if edge_widths else 1.4}" '
+            f'marker-end="url(#arrow-{escape(uid)})">{tip}</path>'
         )
-        label = (edge_labels or {}).get((src, dst))
-        if label:
-            parts.append(
-                f'<text x="{mid:.1f}" y="{(y1 + y2) / 2 - 4:.1f}" text-anchor="middle" class="edge-label">'
-                f"{escape(label)}</text>"
-            )
     for n in nodes:
         x, y = xy[n.id]
         box = (
