@@ -70,6 +70,11 @@ def format_percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def _name(ref: str) -> str:
+    """`domain/product@v1` -> `product`: short chart labels (the tables have the full refs)."""
+    return ref.split("@")[0].split("/")[-1]
+
+
 class Renderer:
     def __init__(self, export: CatalogExport, metric_history: list[dict[str, Any]] | None = None):
         self.export = export
@@ -207,9 +212,10 @@ class Renderer:
             )
         if c := m.get("change_lead_time"):
             out["change_lead_time"] = charts.bar_chart(
-                [(f"{r['upstream'].split('@')[0]} → {r['downstream']}", r["median_seconds"]) for r in c.rows],
+                [(f"{_name(r['upstream'])} → {_name(r['downstream'])}", r["median_seconds"]) for r in c.rows],
                 title="median seconds from upstream publish to downstream refresh",
                 unit="s",
+                label_w=250,
             )
         if c := m.get("failed_publishes"):
             per: dict[str, int] = {}

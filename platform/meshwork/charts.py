@@ -35,12 +35,14 @@ def bar_chart(
     colors: Sequence[str] | None = None,
     width: int = 520,
     max_items: int = 15,
+    label_w: int = 190,
 ) -> Markup:
-    """Horizontal bars, largest first, labelled with their values."""
+    """Horizontal bars in the given order, labelled with their values."""
     shown = list(items)[:max_items]
     if not shown:
         return _empty(width, 60, f"{title}: no data yet")
-    bar, gap, label_w, top = 18, 6, 190, 26
+    bar, gap, top = 18, 6, 26
+    chars = label_w // 6  # roughly what fits at 11px
     height = top + len(shown) * (bar + gap) + 8
     top_value = max((v for _, v in shown), default=0) or 1
     parts = [
@@ -55,7 +57,7 @@ def bar_chart(
         color = colors[i] if colors else PALETTE[0]
         parts.append(
             f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" class="chart-label">'
-            f"{escape(label[:30])}</text>"
+            f"{escape(label if len(label) <= chars else label[: chars - 1] + '…')}</text>"
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="{escape(color)}">'
             f"<title>{escape(label)}: {escape(_fmt(value))}{escape(unit)}</title></rect>"
             f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 5}" class="chart-value">'
@@ -202,7 +204,7 @@ def layered_graph(
         f'<svg class="lineage" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">',
         f'<defs><marker id="arrow-{escape(uid)}" viewBox="0 0 10 10" refX="9" refY="5" '
-        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        'markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#777"/></marker></defs>',
     ]
     for src, dst in edges:
