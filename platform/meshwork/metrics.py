@@ -18,8 +18,6 @@ and appends its summary to ``metrics/history.jsonl``; the catalog plots both. Th
 code location of their own: the platform's code location adds ``metric_assets()``.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os
