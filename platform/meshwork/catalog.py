@@ -15,11 +15,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import dagster as dg
-
-from meshwork import catalog_render, history, metrics, ports, settings
+from meshwork import catalog_render, history, metrics, settings
 from meshwork.catalog_model import (
     LINEAGE_DEPTH,
     CatalogExport,
@@ -38,11 +36,16 @@ from meshwork.catalog_model import (
     RuleResultEntry,
     SnapshotEntry,
 )
+from meshwork.descriptors import InputPort
 from meshwork.mesh import Mesh, Port, Product
 from meshwork.rules import compile_rules
 
+if TYPE_CHECKING:
+    import dagster as dg
+
 GATE_RUNS_SHOWN = 20
 EXPORT = "catalog.json"
+PAGES = ".pages.json"  # the pages this catalog wrote: a rebuild deletes those of vanished products
 
 
 def page_path(product_key: str) -> str:
@@ -64,13 +67,14 @@ def _snapshot(m) -> SnapshotEntry:
     )
 
 
-def _port(mesh: Mesh, port: Port, snaps: list) -> PortEntry:
+def _port(
+    mesh: Mesh, port: Port, snaps: list, latest_id: str | None, readers: list[tuple[Product, InputPort]]
+) -> PortEntry:
     spec = port.spec
     state: Literal["active", "deprecated", "removed"] = (
         "removed" if spec.is_removed(mesh.today) else "deprecated" if spec.is_deprecated(mesh.today) else "active"
     )
     entries = [_snapshot(m) for m in reversed(snaps)]
-    latest_id = ports.latest_snapshot(port.domain, port.product, port.major)
     return PortEntry(
         ref=port.ref,
         version=port.version,
@@ -83,7 +87,7 @@ def _port(mesh: Mesh, port: Port, snaps: list) -> PortEntry:
         grants=[GrantEntry(consumer=g.consumer, purpose=g.purpose, pii=g.pii, expires=g.expires) for g in spec.grants],
         latest=next((s for s in entries if s.snapshot_id == latest_id), None),
         snapshots=entries,
-        consumers=sorted(c.key for c, i in mesh.consumers(f"{port.domain}/{port.product}") if i.major == port.major),
+        consumers=sorted(c.key for c, i in readers if i.major == port.major),
     )
 
 
@@ -184,9 +188,14 @@ def _lineage(key: str, ups: dict[str, list[str]], downs: dict[str, list[str]]) -
     return LineageEntry(upstream=upstream, downstream=downstream, edges=edges)
 
 
-def _product(mesh: Mesh, product: Product, instance, now, ups, downs) -> ProductEntry:
-    runs = history.gate_runs(instance, product.key, limit=GATE_RUNS_SHOWN)
-    port_entries = [_port(mesh, p, history.snapshots(p)) for p in sorted(product.ports, key=lambda p: -p.major)]
+def _product(facts: metrics.Facts, product: Product, ups, downs) -> ProductEntry:
+    mesh = facts.mesh
+    runs = facts.gate_runs.get(product.key, [])
+    readers = facts.consumers.get(product.key, [])
+    port_entries = [
+        _port(mesh, p, facts.snapshots.get(p.ref, []), facts.latest_ids.get(p.ref), readers)
+        for p in sorted(product.ports, key=lambda p: -p.major)
+    ]
     current = next(e for e in port_entries if e.ref == product.current_port.ref)
     d = product.descriptor
     return ProductEntry(
@@ -219,43 +228,42 @@ def _product(mesh: Mesh, product: Product, instance, now, ups, downs) -> Product
             for c in product.current_port.contract.columns
         ],
         rules=_rules(product, runs),
-        freshness=_freshness(product, current.latest, now),
+        freshness=_freshness(product, current.latest, facts.now),
         consumers=[
             ConsumerEntry(product=c.key, domain=c.domain, version=i.version, cross_domain=c.domain != product.domain)
-            for c, i in sorted(mesh.consumers(product.key), key=lambda ci: (ci[0].key, ci[1].version))
+            for c, i in sorted(readers, key=lambda ci: (ci[0].key, ci[1].version))
         ],
         lineage=_lineage(product.key, ups, downs),
         gate_runs=[
             GateRunEntry(at=r.at, run_id=r.run_id, passed=r.passed, rows=r.rows, rules_failed=r.rules_failed)
-            for r in runs
+            for r in runs[:GATE_RUNS_SHOWN]
         ],
     )
 
 
-def _metrics(mesh: Mesh, instance, now: datetime) -> list[MetricEntry]:
+def _metrics(facts: metrics.Facts) -> list[MetricEntry]:
     """The materialized metrics when the assets have run; otherwise computed now (not recorded)."""
     stored = metrics.read_latest()
-    missing = [m for m in metrics.METRICS if m.name not in stored]
-    computed = {}
-    if missing:
-        facts = metrics.gather(mesh, instance, now)
-        computed = {m.name: metrics.evaluate(m, facts) for m in missing}
     return [
         MetricEntry.model_validate(
-            {**(stored.get(m.name) or computed[m.name]), "source": "materialized" if m.name in stored else "computed"}
+            {**stored[m.name], "source": "materialized"}
+            if m.name in stored
+            else {**metrics.evaluate(m, facts), "source": "computed"}
         )
         for m in metrics.METRICS
     ]
 
 
 def collect(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None = None) -> CatalogExport:
-    now = now or datetime.now(UTC)
+    # The same facts as the mesh metrics: snapshots, gate runs, consumers, read once for both.
+    facts = metrics.gather(mesh, instance, now or datetime.now(UTC))
     ups = {p.key: sorted({i.product for i in p.inputs}) for p in mesh.products.values()}
     downs: dict[str, list[str]] = {}
     for key, producers in ups.items():
         for producer in producers:
             downs.setdefault(producer, []).append(key)
-    products = [_product(mesh, mesh.products[k], instance, now, ups, downs) for k in sorted(mesh.products)]
+    by_key = mesh.products
+    products = [_product(facts, by_key[k], ups, downs) for k in sorted(by_key)]
     domains = []
     for name in sorted(mesh.domains):
         domain = mesh.domains[name]
@@ -272,12 +280,12 @@ def collect(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | Non
             )
         )
     return CatalogExport(
-        generated_at=now,
+        generated_at=facts.now,
         environment=settings.environment(),
         instance=instance is not None,
         domains=domains,
         products=products,
-        metrics=_metrics(mesh, instance, now),
+        metrics=_metrics(facts),
     )
 
 
@@ -305,8 +313,8 @@ def build(mesh: Mesh, out: Path | None = None, now: datetime | None = None) -> B
     start = time.monotonic()
     out = (out or settings.catalog_dir()).resolve()
     previous: set[str] = set()
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        previous = {p["page"] for p in json.loads((out / EXPORT).read_text(encoding="utf-8"))["products"]}
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        previous = set(json.loads((out / PAGES).read_text(encoding="utf-8")))
     with history.open_instance() as instance:
         export = collect(mesh, instance, now)
     renderer = catalog_render.Renderer(export, metrics.read_history())
@@ -317,6 +325,7 @@ def build(mesh: Mesh, out: Path | None = None, now: datetime | None = None) -> B
         pages.append(path)
     _write(out / "index.html", renderer.index_page())
     _write(out / EXPORT, export.model_dump_json(indent=1))
+    _write(out / PAGES, json.dumps(sorted(p.page for p in export.products)))
     # Pages of products that no longer exist would otherwise linger with stale content.
     removed = []
     for page in sorted(previous - {p.page for p in export.products}):

@@ -177,20 +177,19 @@ def layered_graph(
             ups[dst].append(src)
             downs[src].append(dst)
     # A few barycentre sweeps (down then up) reduce edge crossings; good enough for mesh-sized graphs.
-    for sweep in range(4):
+    pos = {nid: i for c in columns.values() for i, nid in enumerate(c)}
+    for sweep in range(4 if len(columns) > 1 else 0):
         neighbours = ups if sweep % 2 == 0 else downs
         order = range(1, len(columns)) if sweep % 2 == 0 else range(len(columns) - 2, -1, -1)
         for col in order:
-            pos = {nid: i for c in columns.values() for i, nid in enumerate(c)}
             current = columns[col]
             columns[col] = sorted(
                 current,
                 key=lambda nid: (
-                    sum(pos[m] for m in neighbours[nid]) / len(neighbours[nid])
-                    if neighbours[nid]
-                    else current.index(nid)
+                    sum(pos[m] for m in neighbours[nid]) / len(neighbours[nid]) if neighbours[nid] else pos[nid]
                 ),
             )
+            pos.update({nid: i for i, nid in enumerate(columns[col])})
     gap_x, gap_y, pad = 70, 16, 10
     tallest = max(len(c) for c in columns.values())
     width = pad * 2 + len(columns) * node_w + (len(columns) - 1) * gap_x

@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-
-from meshwork import ports, settings, specs
+from meshwork import ports, settings
 from meshwork.mesh import Port
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 _SNAPSHOT_TIME = re.compile(r"^(\d{8}T\d{12})Z")
 # A line of the gate's markdown metadata, for evaluations recorded before it carried `rule_results`.
@@ -57,14 +58,18 @@ def snapshot_time(snapshot_id: str) -> datetime | None:
     return datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC) if m else None
 
 
-def snapshots(port: Port) -> list[ports.Manifest]:
-    """Retained snapshots of a port version, oldest first."""
+def snapshots(port: Port) -> tuple[list[ports.Manifest], str | None]:
+    """Retained snapshots of a port version, oldest first, and the id ``latest`` points at."""
     root = ports.version_dir(port.domain, port.product, port.major)
     found = []
     for snapshot_id in ports.snapshots(root):
         with contextlib.suppress(OSError, ValueError):  # a snapshot removed by retention meanwhile
-            found.append(ports.read_manifest(port.domain, port.product, port.major, snapshot_id))
-    return found
+            found.append(ports.Manifest.model_validate_json((root / snapshot_id / ports.MANIFEST).read_bytes()))
+    try:
+        latest_id = (root / ports.LATEST).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        latest_id = None
+    return found, latest_id
 
 
 def latest(port: Port) -> ports.Manifest | None:
@@ -84,6 +89,8 @@ def open_instance() -> Iterator[dg.DagsterInstance | None]:
     if not (home / "dagster.yaml").is_file() and not (home / "history").is_dir():
         yield None
         return
+    import dagster as dg  # imported only when there is an instance: it costs a second of start-up
+
     try:
         instance = dg.DagsterInstance.from_config(str(home))
     except Exception:  # a broken or foreign instance must not stop a catalog build
@@ -97,6 +104,10 @@ def gate_runs(instance: dg.DagsterInstance | None, product_key: str, limit: int 
     """The product's most recent contract-check evaluations, newest first."""
     if instance is None:
         return []
+    import dagster as dg
+
+    from meshwork import specs
+
     check = dg.AssetCheckKey(specs.asset_key(product_key), specs.CONTRACT_CHECK)
     try:
         # The per-check history the Dagster UI shows; DagsterInstance has no public non-deprecated

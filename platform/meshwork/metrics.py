@@ -18,6 +18,8 @@ and appends its summary to ``metrics/history.jsonl``; the catalog plots both. Th
 code location of their own: the platform's code location adds ``metric_assets()``.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -27,12 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import dagster as dg
+from typing import TYPE_CHECKING, Any
 
 from meshwork import audit, history, ports, settings
-from meshwork.mesh import Mesh, load_mesh
+from meshwork.descriptors import InputPort
+from meshwork.mesh import Mesh, Product, load_mesh
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 GROUP = "mesh_metrics"
 PREFIX = "mesh"
@@ -51,6 +55,8 @@ class Facts:
     gate_runs: dict[str, list[history.GateRun]] = field(default_factory=dict)  # product -> newest first
     reads: list[dict[str, Any]] = field(default_factory=list)  # audit `port.read` entries
     first_commits: dict[str, datetime] = field(default_factory=dict)  # descriptor path -> first commit
+    consumers: dict[str, list[tuple[Product, InputPort]]] = field(default_factory=dict)  # producer -> readers
+    latest_ids: dict[str, str | None] = field(default_factory=dict)  # port ref -> what `latest` names
 
     def latest(self, ref: str) -> ports.Manifest | None:
         found = self.snapshots.get(ref) or []
@@ -59,10 +65,14 @@ class Facts:
 
 def gather(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None = None) -> Facts:
     facts = Facts(mesh=mesh, now=now or datetime.now(UTC), instance_read=instance is not None)
-    for product in mesh.products.values():
+    products = mesh.products  # a property that builds the dict: once, not per product
+    for product in products.values():
+        for i in product.inputs:
+            facts.consumers.setdefault(i.product, []).append((product, i))
+    for product in products.values():
         for port in product.ports:
-            snaps = history.snapshots(port)
-            latest_id = ports.latest_snapshot(port.domain, port.product, port.major)
+            snaps, latest_id = history.snapshots(port)
+            facts.latest_ids[port.ref] = latest_id
             # `latest` decides what readers get; keep it last even if ids were to sort otherwise.
             snaps.sort(key=lambda m: (m.snapshot_id == latest_id, m.created_at))
             facts.snapshots[port.ref] = snaps
@@ -120,7 +130,7 @@ def consumers(f: Facts) -> Result:
         reads[str(r.get("port"))] = reads.get(str(r.get("port")), 0) + 1
     rows: list[dict[str, Any]] = []
     for product in f.mesh.products.values():
-        declared = f.mesh.consumers(product.key)
+        declared = f.consumers.get(product.key, [])
         for port in product.ports:
             mine = sorted(c.key for c, i in declared if i.major == port.major)
             rows.append(
@@ -432,6 +442,8 @@ def _markdown(rows: list[dict[str, Any]], limit: int = 25) -> str:
 
 
 def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
+    import dagster as dg
+
     meta: dict[str, Any] = {}
     for k, v in value["summary"].items():
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -446,6 +458,8 @@ def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def metric_assets() -> list[dg.AssetsDefinition]:
     """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
+    # Imported here, not at module level: the catalog uses this module without needing Dagster.
+    import dagster as dg
 
     @dg.multi_asset(
         name="mesh_metrics",
@@ -461,7 +475,7 @@ def metric_assets() -> list[dg.AssetsDefinition]:
             for m in METRICS
         ],
     )
-    def _metrics(context: dg.AssetExecutionContext):
+    def _metrics(context):  # an AssetExecutionContext (Dagster reads the annotation, so none here)
         mesh = load_mesh(check_grants=False)  # a lapsed grant must not hide the metrics
         facts = gather(mesh, context.instance)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):

@@ -118,6 +118,11 @@ def metrics_dir() -> Path:
     return mesh_home() / "metrics"
 
 
+def cache_dir() -> Path:
+    """Derived data that can always be recomputed (safe to delete)."""
+    return mesh_home() / "cache"
+
+
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for child processes (dagster, dbt) so they see the same mesh as this one."""
     env = dict(os.environ)
