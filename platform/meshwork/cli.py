@@ -591,6 +591,55 @@ def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: 
     _scaffold_call(run, settings.project_dir(), path, domain, owner, models, email, as_json=as_json)
 
 
+@main.group()
+def catalog() -> None:
+    """The static HTML catalog of every domain and product (plus catalog.json)."""
+
+
+@catalog.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: $MESH_HOME/catalog, or MESH_CATALOG_DIR).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def catalog_build(out: Path | None, as_json: bool) -> None:
+    """Write index.html with search, one page per product, and catalog.json."""
+    from meshwork import catalog as site
+
+    mesh = _load_mesh()
+    try:
+        summary = site.build(mesh, out)
+    except OSError as exc:
+        click.echo(f"error: cannot write the catalog: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "out": str(summary.out),
+                    "index": str(summary.index),
+                    "export": str(summary.export),
+                    "pages": [str(p) for p in summary.pages],
+                    "removed": [str(p) for p in summary.removed],
+                    "products": len(summary.pages),
+                    "instance": summary.instance,
+                    "seconds": round(summary.seconds, 3),
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(
+            f"catalog of {len(summary.pages)} products written in {summary.seconds:.1f}s"
+            f"{'' if summary.instance else ' (no Dagster instance: gate results unavailable)'}"
+        )
+        click.echo(f"open {summary.index.as_uri()}")
+    sys.exit(EXIT_OK)
+
+
 @main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)

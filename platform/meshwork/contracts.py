@@ -8,7 +8,9 @@ for every column a safe name and a DuckDB physical type.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import jsonschema
 from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
 from pydantic import ValidationError
 
+from meshwork import settings
 from meshwork.descriptors import pydantic_problems, read_yaml
 from meshwork.errors import Problem
 from meshwork.names import IDENTIFIER, SQL_TYPE
@@ -73,6 +76,35 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+@functools.cache
+def _schema_digest() -> str:
+    return hashlib.sha256(
+        resources.files("open_data_contract_standard").joinpath("schema.json").read_bytes()
+    ).hexdigest()
+
+
+def _valid_marker(data: dict) -> Path:
+    """Where a document that passed the ODCS JSON schema is remembered, keyed by schema and content.
+
+    JSON-schema validation of the ODCS schema costs ~15 ms a contract in pure Python (most of a mesh
+    load); its result depends only on the schema and the document, so a pass is cached on disk.
+    """
+    digest = hashlib.sha256(f"{_schema_digest()}\n{json.dumps(data, sort_keys=True, default=str)}".encode())
+    return settings.cache_dir() / "odcs-valid" / digest.hexdigest()
+
+
+def _schema_errors(data: dict) -> list[jsonschema.ValidationError]:
+    marker = _valid_marker(data)
+    if marker.is_file():
+        return []
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        with contextlib.suppress(OSError):  # a read-only MESH_HOME only loses the cache
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+    return errors
+
+
 def _json_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
@@ -97,7 +129,7 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     ]
     if untyped:
         return None, untyped
-    schema_errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    schema_errors = _schema_errors(data)
     # The ODCS schema reports some errors once per branch it tried: keep one of each.
     schema_errors = list({(_json_path(e), e.message): e for e in schema_errors}.values())
     if schema_errors:

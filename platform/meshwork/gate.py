@@ -35,8 +35,22 @@ def report_metadata(reports: list[QualityReport]) -> dict[str, Any]:
             if r.sample:
                 lines.append(f"  - sample (PII redacted): `{r.sample}`")
     failing = [r for rep in reports for r in rep.failures]
+    # The same results as data, for the catalog and mesh metrics (the markdown is for people).
+    results = [
+        {
+            "port": rep.port,
+            "rule": r.rule.id,
+            "passed": r.passed,
+            "severity": r.rule.severity,
+            "failing_rows": r.failing_rows,
+            "detail": r.detail,
+        }
+        for rep in reports
+        for r in rep.results
+    ]
     return {
         "rules": dg.MetadataValue.md("\n".join(lines)),
+        "rule_results": dg.MetadataValue.json(results),
         "rules_checked": sum(len(rep.results) for rep in reports),
         "rules_failed": sum(1 for r in failing if r.rule.severity == "error"),
         "rules_warned": sum(1 for r in failing if r.rule.severity == "warn"),

@@ -14,6 +14,9 @@
 ``MESH_NOTIFY_TIMEOUT`` seconds a webhook delivery may take before the notice goes to the outbox (5).
 ``MESH_GOVERNANCE_INTERVAL`` seconds between two evaluations of the governance sensors (300).
 ``MESH_GRANT_NOTICE_DAYS`` how many days before it expires a grant is reported (14).
+``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
+``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
+                    asset metadata (default: the ``file://`` URL of the catalog folder).
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -124,6 +127,25 @@ def governance_interval() -> int:
 
 def grant_notice_days() -> int:
     return int(os.environ.get("MESH_GRANT_NOTICE_DAYS", "14"))
+
+
+def catalog_dir() -> Path:
+    explicit = os.environ.get("MESH_CATALOG_DIR")
+    return Path(explicit).resolve() if explicit else mesh_home() / "catalog"
+
+
+def catalog_url() -> str:
+    """Base URL of the published catalog, without a trailing slash."""
+    return (os.environ.get("MESH_CATALOG_URL") or catalog_dir().as_uri()).rstrip("/")
+
+
+def metrics_dir() -> Path:
+    return mesh_home() / "metrics"
+
+
+def cache_dir() -> Path:
+    """Derived data that can always be recomputed (safe to delete)."""
+    return mesh_home() / "cache"
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from meshwork import settings
 from meshwork.descriptors import ProductKind
 from meshwork.mesh import Mesh, Product
 
@@ -87,7 +88,13 @@ def metadata(product: Product) -> dict[str, object]:
         "meshwork/descriptor": dg.MetadataValue.path(str(product.path)),
         "meshwork/inputs": ", ".join(i.ref for i in product.inputs) or "(none)",
         "meshwork/sla_freshness": product.descriptor.sla.freshness,
+        "meshwork/catalog": dg.MetadataValue.url(catalog_page_url(product)),
     }
+
+
+def catalog_page_url(product: Product) -> str:
+    """The product's page in the catalog that `mesh catalog build` writes (see meshwork.catalog)."""
+    return f"{settings.catalog_url()}/{product.domain}/{product.name}.html"
 
 
 def asset_spec(mesh: Mesh, product: Product, engine_kind: str, implementation_files: list[Path]) -> dg.AssetSpec:

@@ -1,0 +1,486 @@
+"""Mesh metrics: how the mesh is used and how well it keeps its promises, as Dagster assets.
+
+Computed from the mesh model (declared input ports), the port store (snapshot manifests), the audit
+log (actual reads) and the Dagster instance (contract-gate evaluations):
+
+=====================  ========================================================================
+``consumers``          consumers per product and per port version (declared, and seen reading)
+``cross_domain_edges`` dependencies between domains: the network effect of the mesh
+``sla_attainment``     share of products whose latest publish is within ``sla.freshness``
+``contract_pass_rate`` share of contract-gate evaluations that passed
+``failed_publishes``   gate evaluations that failed (nothing was published)
+``time_to_first_publish``  from the first commit of a product's descriptor to its first snapshot
+``change_lead_time``   from an upstream publish to the first downstream snapshot built after it
+=====================  ========================================================================
+
+Each asset (key ``mesh/<name>``, group ``mesh_metrics``) writes ``$MESH_HOME/metrics/<name>.json``
+and appends its summary to ``metrics/history.jsonl``; the catalog plots both. The assets are not a
+code location of their own: the platform's code location adds ``metric_assets()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from meshwork import audit, history, ports, settings
+from meshwork.descriptors import InputPort
+from meshwork.mesh import Mesh, Product, load_mesh
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+GROUP = "mesh_metrics"
+PREFIX = "mesh"
+HISTORY = "history.jsonl"
+GATE_RUNS_READ = 50  # per product: enough for a pass rate over recent runs, bounded for big meshes
+
+
+@dataclass
+class Facts:
+    """Everything the metrics look at, gathered once per materialization."""
+
+    mesh: Mesh
+    now: datetime
+    instance_read: bool
+    snapshots: dict[str, list[ports.Manifest]] = field(default_factory=dict)  # port ref -> oldest first
+    gate_runs: dict[str, list[history.GateRun]] = field(default_factory=dict)  # product -> newest first
+    reads: list[dict[str, Any]] = field(default_factory=list)  # audit `port.read` entries
+    first_commits: dict[str, datetime] = field(default_factory=dict)  # descriptor path -> first commit
+    consumers: dict[str, list[tuple[Product, InputPort]]] = field(default_factory=dict)  # producer -> readers
+    latest_ids: dict[str, str | None] = field(default_factory=dict)  # port ref -> what `latest` names
+
+    def latest(self, ref: str) -> ports.Manifest | None:
+        found = self.snapshots.get(ref) or []
+        return found[-1] if found else None
+
+
+def gather(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None = None) -> Facts:
+    facts = Facts(mesh=mesh, now=now or datetime.now(UTC), instance_read=instance is not None)
+    products = mesh.products  # a property that builds the dict: once, not per product
+    for product in products.values():
+        for i in product.inputs:
+            facts.consumers.setdefault(i.product, []).append((product, i))
+    for product in products.values():
+        for port in product.ports:
+            snaps, latest_id = history.snapshots(port)
+            facts.latest_ids[port.ref] = latest_id
+            # `latest` decides what readers get; keep it last even if ids were to sort otherwise.
+            snaps.sort(key=lambda m: (m.snapshot_id == latest_id, m.created_at))
+            facts.snapshots[port.ref] = snaps
+        facts.gate_runs[product.key] = history.gate_runs(instance, product.key, limit=GATE_RUNS_READ)
+    with contextlib.suppress(OSError, ValueError):
+        facts.reads = audit.entries("port.read")
+    facts.reads = [r for r in facts.reads if r.get("action") == "port.read"]
+    facts.first_commits = first_commits(mesh.project_dir)
+    return facts
+
+
+def first_commits(project_dir: Path) -> dict[str, datetime]:
+    """When each file under domains/ was first committed; empty without git or outside a repository."""
+    try:
+        out = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(project_dir),
+                "log",
+                "--relative",
+                "--diff-filter=A",
+                "--format=%x1e%aI",
+                "--name-only",
+                "--",
+                "domains",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    found: dict[str, datetime] = {}
+    for block in out.split("\x1e")[1:]:  # newest first, so the last time seen per file is its first commit
+        lines = [line for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        at = datetime.fromisoformat(lines[0]).astimezone(UTC)
+        for name in lines[1:]:
+            found[str((project_dir / name).resolve())] = at
+    return found
+
+
+# Each metric: (summary numbers, one row per subject).
+Result = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def consumers(f: Facts) -> Result:
+    readers: dict[str, set[str]] = {}
+    reads: dict[str, int] = {}
+    for r in f.reads:
+        readers.setdefault(str(r.get("port")), set()).add(str(r.get("consumer")))
+        reads[str(r.get("port"))] = reads.get(str(r.get("port")), 0) + 1
+    rows: list[dict[str, Any]] = []
+    for product in f.mesh.products.values():
+        declared = f.consumers.get(product.key, [])
+        for port in product.ports:
+            mine = sorted(c.key for c, i in declared if i.major == port.major)
+            rows.append(
+                {
+                    "product": product.key,
+                    "port": port.ref,
+                    "declared_consumers": len(mine),
+                    "cross_domain_consumers": sum(1 for c in mine if c.split("/")[0] != product.domain),
+                    "consumers_reading": len(readers.get(port.ref, set())),
+                    "reads": reads.get(port.ref, 0),
+                    "consumer_list": ", ".join(mine),
+                }
+            )
+    rows.sort(key=lambda r: (-r["declared_consumers"], r["port"]))
+    with_consumers = {r["product"] for r in rows if r["declared_consumers"]}
+    return {
+        "products": len(f.mesh.products),
+        "port_versions": len(rows),
+        "consumer_edges": sum(r["declared_consumers"] for r in rows),
+        "products_with_consumers": len(with_consumers),
+        "max_consumers": max((r["declared_consumers"] for r in rows), default=0),
+        "reads": sum(reads.values()),
+    }, rows
+
+
+def cross_domain_edges(f: Facts) -> Result:
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    intra = 0
+    for product in f.mesh.products.values():
+        for i in product.inputs:
+            if i.domain == product.domain:
+                intra += 1
+                continue
+            edge = edges.setdefault((i.domain, product.domain), {"ports": set(), "inputs": 0, "reads": 0})
+            edge["ports"].add(i.ref)
+            edge["inputs"] += 1
+    for r in f.reads:
+        producer, consumer = str(r.get("port", "")).split("/")[0], str(r.get("consumer", "")).split("/")[0]
+        if (producer, consumer) in edges:
+            edges[(producer, consumer)]["reads"] += 1
+    rows = [
+        {
+            "from_domain": a,
+            "to_domain": b,
+            "input_ports": e["inputs"],
+            "ports": ", ".join(sorted(e["ports"])),
+            "reads": e["reads"],
+        }
+        for (a, b), e in sorted(edges.items())
+    ]
+    cross = sum(r["input_ports"] for r in rows)
+    connected = {r["from_domain"] for r in rows} | {r["to_domain"] for r in rows}
+    n = len(f.mesh.domains)
+    return {
+        "domains": n,
+        "domain_edges": len(rows),
+        "cross_domain_inputs": cross,
+        "intra_domain_inputs": intra,
+        "cross_domain_share": round(cross / (cross + intra), 4) if cross + intra else None,
+        "connected_domains": len(connected),
+        # How much of the possible domain-to-domain wiring exists (directed pairs).
+        "density": round(len(rows) / (n * (n - 1)), 4) if n > 1 else None,
+    }, rows
+
+
+def sla_attainment(f: Facts) -> Result:
+    rows: list[dict[str, Any]] = []
+    for product in f.mesh.products.values():
+        latest = f.latest(product.current_port.ref)
+        window = product.descriptor.sla.freshness_window
+        age = (f.now - latest.created_at).total_seconds() if latest else None
+        rows.append(
+            {
+                "product": product.key,
+                "sla": product.descriptor.sla.freshness,
+                "published_at": latest.created_at.isoformat() if latest else None,
+                "age_hours": round(age / 3600, 2) if age is not None else None,
+                "within_sla": age is not None and age <= window.total_seconds(),
+            }
+        )
+    within = sum(1 for r in rows if r["within_sla"])
+    return {
+        "products": len(rows),
+        "within_sla": within,
+        "unpublished": sum(1 for r in rows if r["published_at"] is None),
+        "attainment": round(within / len(rows), 4) if rows else None,
+    }, rows
+
+
+def contract_pass_rate(f: Facts) -> Result:
+    rows: list[dict[str, Any]] = []
+    for key, runs in f.gate_runs.items():
+        passed = sum(1 for r in runs if r.passed)
+        rows.append(
+            {
+                "product": key,
+                "evaluations": len(runs),
+                "passed": passed,
+                "failed": len(runs) - passed,
+                "pass_rate": round(passed / len(runs), 4) if runs else None,
+                "last": runs[0].at.isoformat() if runs else None,
+            }
+        )
+    total = sum(r["evaluations"] for r in rows)
+    passed = sum(r["passed"] for r in rows)
+    return {
+        "evaluations": total,
+        "passed": passed,
+        "failed": total - passed,
+        "pass_rate": round(passed / total, 4) if total else None,
+        "instance_read": f.instance_read,
+    }, rows
+
+
+def failed_publishes(f: Facts) -> Result:
+    rows = [
+        {
+            "product": key,
+            "at": run.at.isoformat(),
+            "run_id": run.run_id,
+            "rules_failed": ", ".join(r.rule for r in run.rules if not r.passed and r.severity == "error"),
+        }
+        for key, runs in f.gate_runs.items()
+        for run in runs
+        if not run.passed
+    ]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return {
+        "failed_publishes": len(rows),
+        "products_affected": len({r["product"] for r in rows}),
+        "last_failure": rows[0]["at"] if rows else None,
+        "instance_read": f.instance_read,
+    }, rows
+
+
+def time_to_first_publish(f: Facts) -> Result:
+    rows: list[dict[str, Any]] = []
+    for product in f.mesh.products.values():
+        committed = f.first_commits.get(str(product.path.resolve()))
+        candidates = [m.created_at for p in product.ports for m in f.snapshots.get(p.ref, [])[:1]]
+        candidates += [r.at for r in f.gate_runs.get(product.key, []) if r.passed]
+        first = min(candidates) if candidates else None
+        hours = (first - committed).total_seconds() / 3600 if first and committed else None
+        rows.append(
+            {
+                "product": product.key,
+                "first_commit": committed.isoformat() if committed else None,
+                # Retention deletes old snapshots: with a long history this is the oldest one still known.
+                "first_publish": first.isoformat() if first else None,
+                "hours": round(hours, 2) if hours is not None else None,
+            }
+        )
+    measured: list[float] = [r["hours"] for r in rows if r["hours"] is not None]
+    return {
+        "products": len(rows),
+        "measured": len(measured),
+        "median_hours": round(statistics.median(measured), 2) if measured else None,
+        "max_hours": max(measured) if measured else None,
+    }, rows
+
+
+def change_lead_time(f: Facts) -> Result:
+    """For each upstream snapshot, the time until the first downstream snapshot published after it."""
+    rows: list[dict[str, Any]] = []
+    every: list[float] = []
+    for product in f.mesh.products.values():
+        mine = f.snapshots.get(product.current_port.ref, [])
+        for i in product.inputs:
+            upstream = f.snapshots.get(i.ref, [])
+            seen: set[str] = set()
+            leads = []
+            for snap in mine:
+                before = [u for u in upstream if u.created_at <= snap.created_at]
+                if before and before[-1].snapshot_id not in seen:
+                    seen.add(before[-1].snapshot_id)
+                    leads.append((snap.created_at - before[-1].created_at).total_seconds())
+            if leads:
+                every += leads
+                rows.append(
+                    {
+                        "upstream": i.ref,
+                        "downstream": product.key,
+                        "changes": len(leads),
+                        "median_seconds": round(statistics.median(leads), 1),
+                        "max_seconds": round(max(leads), 1),
+                    }
+                )
+    rows.sort(key=lambda r: -r["median_seconds"])
+    return {
+        "edges_measured": len(rows),
+        "changes": len(every),
+        "median_seconds": round(statistics.median(every), 1) if every else None,
+        "p90_seconds": round(sorted(every)[int(0.9 * (len(every) - 1))], 1) if every else None,
+    }, rows
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    title: str
+    description: str
+    compute: Callable[[Facts], Result]
+
+
+METRICS = [
+    Metric(
+        "consumers",
+        "Consumers per product",
+        "Declared consumers per product and port version, and how many of them were seen reading (audit log).",
+        consumers,
+    ),
+    Metric(
+        "cross_domain_edges",
+        "Cross-domain edges",
+        "Input ports that cross domain boundaries: the network effect of the mesh.",
+        cross_domain_edges,
+    ),
+    Metric(
+        "sla_attainment",
+        "SLA attainment",
+        "Share of products whose latest publish is within their sla.freshness.",
+        sla_attainment,
+    ),
+    Metric(
+        "contract_pass_rate",
+        "Contract check pass rate",
+        "Share of contract-gate evaluations that "
+        f"passed (the last {GATE_RUNS_READ} per product in the Dagster instance).",
+        contract_pass_rate,
+    ),
+    Metric(
+        "failed_publishes",
+        "Failed publishes",
+        "Contract-gate evaluations that failed, so nothing was published.",
+        failed_publishes,
+    ),
+    Metric(
+        "time_to_first_publish",
+        "Time to first publish",
+        "Hours from the first commit of a product's descriptor to its first published snapshot.",
+        time_to_first_publish,
+    ),
+    Metric(
+        "change_lead_time",
+        "Change lead time",
+        "Seconds from an upstream publish to the first downstream snapshot published after it.",
+        change_lead_time,
+    ),
+]
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def evaluate(metric: Metric, facts: Facts) -> dict[str, Any]:
+    summary, rows = metric.compute(facts)
+    return {
+        "name": metric.name,
+        "title": metric.title,
+        "computed_at": facts.now.isoformat(),
+        "summary": summary,
+        "rows": rows,
+    }
+
+
+def write(value: dict[str, Any]) -> Path:
+    """Write a metric's latest value (atomically) and append its summary to the history."""
+    folder = settings.metrics_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{value['name']}.json"
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    line = {"at": value["computed_at"], "name": value["name"], "summary": value["summary"]}
+    with (folder / HISTORY).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(line, default=str) + "\n")
+    return path
+
+
+def read_latest() -> dict[str, dict[str, Any]]:
+    """The last materialized value of each metric, by name."""
+    found = {}
+    for metric in METRICS:
+        path = settings.metrics_dir() / f"{metric.name}.json"
+        with contextlib.suppress(OSError, ValueError):
+            found[metric.name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def read_history() -> list[dict[str, Any]]:
+    path = settings.metrics_dir() / HISTORY
+    if not path.is_file():
+        return []
+    rows: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            rows.append(json.loads(line))
+    return rows
+
+
+def _markdown(rows: list[dict[str, Any]], limit: int = 25) -> str:
+    if not rows:
+        return "_no rows_"
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows[:limit]:
+        lines.append("| " + " | ".join(str(r[h]).replace("|", "\\|") if r[h] is not None else "–" for h in head) + " |")
+    if len(rows) > limit:
+        lines.append(f"\n… {len(rows) - limit} more rows in the JSON file")
+    return "\n".join(lines)
+
+
+def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
+    import dagster as dg
+
+    meta: dict[str, Any] = {}
+    for k, v in value["summary"].items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            meta[k] = dg.MetadataValue.text(str(v) if v is not None else "n/a")
+        else:
+            meta[k] = v
+    meta["rows"] = dg.MetadataValue.md(_markdown(value["rows"]))
+    meta["dagster/row_count"] = len(value["rows"])
+    meta["path"] = dg.MetadataValue.path(str(path))
+    return meta
+
+
+def metric_assets() -> list[dg.AssetsDefinition]:
+    """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
+    # Imported here, not at module level: the catalog uses this module without needing Dagster.
+    import dagster as dg
+
+    @dg.multi_asset(
+        name="mesh_metrics",
+        group_name=GROUP,
+        can_subset=True,
+        specs=[
+            dg.AssetSpec(
+                key=dg.AssetKey([PREFIX, m.name]),
+                description=m.description,
+                kinds={"python", "json"},
+                skippable=True,
+            )
+            for m in METRICS
+        ],
+    )
+    def _metrics(context):  # an AssetExecutionContext (Dagster reads the annotation, so none here)
+        mesh = load_mesh(check_grants=False)  # a lapsed grant must not hide the metrics
+        facts = gather(mesh, context.instance)
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            value = evaluate(BY_NAME[key.path[-1]], facts)
+            path = write(value)
+            yield dg.MaterializeResult(asset_key=key, metadata=_metadata(value, path))
+
+    return [_metrics]

@@ -1,0 +1,367 @@
+"""`mesh catalog build`: a static, self-contained catalog of the built mesh, its JSON export, HTML
+escaping of whatever descriptors say, and the pages (and Dagster's UI) looked at in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from meshwork.catalog_model import CatalogExport
+from meshwork.mesh import load_mesh
+from tests.conftest import BIN, REPO, mesh_cli
+from tests.integration import chromium
+from tests.integration.test_contract_versions import introduce_v2
+from tests.integration.test_webserver import free_port, graphql
+
+pytestmark = pytest.mark.slow
+
+needs_chromium = pytest.mark.skipif(
+    chromium.executable() is None,
+    reason="chromium is not installed (CI installs it with: apt-get install -y chromium)",
+)
+DOMAINS = ["customers", "finance", "marketing", "sales", "support"]
+EVIL = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\"> & 'quotes'"
+
+
+def home_env(home: Path, project: Path = REPO) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MESH_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "MESH_PROJECT_DIR": str(project),
+    }
+
+
+def build_catalog(out: Path, env: dict[str, str], cwd: Path = REPO) -> dict:
+    result = mesh_cli("catalog", "build", "--out", str(out), "--json", cwd=cwd, env=env)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def site(built_mesh: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("catalog") / "site"
+    return out, build_catalog(out, home_env(built_mesh))
+
+
+class Page(HTMLParser):
+    """Text per element id, every element's tag and attributes, and script bodies."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def section(html: str, section_id: str) -> str:
+    """The HTML from the heading with ``section_id`` to the next h2."""
+    start = html.index(f'id="{section_id}"')
+    end = html.find("<h2", start)
+    return html[start : end if end > 0 else None]
+
+
+def test_the_catalog_has_a_page_for_every_product_and_a_valid_json_export(site: tuple[Path, dict]):
+    out, summary = site
+    mesh = load_mesh(REPO)
+    assert summary["ok"] and summary["instance"] is True
+    assert summary["products"] == len(mesh.products)
+    assert {Path(p).relative_to(out).as_posix() for p in summary["pages"]} == {f"{key}.html" for key in mesh.products}
+    for page in summary["pages"]:
+        assert Path(page).stat().st_size > 2000
+    assert (out / "index.html").is_file()
+
+    export = CatalogExport.model_validate_json((out / "catalog.json").read_text())
+    assert [d.name for d in export.domains] == DOMAINS
+    assert {p.key for p in export.products} == set(mesh.products)
+    for product in export.products:
+        assert product.freshness.status == "fresh", product.key
+        assert product.ports[0].latest is not None and product.ports[0].latest.rows > 0
+        assert product.gate_runs and product.gate_runs[0].passed
+        assert product.rules and all(r.result and r.result.passed for r in product.rules), product.key
+    assert {m.name for m in export.metrics} >= {"consumers", "sla_attainment", "contract_pass_rate"}
+
+
+def test_a_product_page_shows_owner_classification_ports_rules_results_consumers_and_lineage(
+    site: tuple[Path, dict],
+):
+    out, _ = site
+    html = (out / "customers/customer_profiles.html").read_text()
+
+    assert "crm-data" in section(html, "owner") and "crm-data@example.com" in html
+    email = re.search(r'<tr id="column-email">(.*?)</tr>', html, re.S)
+    assert email and 'class="badge pii classification">pii<' in email.group(1)
+    birth = re.search(r'<tr id="column-birth_date">(.*?)</tr>', html, re.S)
+    assert birth and ">sensitive-pii<" in birth.group(1)
+
+    ports = section(html, "ports")
+    assert "customers/customer_profiles@v1" in ports and "restricted" in ports
+    assert re.search(r"<code>\d{8}T\d{12}Z-[0-9a-f]{8}</code>", ports)  # the latest snapshot
+
+    rules = section(html, "rules")
+    assert "<code>email.unique</code>" in rules and "<code>customer_id.not_null</code>" in rules
+    assert rules.count('class="badge passed">passed<') >= 10
+    assert "Latest contract-gate run" in rules
+
+    consumers = section(html, "consumers")
+    for consumer in ("marketing/customer_360", "sales/orders", "support/tickets"):
+        assert consumer in consumers
+    assert 'href="../marketing/customer_360.html"' in consumers
+
+    lineage = section(html, "lineage")
+    assert '<svg class="lineage"' in lineage
+    for downstream in ("orders", "tickets", "customer_360", "customer_segments", "daily_revenue"):
+        assert f">{downstream}</text>" in lineage
+    assert 'href="../index.html"' in html  # back to the catalog
+
+    history = section(html, "history")
+    assert history.count("<svg") == 2 and 'id="gate-runs"' in history and 'id="snapshots"' in history
+
+
+def test_every_page_is_self_contained(site: tuple[Path, dict]):
+    out, _ = site
+    for page in [out / "index.html", *out.glob("*/*.html")]:
+        parsed = Page(page.read_text())
+        for tag, attrs in parsed.tags:
+            for attr in ("src", "href"):
+                value = attrs.get(attr) or ""
+                assert not re.match(r"^(https?:)?//", value), f"{page}: <{tag} {attr}={value}> leaves the catalog"
+            assert tag != "link", f"{page}: external stylesheet or resource"
+        text = page.read_text()
+        assert "@import" not in text and "url(http" not in text
+
+
+def test_descriptor_text_is_escaped_in_pages_and_the_search_index(project: Path, mesh_home: Path, tmp_path: Path):
+    descriptor = project / "domains/customers/products/customer_profiles.yaml"
+    descriptor.write_text(
+        descriptor.read_text().replace(
+            "  purpose: The golden record", f"  purpose: {json.dumps(EVIL)} # The golden record"
+        )
+    )
+    contract = project / "domains/customers/contracts/customer_profiles.odcs.yaml"
+    contract.write_text(contract.read_text().replace('"Given name."', json.dumps("Given </script> name")))
+    out = tmp_path / "site"
+    summary = build_catalog(out, home_env(mesh_home, project), cwd=project)
+    assert summary["instance"] is False  # nothing built in this MESH_HOME: still a catalog
+
+    page = (out / "customers/customer_profiles.html").read_text()
+    index = (out / "index.html").read_text()
+    for html in (page, index):
+        assert "<script>window.__pwned" not in html and "<img src=x" not in html
+        scripts = [t for t, _ in Page(html).tags if t == "script"]
+        assert len(scripts) == (2 if html is index else 1)  # only the catalog's own scripts
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;&lt;img src=x onerror=" in page
+    assert "Given &lt;/script&gt; name" in page
+    # In the embedded search index '<' is \u003c, so the text cannot close the <script> element.
+    index_json = re.search(r'<script type="application/json" id="search-index">(.*?)</script>', index, re.S)
+    assert index_json and "</script" not in index_json.group(1)
+    docs = json.loads(index_json.group(1))
+    assert any("window.__pwned" in d["text"] for d in docs)
+    if chromium.executable():
+        with chromium.browser(tmp_path / "profile") as browser:
+            for target in (out / "customers/customer_profiles.html", out / "index.html"):
+                browser.open(target.as_uri())
+                assert browser.evaluate("typeof window.__pwned") == "undefined"
+                assert browser.evaluate("document.querySelectorAll('img').length") == 0
+
+
+def test_port_versions_show_their_visibility_and_deprecation_and_removal_dates(
+    project: Path, mesh_home: Path, tmp_path: Path
+):
+    introduce_v2(project)
+    out = tmp_path / "site"
+    build_catalog(out, home_env(mesh_home, project), cwd=project)
+    export = CatalogExport.model_validate_json((out / "catalog.json").read_text())
+    product = next(p for p in export.products if p.key == "customers/customer_profiles")
+    # introduce_v2 moves the grants (and restricted visibility) to the new major.
+    assert [(p.version, p.state, p.visibility) for p in product.ports] == [
+        ("v2", "active", "restricted"),
+        ("v1", "deprecated", "public"),
+    ]
+    ports = section((out / "customers/customer_profiles.html").read_text(), "ports")
+    assert "deprecated after 2026-01-01" in ports and "removed after 2099-01-01" in ports
+    assert "customers/customer_profiles@v2" in ports
+
+
+def test_a_rebuild_removes_the_pages_of_products_that_no_longer_exist(project: Path, mesh_home: Path, tmp_path: Path):
+    out = tmp_path / "site"
+    env = home_env(mesh_home, project)
+    build_catalog(out, env, cwd=project)
+    assert (out / "marketing/customer_segments.html").is_file()
+    (project / "domains/marketing/products/customer_segments.yaml").unlink()
+    (project / "domains/marketing/products/customer_segments.py").unlink()
+    summary = build_catalog(out, env, cwd=project)
+    assert not (out / "marketing/customer_segments.html").exists()
+    assert summary["removed"] == [str(out / "marketing/customer_segments.html")]
+
+
+def visible_rows(page: chromium.Page) -> list[str]:
+    return page.evaluate("[...document.querySelectorAll('#product-rows tr:not([hidden])')].map(r => r.dataset.key)")
+
+
+def clear_search(page: chromium.Page) -> None:
+    page.evaluate("(() => { const q = document.getElementById('q'); q.value = ''; q.focus(); })()")
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, f"{path}: {len(data)} bytes"
+
+
+def search_index(out: Path) -> list[dict]:
+    html = (out / "index.html").read_text()
+    found = re.search(r'<script type="application/json" id="search-index">(.*?)</script>', html, re.S)
+    assert found
+    return json.loads(found.group(1))
+
+
+def expected_hits(out: Path, query: str) -> set[str]:
+    """What the search must show: products whose indexed text holds every word of the query."""
+    words = query.lower().split()
+    return {d["key"] for d in search_index(out) if all(w in d["text"] for w in words)}
+
+
+@needs_chromium
+def test_the_catalog_search_filters_products_in_a_real_browser(site: tuple[Path, dict], tmp_path: Path):
+    out, _ = site
+    export = CatalogExport.model_validate_json((out / "catalog.json").read_text())
+    shots = tmp_path / "screenshots"
+    total = len(export.products)
+
+    # A query string opens the index already filtered (also what `--dump-dom` sees).
+    revenue = expected_hits(out, "revenue")
+    assert "finance/daily_revenue" in revenue and len(revenue) < total
+    dom = chromium.dump_dom((out / "index.html").as_uri() + "?q=revenue")
+    assert f'data-results="{len(revenue)}"' in dom and f"{len(revenue)} of {total} products match" in dom
+    shown = set(re.findall(r'<tr data-key="([^"]+)">', dom))
+    hidden = set(re.findall(r'<tr data-key="([^"]+)" hidden="">', dom))
+    assert shown == revenue and hidden == {p.key for p in export.products} - revenue
+
+    with chromium.browser(tmp_path / "profile") as page:
+        page.open((out / "index.html").as_uri())
+        assert sorted(visible_rows(page)) == sorted(p.key for p in export.products)
+        page.evaluate("document.getElementById('q').focus()")
+        page.type("email crm")  # a column name and part of the owner's team
+        hits = expected_hits(out, "email crm")
+        assert "customers/customer_profiles" in hits and len(hits) < total
+        page.wait_for(f"document.body.dataset.results === '{len(hits)}'")
+        assert set(visible_rows(page)) == hits
+        count = page.evaluate("document.getElementById('result-count').textContent")
+        assert count == f"{len(hits)} of {total} products match"
+        assert_png(page.screenshot(shots / "search.png"))
+
+        clear_search(page)
+        page.type("customer")  # products whose name matches come first
+        hits = visible_rows(page)
+        assert set(hits) == expected_hits(out, "customer")
+        named = [h for h in hits if "customer" in h.split("/")[1]]
+        assert named and hits[: len(named)] == named
+
+        clear_search(page)
+        page.type("no such thing")
+        page.wait_for("document.body.dataset.results === '0'")
+        assert page.evaluate("getComputedStyle(document.getElementById('no-results')).display") == "block"
+
+        page.open((out / "index.html").as_uri())
+        assert_png(page.screenshot(shots / "index.png"))
+        page.evaluate("document.querySelector('a[href=\"customers/customer_profiles.html\"]').click()")
+        page.wait_for("location.pathname.endsWith('customers/customer_profiles.html')")
+        page.wait_for("document.readyState === 'complete'")
+        assert page.evaluate("document.querySelector('h1').textContent") == "customer_profiles"
+        assert page.evaluate("document.querySelector('#freshness .badge').textContent") == "fresh"
+        assert page.evaluate("document.querySelectorAll('svg.lineage g.node').length") >= 6
+        assert_png(page.screenshot(shots / "product.png"))
+        page.evaluate("document.querySelector('.crumbs a').click()")
+        page.wait_for("location.pathname.endsWith('/index.html')")
+
+
+@pytest.fixture
+def webserver_on_built_mesh(built_mesh: Path, tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    log_path = tmp_path / "webserver.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=home_env(built_mesh),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(log_path.read_text()[-3000:]) from None
+                    time.sleep(1)
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+CATALOG_LINKS = """
+{ assetNodes { assetKey { path } metadataEntries { label ... on UrlMetadataEntry { url } } } }
+"""
+
+
+@needs_chromium
+def test_the_dagster_ui_renders_the_asset_graph_of_every_domain_and_links_to_the_catalog(
+    webserver_on_built_mesh: int, built_mesh: Path, tmp_path: Path
+):
+    base = f"http://127.0.0.1:{webserver_on_built_mesh}"
+    with chromium.browser(tmp_path / "profile") as page:
+        page.open(f"{base}/asset-groups")
+        # Code locations load after the server answers: wait for every domain's group in the graph.
+        page.wait_for(
+            f"{json.dumps(DOMAINS)}.every(d => document.body.innerText.includes(d))"
+            " && document.body.innerText.includes('Global asset lineage')",
+            timeout=180,
+        )
+        # Dagster greets a new browser profile with a newsletter dialog; dismiss it for the screenshot.
+        page.wait_for(
+            "(() => { const b = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Skip');"
+            " if (b) { b.click(); return true; } return performance.now() > 10000; })()",
+            timeout=30,
+        )
+        time.sleep(1)
+        assert_png(page.screenshot(tmp_path / "screenshots" / "dagster-asset-graph.png", full_page=False))
+
+    # What a crawler without JavaScript timing control sees, with a virtual-time budget.
+    dom = chromium.dump_dom(f"{base}/asset-groups", budget_ms=15000, timeout=120)
+    for domain in DOMAINS:
+        assert domain in dom
+
+    nodes = graphql(webserver_on_built_mesh, CATALOG_LINKS)["data"]["assetNodes"]
+    links = {
+        "/".join(n["assetKey"]["path"]): e["url"]
+        for n in nodes
+        for e in n["metadataEntries"]
+        if e["label"] == "meshwork/catalog"
+    }
+    for key in load_mesh(REPO).products:
+        assert links[key] == (built_mesh / "catalog" / f"{key}.html").as_uri()
