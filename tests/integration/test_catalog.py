@@ -194,10 +194,10 @@ def test_port_versions_show_their_visibility_and_deprecation_and_removal_dates(
     build_catalog(out, home_env(mesh_home, project), cwd=project)
     export = CatalogExport.model_validate_json((out / "catalog.json").read_text())
     product = next(p for p in export.products if p.key == "customers/customer_profiles")
-    # introduce_v2 moves the grants (and restricted visibility) to the new major.
+    # Both majors hold PII, so both are restricted (policy pii-not-public); v1 keeps the grants.
     assert [(p.version, p.state, p.visibility) for p in product.ports] == [
         ("v2", "active", "restricted"),
-        ("v1", "deprecated", "public"),
+        ("v1", "deprecated", "restricted"),
     ]
     ports = section((out / "customers/customer_profiles.html").read_text(), "ports")
     assert "deprecated after 2026-01-01" in ports and "removed after 2099-01-01" in ports
