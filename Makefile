@@ -8,7 +8,7 @@ export MESH_HOME ?= $(CURDIR)/.mesh
 export DAGSTER_HOME := $(MESH_HOME)/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test ui check lint lock clean help
+.PHONY: install run test ui check lint lock clean help catalog
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,9 @@ test: install  ## run the whole test suite (no tests collected counts as a failu
 
 ui: install  ## start the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/mesh dev
+
+catalog: install  ## write the static catalog to $(MESH_HOME)/catalog (open index.html)
+	$(BIN)/mesh catalog build
 
 check: install  ## validate descriptors, contracts, policies and every code location
 	mkdir -p $(DAGSTER_HOME)
