@@ -8,7 +8,7 @@ export MESH_HOME ?= $(CURDIR)/.mesh
 export DAGSTER_HOME := $(MESH_HOME)/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test ui check lint lock clean help catalog
+.PHONY: install run test ui check lint lock clean help bench bench-full catalog
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,19 @@ check: install  ## validate descriptors, contracts, policies and every code loca
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/mesh check
 	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: install  ## quick benchmarks (about 3 minutes): mesh vs raw DuckDB, validation, definitions load, catalog
+	$(BIN)/python -m benchmarks.mesh_build --orders 20000 200000 --repeat 1
+	$(BIN)/python -m benchmarks.validation --rows 1000000 --repeat 1
+	$(BIN)/python -m benchmarks.definitions_load --products 100 --repeat 1
+	$(BIN)/python -m benchmarks.catalog --products 1000 --repeat 3
+
+bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); writes docs/benchmarks/
+	$(BIN)/python -m benchmarks.mesh_build --orders 100000 1000000 10000000 --repeat 2 --json docs/benchmarks/mesh_build.json
+	$(BIN)/python -m benchmarks.plot docs/benchmarks/mesh_build.json docs/benchmarks/build_vs_rows
+	$(BIN)/python -m benchmarks.validation --rows 1000000 10000000 --repeat 3
+	$(BIN)/python -m benchmarks.definitions_load --products 100 1000 --repeat 3
+	$(BIN)/python -m benchmarks.catalog --products 1000 --repeat 5
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check platform domains tests
