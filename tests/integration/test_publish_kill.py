@@ -33,11 +33,23 @@ with warehouse.connect("sales") as con:
 """
 
 
+# 6 kills in CI; the closing note of issue 8 reports a run with MESH_TEST_KILLS=50.
+KILLS = int(os.environ.get("MESH_TEST_KILLS", "6"))
+
+
+def fingerprint(manifest: ports.Manifest) -> tuple:
+    """Row count and an order-independent hash of every row: equal means the same data."""
+    import duckdb
+
+    files = [str(f) for f in ports.snapshot_files(manifest)]
+    return duckdb.sql(f"SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet({files})").fetchall()[0]
+
+
 def test_repeated_kill_9_mid_publish_never_exposes_a_partial_snapshot(mesh_home: Path):
     rng = random.Random(7)
     seen_latest = set()
     killed_mid_write = 0
-    for attempt in range(6):
+    for attempt in range(KILLS):
         proc = subprocess.Popen([sys.executable, "-c", PUBLISHER], stdout=subprocess.PIPE, env=dict(os.environ))
         assert proc.stdout and proc.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.2, 2.5))
@@ -56,4 +68,10 @@ def test_repeated_kill_9_mid_publish_never_exposes_a_partial_snapshot(mesh_home:
         for snapshot in ports.snapshots(ports.version_dir("sales", "orders", 1)):
             assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == []
     assert seen_latest, "no publish ever completed: the kill points were all too early to prove anything"
+    # Every snapshot that survived, whichever attempt wrote it, holds exactly the same data.
+    prints = {
+        fingerprint(ports.read_manifest("sales", "orders", 1, s))
+        for s in ports.snapshots(ports.version_dir("sales", "orders", 1))
+    }
+    assert len(prints) == 1, prints
     assert killed_mid_write, "no kill landed while a snapshot was being written"
