@@ -60,9 +60,14 @@ lint: install  ## ruff and mypy
 	$(BIN)/ruff check platform domains tests
 	$(BIN)/mypy
 
-lock: | $(UV)  ## re-resolve dependencies and rewrite requirements.lock
-	$(UV) lock
-	$(UV) export --format requirements-txt --all-groups --no-emit-project --no-header -o requirements.lock
+lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/requirements.lock (the image's)
+	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.
+	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes --no-header \
+		--python-version 3.11 $(if $(UPGRADE),--upgrade) -q -o requirements.lock
+	# The image runs the same versions as development: the dev lock constrains the deploy lock.
+	grep -E '^[a-z0-9].*==' requirements.lock | sed -E 's/ *\\$$//' > .tools/constraints.txt
+	$(UV) pip compile pyproject.toml --extra deploy --universal --generate-hashes --no-header \
+		--python-version 3.11 -c .tools/constraints.txt -q -o deploy/requirements.lock
 
 clean:  ## remove the local mesh (warehouses, ports, Dagster instance) and dbt artifacts
 	rm -rf .mesh dbt_project/target dbt_project/logs
