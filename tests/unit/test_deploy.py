@@ -8,7 +8,7 @@ test ties the values to workspace.yaml, the Dockerfile, the runtime lockfile and
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class PullPolicy(str, Enum):
+class PullPolicy(StrEnum):
     always = "Always"
     if_not_present = "IfNotPresent"
     never = "Never"
