@@ -50,7 +50,7 @@ def _newest_source_mtime(project: Path) -> float:
 
 
 def target_path(domain: str) -> Path:
-    return settings.mesh_home() / "dbt" / domain / "target"
+    return settings.dbt_target_dir(domain)
 
 
 def dbt_vars(domain: str | None) -> dict[str, str]:

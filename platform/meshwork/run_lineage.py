@@ -16,7 +16,7 @@ from typing import Any, ParamSpec
 
 import dagster as dg
 
-from meshwork import lineage, lineage_delivery, specs
+from meshwork import lineage, lineage_delivery, settings, specs
 from meshwork.column_lineage import ColumnOrigin, DbtColumnLineage, Relation, load_manifest
 from meshwork.mesh import Mesh, Product
 from meshwork.quality import QualityReport
@@ -83,9 +83,7 @@ def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOr
     """Column lineage and compiled SQL of a dbt product, from its domain's last dbt run."""
     if product.descriptor.implementation.engine != "dbt":
         return {}, None
-    from meshwork.dbt_products import target_path  # dbt is imported only by locations that have dbt products
-
-    manifest = load_manifest(target_path(product.domain) / "manifest.json")
+    manifest = load_manifest(settings.dbt_target_dir(product.domain) / "manifest.json")
     if manifest is None:
         return {}, None
     model = product.descriptor.implementation.model or product.name

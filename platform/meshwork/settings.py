@@ -168,6 +168,11 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def dbt_target_dir(domain: str) -> Path:
+    """The dbt target folder of a domain's runs (its manifest holds the compiled SQL of the last run)."""
+    return mesh_home() / "dbt" / domain / "target"
+
+
 def lineage_dir() -> Path:
     return mesh_home() / "lineage"
 
