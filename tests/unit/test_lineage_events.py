@@ -165,4 +165,4 @@ def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
 
 def test_the_custom_facet_schema_url_is_the_schema_shipped_in_the_package():
     schema = json.loads((PLATFORM_SCHEMAS / "MeshworkProductJobFacet.json").read_text())
-    assert lineage.PRODUCT_FACET_SCHEMA == schema["$id"]
+    assert schema["$id"] == lineage.PRODUCT_FACET_SCHEMA
