@@ -9,6 +9,7 @@ version. Delivery is ``meshwork.lineage_delivery``'s business: building an event
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import traceback
 import uuid
@@ -151,6 +152,11 @@ def _job(product: Product, info: RunInfo, sql: str | None) -> Job:
     return Job(namespace=job_namespace(product.domain), name=product.name, facets=facets)
 
 
+@functools.cache
+def _dagster_version() -> str:
+    return importlib.metadata.version("dagster")
+
+
 def _run(product: Product, info: RunInfo, error: BaseException | str | None = None) -> Run:
     facets: dict[str, Any] = {
         "parent": parent_run.ParentRunFacet(
@@ -159,7 +165,7 @@ def _run(product: Product, info: RunInfo, error: BaseException | str | None = No
             producer=PRODUCER,
         ),
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=importlib.metadata.version("dagster"),
+            version=_dagster_version(),
             name="Dagster",
             openlineageAdapterVersion=VERSION,
             producer=PRODUCER,

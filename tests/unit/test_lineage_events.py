@@ -166,3 +166,16 @@ def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
 def test_the_custom_facet_schema_url_is_the_schema_shipped_in_the_package():
     schema = json.loads((PLATFORM_SCHEMAS / "MeshworkProductJobFacet.json").read_text())
     assert schema["$id"] == lineage.PRODUCT_FACET_SCHEMA
+
+
+def test_the_fast_serializer_writes_exactly_what_the_openlineage_serde_writes(mesh):
+    from meshwork.lineage_delivery import to_dict
+
+    product = mesh.products["finance/daily_revenue"]
+    events = [
+        lineage.start_event(mesh, product, info()),
+        lineage.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")], reports()),
+        lineage.fail_event(mesh, product, info(), RuntimeError("boom"), reports=reports(passed=False)),
+    ]
+    for event in events:
+        assert json.dumps(to_dict(event), sort_keys=True) == Serde.to_json(event)
