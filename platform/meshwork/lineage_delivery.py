@@ -31,6 +31,7 @@ from typing import Any
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.serde import Serde
+from openlineage.client.transport.console import ConsoleTransport
 from openlineage.client.transport.file import FileConfig, FileTransport
 
 from meshwork import settings
@@ -110,8 +111,14 @@ def client() -> OpenLineageClient:
     key = _client_key()
     with _clients_lock:
         if key not in _clients:
-            if settings.openlineage_configured():
-                _clients[key] = OpenLineageClient()
+            configured = OpenLineageClient() if settings.openlineage_configured() else None
+            # The client falls back to printing on the console when what looked like configuration
+            # is not (e.g. the OPENLINEAGE__TRANSPORT__* aliases it writes into the environment itself).
+            if configured is not None and not (
+                isinstance(configured.transport, ConsoleTransport)
+                and (configured.config.transport or {}).get("type") != "console"
+            ):
+                _clients[key] = configured
             else:
                 path = settings.lineage_events_file()
                 _clients[key] = OpenLineageClient(
