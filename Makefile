@@ -43,12 +43,13 @@ check: install  ## validate descriptors, contracts, policies and every code loca
 	$(BIN)/mesh check
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-bench: install  ## quick benchmarks (about 3 minutes): mesh vs raw DuckDB, validation, definitions load, catalog
+bench: install  ## quick benchmarks (about 4 minutes): mesh vs raw DuckDB, validation, definitions load, catalog, lineage
 	$(BIN)/python -m benchmarks.mesh_build --orders 20000 200000 --repeat 1
 	$(BIN)/python -m benchmarks.validation --rows 1000000 --repeat 1
 	$(BIN)/python -m benchmarks.definitions_load --products 100 --repeat 1
 	$(BIN)/python -m benchmarks.catalog --products 1000 --repeat 3
 	$(BIN)/python -m benchmarks.orchestration --shape 5x4 --repeat 1
+	$(BIN)/python -m benchmarks.lineage --events 300 --timeout 1
 
 bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); writes docs/benchmarks/
 	$(BIN)/python -m benchmarks.mesh_build --orders 100000 1000000 10000000 --repeat 2 --json docs/benchmarks/mesh_build.json
@@ -58,6 +59,7 @@ bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); wr
 	$(BIN)/python -m benchmarks.catalog --products 1000 --repeat 5
 	$(BIN)/python -m benchmarks.orchestration --shape 5x4 20x50 --repeat 2 --json docs/benchmarks/orchestration.json
 	$(BIN)/python -m benchmarks.soak --minutes 5 --readers 3 --json docs/benchmarks/soak.json
+	$(BIN)/python -m benchmarks.lineage --events 1000 --timeout 1
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check platform domains tests

@@ -591,6 +591,59 @@ def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: 
     _scaffold_call(run, settings.project_dir(), path, domain, owner, models, email, as_json=as_json)
 
 
+class _LineageGroup(click.Group):
+    """``mesh lineage D/P`` shows a product; ``mesh lineage replay`` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_LineageGroup)
+def lineage() -> None:
+    """OpenLineage: a product's lineage (mesh lineage D/P) and re-sending undelivered events."""
+
+
+@lineage.command("show")
+@click.argument("key", metavar="DOMAIN/PRODUCT")
+@click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True, help="Hops up and down.")
+@click.option("--json", "as_json", is_flag=True)
+def lineage_show(key: str, depth: int, as_json: bool) -> None:
+    """Upstream and downstream products (across domains) and the lineage of the product's columns."""
+    from meshwork.lineage_graph import product_lineage, render
+
+    mesh = _load_mesh()
+    if key not in mesh.products:
+        known = ", ".join(sorted(mesh.products))
+        click.echo(f"error: unknown product '{key}' (expected DOMAIN/PRODUCT, one of: {known})", err=True)
+        sys.exit(EXIT_INVALID)
+    result = product_lineage(mesh, key, depth)
+    click.echo(json.dumps(result, indent=2) if as_json else render(result))
+
+
+@lineage.command("replay")
+@click.option("--json", "as_json", is_flag=True)
+def lineage_replay(as_json: bool) -> None:
+    """Re-send the events in the lineage outbox; delivered ones are removed. Exit 1 if some remain."""
+    from meshwork import lineage_delivery
+
+    outcome = lineage_delivery.replay()
+    summary = {
+        "delivered": outcome.delivered,
+        "remaining": outcome.remaining,
+        "errors": outcome.errors,
+        "outbox": str(settings.lineage_outbox()),
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"delivered {outcome.delivered}, {outcome.remaining} left in {summary['outbox']}")
+        for error in outcome.errors:
+            click.echo(f"  backend still refuses: {error}")
+    sys.exit(EXIT_FAILED if outcome.remaining else EXIT_OK)
+
+
 @main.group()
 def catalog() -> None:
     """The static HTML catalog of every domain and product (plus catalog.json)."""

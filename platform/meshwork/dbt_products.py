@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import gate, landing, settings, specs, warehouse
+from meshwork import gate, landing, run_lineage, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
@@ -50,7 +50,7 @@ def _newest_source_mtime(project: Path) -> float:
 
 
 def target_path(domain: str) -> Path:
-    return settings.mesh_home() / "dbt" / domain / "target"
+    return settings.dbt_target_dir(domain)
 
 
 def dbt_vars(domain: str | None) -> dict[str, str]:
@@ -298,33 +298,53 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         selected = set(context.selected_asset_keys)
         products = {specs.asset_key(p.key): p for p in products_by_model.values() if specs.asset_key(p.key) in selected}
+        for product in products.values():
+            run_lineage.started(context, mesh, product)
         reads: dict[dg.AssetKey, list[ResolvedPort]] = {}
-        with warehouse.connect(domain) as con:
-            if problems := landing.ingest_problems(con, products.values()):
-                raise dg.Failure(
-                    description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems)
-                )
+        try:
+            yield from _run_dbt(context, dbt, mesh, domain, products, reads)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            # A failed step skips its downstream steps, gates included: every selected product failed.
             for key, product in products.items():
-                reader = PortReader(mesh, product, con, run_id=context.run.run_id)
-                reader.expose_inputs()
-                reads[key] = reader.reads
-        # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
-        # A stable target folder per domain lets dbt reuse its partial parse between runs.
-        invocation = dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
-        )
-        built: list[str] = []
-        for event in invocation.stream():
-            if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
-                key = context.asset_key_for_output(event.output_name)
-                built.append(gate.table_name(products[key]))
-                event = event.with_metadata({**event.metadata, **input_metadata(reads[key])})
-            yield event
-        with warehouse.connect(domain) as con:
-            for table in built:
-                warehouse.record_build(con, table, context.run.run_id)
+                run_lineage.failed(context, mesh, product, exc, reads.get(key, []))
+            raise
 
     return _dbt
+
+
+def _run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    mesh: Mesh,
+    domain: str,
+    products: dict[dg.AssetKey, Product],
+    reads: dict[dg.AssetKey, list[ResolvedPort]],
+):
+    with warehouse.connect(domain) as con:
+        if problems := landing.ingest_problems(con, products.values()):
+            raise dg.Failure(description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems))
+        for key, product in products.items():
+            reads[key] = []
+            reader = PortReader(mesh, product, con, run_id=context.run.run_id)
+            reader.reads = reads[key]
+            reader.expose_inputs()
+    # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
+    # A stable target folder per domain lets dbt reuse its partial parse between runs.
+    invocation = dbt.cli(
+        ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
+    )
+    built: list[str] = []
+    for event in invocation.stream():
+        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
+            key = context.asset_key_for_output(event.output_name)
+            built.append(gate.table_name(products[key]))
+            event = event.with_metadata({**event.metadata, **input_metadata(reads[key])})
+        yield event
+    with warehouse.connect(domain) as con:
+        for table in built:
+            warehouse.record_build(con, table, context.run.run_id)
 
 
 class MeshDbtCliResource(DbtCliResource):

@@ -11,12 +11,12 @@ from typing import Any
 
 import dagster as dg
 
-from meshwork import publish, specs, warehouse
+from meshwork import publish, run_lineage, specs, warehouse
 from meshwork.errors import ContractViolation
 from meshwork.mesh import Mesh, Product
 from meshwork.names import quote
 from meshwork.quality import QualityReport
-from meshwork.reader import PortReader
+from meshwork.reader import PortReader, ResolvedPort
 
 
 def table_name(product: Product) -> str:
@@ -70,6 +70,47 @@ def _resolver(mesh: Mesh, product: Product, reader: PortReader):
     return resolve
 
 
+def _validate_and_publish(
+    context: dg.AssetCheckExecutionContext, mesh: Mesh, product: Product
+) -> tuple[dg.AssetCheckResult, publish.PublishOutcome, list[ResolvedPort]]:
+    """The gate's result, what was validated and published, and the ports the rules read."""
+    run_id = context.run.run_id
+    with warehouse.connect(product.domain) as con:
+        reader = PortReader(mesh, product, con, run_id=run_id)
+        try:
+            outcome = publish.publish(con, product, table_name(product), run_id, _resolver(mesh, product, reader))
+        except ContractViolation as exc:
+            context.log.error(str(exc))
+            failed = exc.outcome if isinstance(exc.outcome, publish.PublishOutcome) else None
+            failed = failed or publish.PublishOutcome(reports=[], manifests=[])
+            result = dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=str(exc)[:4000],
+                metadata={**report_metadata(failed.reports), "published": "nothing"},
+            )
+            return result, failed, reader.reads
+    for report in outcome.reports:
+        for warning in (r for r in report.failures if not r.blocks):
+            context.log.warning(f"{report.port}: {warning.describe()}")
+    manifests = outcome.manifests
+    built_by = manifests[0].built_by_run if manifests else None
+    if built_by and built_by != run_id:
+        context.log.warning(f"{product.key}: the published table was built by run {built_by}, not this run")
+    context.log.info(f"published {', '.join(f'{product.key}@{m.version}/{m.snapshot_id}' for m in manifests)}")
+    # Failed `warn` rules do not fail the gate: the data is published and the warnings are in
+    # the metadata and the log. (A failed WARN check would still hold back eager consumers.)
+    result = dg.AssetCheckResult(
+        passed=True,
+        metadata={
+            **report_metadata(outcome.reports),
+            "published": ", ".join(f"{m.version}/{m.snapshot_id}" for m in manifests),
+            "dagster/row_count": manifests[0].row_count if manifests else 0,
+        },
+    )
+    return result, outcome, reader.reads
+
+
 def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
     ports = ", ".join(p.ref for p in product.ports)
 
@@ -81,37 +122,16 @@ def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
         pool=warehouse.pool(product.domain),
     )
     def _gate(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        run_id = context.run.run_id
-        with warehouse.connect(product.domain) as con:
-            reader = PortReader(mesh, product, con, run_id=run_id)
-            try:
-                outcome = publish.publish(con, product, table_name(product), run_id, _resolver(mesh, product, reader))
-            except ContractViolation as exc:
-                context.log.error(str(exc))
-                reports = exc.outcome.reports if isinstance(exc.outcome, publish.PublishOutcome) else []
-                return dg.AssetCheckResult(
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    description=str(exc)[:4000],
-                    metadata={**report_metadata(reports), "published": "nothing"},
-                )
-        for report in outcome.reports:
-            for warning in (r for r in report.failures if not r.blocks):
-                context.log.warning(f"{report.port}: {warning.describe()}")
-        manifests = outcome.manifests
-        built_by = manifests[0].built_by_run if manifests else None
-        if built_by and built_by != run_id:
-            context.log.warning(f"{product.key}: the published table was built by run {built_by}, not this run")
-        context.log.info(f"published {', '.join(f'{product.key}@{m.version}/{m.snapshot_id}' for m in manifests)}")
-        # Failed `warn` rules do not fail the gate: the data is published and the warnings are in
-        # the metadata and the log. (A failed WARN check would still hold back eager consumers.)
-        return dg.AssetCheckResult(
-            passed=True,
-            metadata={
-                **report_metadata(outcome.reports),
-                "published": ", ".join(f"{m.version}/{m.snapshot_id}" for m in manifests),
-                "dagster/row_count": manifests[0].row_count if manifests else 0,
-            },
-        )
+        try:
+            result, outcome, reads = _validate_and_publish(context, mesh, product)
+        except BaseException as exc:
+            run_lineage.gate_failed(context, mesh, product, exc, [])
+            raise
+        if not result.passed:
+            error = result.description or "the contract gate failed"
+            run_lineage.gate_failed(context, mesh, product, error, outcome.reports)
+        else:
+            run_lineage.published(context, mesh, product, outcome.manifests, outcome.reports, reads)
+        return result
 
     return _gate

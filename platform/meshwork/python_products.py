@@ -11,11 +11,12 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-from meshwork import landing, settings, specs, warehouse
+from meshwork import landing, run_lineage, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.names import quote
@@ -77,30 +78,46 @@ def product_asset(mesh: Mesh, product: Product) -> dg.AssetsDefinition:
         pool=warehouse.pool(product.domain),
     )
     def _build(context: dg.AssetExecutionContext):
-        with warehouse.connect(product.domain) as con:
-            if problems := landing.ingest_problems(con, [product]):
-                raise dg.Failure(
-                    description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems)
-                )
-            reader = PortReader(mesh, product, con, run_id=context.run.run_id)
-            relation = fn(ProductContext(con=con, product=product, reader=reader, log=context.log))
-            staging = f"{product.name}__mesh_new"
-            con.execute(f"DROP TABLE IF EXISTS {quote(staging)}")
-            relation.create(staging)
-            # Swap the new table in atomically: the publish gate never sees a half-built table.
-            con.execute("BEGIN")
-            con.execute(f"DROP TABLE IF EXISTS {quote(product.name)}")
-            con.execute(f"ALTER TABLE {quote(staging)} RENAME TO {quote(product.name)}")
-            warehouse.record_build(con, product.name, context.run.run_id)
-            con.execute("COMMIT")
-            rows = con.execute(f"SELECT count(*) FROM {quote(product.name)}").fetchone()
+        run_lineage.started(context, mesh, product)
+        reads: list[ResolvedPort] = []
+        try:
+            rows = _materialize(context, mesh, product, fn, reads)
+        except BaseException as exc:
+            run_lineage.failed(context, mesh, product, exc, reads)
+            raise
         return dg.MaterializeResult(
             asset_key=specs.asset_key(product.key),
-            metadata={"dagster/row_count": rows[0] if rows else 0, **input_metadata(reader.reads)},
+            metadata={"dagster/row_count": rows, **input_metadata(reads)},
         )
 
     return _build
 
 
-def input_metadata(reads: list[ResolvedPort]) -> dict[str, str]:
-    return {"meshwork/input_snapshots": ", ".join(f"{r.ref}/{r.snapshot_id}" for r in reads) or "(none)"}
+def _materialize(
+    context: dg.AssetExecutionContext, mesh: Mesh, product: Product, fn: ProductFunction, reads: list[ResolvedPort]
+) -> int:
+    """Build the product's table; ``reads`` collects the ports read, even when the build then fails."""
+    with warehouse.connect(product.domain) as con:
+        if problems := landing.ingest_problems(con, [product]):
+            raise dg.Failure(description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems))
+        reader = PortReader(mesh, product, con, run_id=context.run.run_id)
+        reader.reads = reads
+        relation = fn(ProductContext(con=con, product=product, reader=reader, log=context.log))
+        staging = f"{product.name}__mesh_new"
+        con.execute(f"DROP TABLE IF EXISTS {quote(staging)}")
+        relation.create(staging)
+        # Swap the new table in atomically: the publish gate never sees a half-built table.
+        con.execute("BEGIN")
+        con.execute(f"DROP TABLE IF EXISTS {quote(product.name)}")
+        con.execute(f"ALTER TABLE {quote(staging)} RENAME TO {quote(product.name)}")
+        warehouse.record_build(con, product.name, context.run.run_id)
+        con.execute("COMMIT")
+        rows = con.execute(f"SELECT count(*) FROM {quote(product.name)}").fetchone()
+    return rows[0] if rows else 0
+
+
+def input_metadata(reads: list[ResolvedPort]) -> dict[str, Any]:
+    return {
+        "meshwork/input_snapshots": ", ".join(f"{r.ref}/{r.snapshot_id}" for r in reads) or "(none)",
+        **run_lineage.reads_metadata(reads),
+    }

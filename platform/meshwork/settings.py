@@ -17,6 +17,14 @@
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
                     asset metadata (default: the ``file://`` URL of the catalog folder).
+``MESH_LINEAGE_TIMEOUT`` seconds one OpenLineage emission may hold up a run before the event goes to
+                    the lineage outbox ``$MESH_HOME/lineage/outbox.jsonl`` (default 2).
+
+OpenLineage's own configuration (``OPENLINEAGE_CONFIG``, ``openlineage.yml`` in the working directory
+or ``~/.openlineage/``, ``OPENLINEAGE_URL``/``OPENLINEAGE_ENDPOINT``/``OPENLINEAGE_API_KEY``,
+``OPENLINEAGE__*``, ``OPENLINEAGE_DISABLED``) is read by the openlineage-python client itself; this
+module only tells whether any of it is present (``openlineage_configured``), because without it
+events go to the file ``$MESH_HOME/lineage/events.jsonl``.
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -158,3 +166,51 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     )
     env.update(extra or {})
     return env
+
+
+def dbt_target_dir(domain: str) -> Path:
+    """The dbt target folder of a domain's runs (its manifest holds the compiled SQL of the last run)."""
+    return mesh_home() / "dbt" / domain / "target"
+
+
+def lineage_dir() -> Path:
+    return mesh_home() / "lineage"
+
+
+def lineage_events_file() -> Path:
+    """Where events go when no OpenLineage transport is configured."""
+    return lineage_dir() / "events.jsonl"
+
+
+def lineage_outbox() -> Path:
+    """Events a configured transport did not accept in time, for ``mesh lineage replay``."""
+    return lineage_dir() / "outbox.jsonl"
+
+
+def lineage_timeout() -> float:
+    return max(0.05, float(os.environ.get("MESH_LINEAGE_TIMEOUT", "2")))
+
+
+def openlineage_environment() -> dict[str, str]:
+    """The OpenLineage client's own environment variables (it reads them; we key its cache on them)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("OPENLINEAGE")}
+
+
+def openlineage_config_file() -> Path | None:
+    """The openlineage.yml the client will use, searched in the client's order."""
+    explicit = os.environ.get("OPENLINEAGE_CONFIG")
+    for candidate in (explicit, Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def openlineage_configured() -> bool:
+    """True when the user configured OpenLineage (a file, a URL, ``OPENLINEAGE__*`` or disabling it)."""
+    env = openlineage_environment()
+    return (
+        openlineage_config_file() is not None
+        or bool(env.get("OPENLINEAGE_URL"))
+        or env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true"
+        or any(k.startswith("OPENLINEAGE__TRANSPORT") for k in env)
+    )

@@ -1,0 +1,126 @@
+"""``mesh lineage``: a product's upstream and downstream products, and its columns' lineage.
+
+Products come from the descriptors' input ports (across domains), so the answer needs no run.
+Columns come from the compiled SQL of the last dbt run of each domain (parsed with sqlglot), so
+they are known for dbt products once their domain has been built, and not for Python products.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshwork.column_lineage import ColumnOrigin
+from meshwork.mesh import Mesh, Product
+from meshwork.run_lineage import dbt_column_lineage
+
+
+def _edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """product -> {producer: port version read}, and product -> {consumer: port version read}."""
+    ups: dict[str, dict[str, str]] = {key: {} for key in mesh.products}
+    downs: dict[str, dict[str, str]] = {key: {} for key in mesh.products}
+    for product in mesh.products.values():
+        for port in product.inputs:
+            if port.product in mesh.products:
+                ups[product.key][port.product] = f"v{port.major}"
+                downs[port.product][product.key] = f"v{port.major}"
+    return ups, downs
+
+
+def _walk(mesh: Mesh, start: str, step: dict[str, dict[str, str]], depth: int) -> list[dict[str, Any]]:
+    """Products within ``depth`` hops of ``start``, nearest first, each with the edge that reached it."""
+    seen, frontier, found = {start}, [start], []
+    for hop in range(1, depth + 1):
+        nxt = []
+        for node in frontier:
+            for other, version in sorted(step[node].items()):
+                if other in seen:
+                    continue
+                seen.add(other)
+                nxt.append(other)
+                target = mesh.products[other]
+                found.append(
+                    {
+                        "product": other,
+                        "domain": target.domain,
+                        "kind": target.descriptor.product_kind.value,
+                        "implementation": target.descriptor.implementation.engine,
+                        "depth": hop,
+                        "via": node,
+                        "port_version": version,
+                        "cross_domain": target.domain != mesh.products[node].domain,
+                    }
+                )
+        frontier = nxt
+    return found
+
+
+def _columns(origins: dict[str, ColumnOrigin]) -> dict[str, dict[str, Any]]:
+    return {
+        column: {
+            "transformation": origin.subtype,
+            "from": [{"kind": i.relation.kind, "dataset": i.relation.name, "column": i.column} for i in origin.inputs],
+        }
+        for column, origin in origins.items()
+    }
+
+
+def _port_name(product: Product, version: str) -> str:
+    return f"{product.domain}/{product.name}/{version}"
+
+
+def product_lineage(mesh: Mesh, key: str, depth: int = 3) -> dict[str, Any]:
+    """Upstream and downstream products of ``key`` and the lineage of its columns (KeyError if unknown)."""
+    product = mesh.products[key]
+    ups, downs = _edges(mesh)
+    upstream = _walk(mesh, key, ups, depth)
+    downstream = _walk(mesh, key, downs, depth)
+    origins, _sql = dbt_column_lineage(mesh, product)
+    # Columns of direct consumers computed from this product's port: impact of a change, per column.
+    published = {_port_name(product, p.version) for p in product.ports}
+    used_by = []
+    for consumer in (mesh.products[d["product"]] for d in downstream if d["depth"] == 1):
+        consumer_origins, _ = dbt_column_lineage(mesh, consumer)
+        for column, origin in consumer_origins.items():
+            for source in origin.inputs:
+                if source.relation.kind == "port" and source.relation.name in published:
+                    used_by.append({"column": source.column, "consumer": consumer.key, "as": column})
+    return {
+        "product": key,
+        "domain": product.domain,
+        "kind": product.descriptor.product_kind.value,
+        "implementation": product.descriptor.implementation.engine,
+        "ports": [_port_name(product, p.version) for p in product.ports],
+        "depth": depth,
+        "upstream": upstream,
+        "downstream": downstream,
+        "columns": _columns(origins),
+        "columns_known": bool(origins),
+        "columns_used_downstream": sorted(used_by, key=lambda u: (u["column"], u["consumer"], u["as"])),
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The human-readable form of :func:`product_lineage`."""
+    lines = [f"{result['product']} ({result['kind']}, {result['implementation']}), ports {', '.join(result['ports'])}"]
+    for side in ("upstream", "downstream"):
+        lines.append(f"\n{side} (up to {result['depth']} hops):")
+        if not result[side]:
+            lines.append("  (none)")
+        for item in result[side]:
+            cross = ", cross-domain" if item["cross_domain"] else ""
+            lines.append(
+                f"  {'  ' * (item['depth'] - 1)}{item['product']}@{item['port_version']}"
+                f"  [{item['kind']}, {item['implementation']}{cross}]"
+            )
+    lines.append("\ncolumns:")
+    if not result["columns_known"]:
+        why = "a Python product" if result["implementation"] == "python" else "no dbt run of this domain yet"
+        lines.append(f"  (not known: {why})")
+    for column, info in result["columns"].items():
+        sources = ", ".join(f"{s['dataset']}.{s['column']}" for s in info["from"]) or "(no column: e.g. count(*))"
+        lines.append(f"  {column:<24} <- {sources}  [{info['transformation']}]")
+    if result["columns_used_downstream"]:
+        lines.append("\ncolumns read downstream:")
+        for use in result["columns_used_downstream"]:
+            lines.append(f"  {use['column']:<24} -> {use['consumer']}.{use['as']}")
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Where a product's steps emit OpenLineage events, from inside our own asset and check functions.
+
+The product's asset step emits START (and FAIL if it raises); the blocking ``contract`` gate, which
+validates and publishes, emits COMPLETE with the published snapshots, or FAIL when the contract
+breaks. Both steps derive the same OpenLineage run id from the Dagster run id and the product. The
+input snapshots a build read travel from the asset step to the gate in the materialization's
+metadata (``meshwork/inputs``). Nothing here may fail or hold up a run: every hook catches and logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec
+
+import dagster as dg
+
+from meshwork import lineage, lineage_delivery, settings, specs
+from meshwork.column_lineage import ColumnOrigin, DbtColumnLineage, Relation, load_manifest
+from meshwork.mesh import Mesh, Product
+from meshwork.quality import QualityReport
+from meshwork.reader import ResolvedPort
+
+INPUTS_METADATA = "meshwork/inputs"
+log = logging.getLogger("meshwork.lineage")
+P = ParamSpec("P")
+
+Context = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
+
+
+def _never_raises(fn: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # a bug in lineage must not cost anyone their data
+            log.exception("OpenLineage: could not build or send the event of %s", fn.__name__)
+
+    return wrapper
+
+
+def _info(context: Context, product: Product) -> lineage.RunInfo:
+    return lineage.RunInfo(
+        dagster_run_id=context.run.run_id,
+        job_name=context.run.job_name,
+        engine=product.descriptor.implementation.engine,
+    )
+
+
+def reads_metadata(reads: Iterable[ResolvedPort]) -> dict[str, Any]:
+    return {INPUTS_METADATA: dg.MetadataValue.json([{"port": r.ref, "snapshot": r.snapshot_id} for r in reads])}
+
+
+def _port_reads(reads: Iterable[ResolvedPort]) -> list[lineage.PortRead]:
+    return [lineage.PortRead(r.ref, r.snapshot_id) for r in reads]
+
+
+def recorded_reads(context: Context, product: Product) -> list[lineage.PortRead]:
+    """The snapshots the latest build of ``product`` read, from its materialization's metadata."""
+    record = context.instance.get_latest_materialization_event(specs.asset_key(product.key))
+    materialization = record.asset_materialization if record else None
+    value = materialization.metadata.get(INPUTS_METADATA) if materialization else None
+    data = value.value if isinstance(value, dg.JsonMetadataValue) else None
+    if not isinstance(data, list):
+        return []
+    return [lineage.PortRead(d["port"], d.get("snapshot")) for d in data if isinstance(d, dict) and "port" in d]
+
+
+def _columns_of(mesh: Mesh) -> Callable[[Relation], Mapping[str, str] | None]:
+    def columns_of(relation: Relation) -> Mapping[str, str] | None:
+        if relation.kind != "port":
+            return None
+        domain, name, version = relation.name.split("/")
+        producer = mesh.products.get(f"{domain}/{name}")
+        port = producer.port(int(version[1:])) if producer else None
+        return {c.name: c.physical_type for c in port.contract.columns} if port else None
+
+    return columns_of
+
+
+def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOrigin], str | None]:
+    """Column lineage and compiled SQL of a dbt product, from its domain's last dbt run."""
+    if product.descriptor.implementation.engine != "dbt":
+        return {}, None
+    manifest = load_manifest(settings.dbt_target_dir(product.domain) / "manifest.json")
+    if manifest is None:
+        return {}, None
+    model = product.descriptor.implementation.model or product.name
+    sql = next(
+        (
+            n.get("compiled_code")
+            for n in manifest.get("nodes", {}).values()
+            if n.get("resource_type") == "model" and n.get("name") == model
+        ),
+        None,
+    )
+    return DbtColumnLineage(manifest, _columns_of(mesh)).model(model), sql
+
+
+@_never_raises
+def started(context: Context, mesh: Mesh, product: Product) -> None:
+    lineage_delivery.emit(lineage.start_event(mesh, product, _info(context, product)), context.log)
+
+
+@_never_raises
+def failed(
+    context: Context,
+    mesh: Mesh,
+    product: Product,
+    error: BaseException | str,
+    reads: Iterable[ResolvedPort] = (),
+    reports: list[QualityReport] | None = None,
+) -> None:
+    event = lineage.fail_event(mesh, product, _info(context, product), error, _port_reads(reads), reports)
+    lineage_delivery.emit(event, context.log)
+
+
+@_never_raises
+def gate_failed(
+    context: Context, mesh: Mesh, product: Product, error: BaseException | str, reports: list[QualityReport]
+) -> None:
+    reads = recorded_reads(context, product)
+    event = lineage.fail_event(mesh, product, _info(context, product), error, reads, reports)
+    lineage_delivery.emit(event, context.log)
+
+
+@_never_raises
+def published(
+    context: Context,
+    mesh: Mesh,
+    product: Product,
+    manifests: list,
+    reports: list[QualityReport],
+    gate_reads: Iterable[ResolvedPort] = (),
+) -> None:
+    reads = [*recorded_reads(context, product), *_port_reads(gate_reads)]
+    columns, sql = dbt_column_lineage(mesh, product)
+    event = lineage.complete_event(
+        mesh, product, _info(context, product), reads, manifests, reports, columns=columns, sql=sql
+    )
+    lineage_delivery.emit(event, context.log)

@@ -1,0 +1,184 @@
+"""OpenLineage end to end: the built example mesh's events, a real HTTP backend up, down and slow, FAIL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dagster_cli, mesh_cli
+from tests.integration.test_mesh_build import PRODUCTS
+from tests.lineage_support import free_port, read_events, receiver, schema_errors
+
+pytestmark = pytest.mark.slow
+
+
+def latest_snapshot(home: Path, product: str) -> str:
+    return (home / "ports" / product / "v1" / "latest").read_text().strip()
+
+
+def by_product(events: list[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for e in events:
+        found.setdefault(f"{e['job']['namespace'].removeprefix('meshwork.')}/{e['job']['name']}", []).append(e)
+    return found
+
+
+def test_every_product_of_the_built_mesh_emitted_start_then_complete_valid_against_the_spec(built_mesh: Path):
+    events = read_events(built_mesh / "lineage/events.jsonl")
+    assert events, "no events in the default file transport"
+    for event in events:
+        assert schema_errors(event) == [], (event["eventType"], event["job"]["name"])
+    runs = by_product(events)
+    assert set(runs) == set(PRODUCTS)
+    for product, product_events in runs.items():
+        by_run: dict[str, list[str]] = {}
+        for e in product_events:
+            by_run.setdefault(e["run"]["runId"], []).append(e["eventType"])
+        assert ["START", "COMPLETE"] in by_run.values(), product
+        complete = [e for e in product_events if e["eventType"] == "COMPLETE"][-1]
+        [output] = complete["outputs"]
+        assert output["name"] == f"{product}/v1"
+        assert output["facets"]["version"]["datasetVersion"] == latest_snapshot(built_mesh, product)
+        assert all(a["success"] for a in output["facets"]["dataQualityAssertions"]["assertions"])
+        assert complete["job"]["facets"]["meshwork"]["product"] == product.split("/")[1]
+    assert not (built_mesh / "lineage/outbox.jsonl").exists()
+
+
+def test_inputs_are_the_snapshots_the_consumer_read_and_dbt_products_have_column_lineage(built_mesh: Path):
+    runs = by_product(read_events(built_mesh / "lineage/events.jsonl"))
+    complete = [e for e in runs["finance/daily_revenue"] if e["eventType"] == "COMPLETE"][-1]
+    reads = [json.loads(line) for line in (built_mesh / "audit/audit.jsonl").read_text().splitlines()]
+    read_snapshots = {(r["port"], r["snapshot"]) for r in reads if r["action"] == "port.read"}
+    inputs = {i["name"]: i["facets"]["version"]["datasetVersion"] for i in complete["inputs"]}
+    assert set(inputs) == {"sales/orders/v1", "sales/order_lines/v1"}
+    for name, snapshot in inputs.items():
+        domain, product, version = name.split("/")
+        assert (f"{domain}/{product}@{version}", snapshot) in read_snapshots
+    fields = complete["outputs"][0]["facets"]["columnLineage"]["fields"]
+    assert {(f["name"], f["field"]) for f in fields["net_revenue"]["inputFields"]} == {
+        ("sales/order_lines/v1", "line_amount"),
+        ("sales/orders/v1", "status"),
+    }
+    assert complete["job"]["facets"]["sql"]["query"].lstrip().lower().startswith("with orders as")
+    # A Python product has no SQL to parse: no column lineage rather than a made-up one.
+    tickets = [e for e in runs["support/tickets"] if e["eventType"] == "COMPLETE"][-1]
+    assert "columnLineage" not in tickets["outputs"][0]["facets"]
+
+
+def test_mesh_lineage_shows_products_across_domains_and_columns(built_mesh: Path):
+    env = {**os.environ, "MESH_HOME": str(built_mesh), "DAGSTER_HOME": str(built_mesh / "dagster")}
+    result = mesh_cli("lineage", "marketing/customer_360", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {u["product"] for u in data["upstream"] if u["depth"] == 1} == {
+        "customers/customer_profiles",
+        "sales/orders",
+        "sales/order_lines",
+        "support/tickets",
+    }
+    [segments] = [d for d in data["downstream"] if d["product"] == "marketing/customer_segments"]
+    assert segments["cross_domain"] is False and segments["depth"] == 1
+    assert data["columns"]["avg_satisfaction"]["from"] == [
+        {"kind": "port", "dataset": "support/tickets/v1", "column": "satisfaction"}
+    ]
+    deep = json.loads(mesh_cli("lineage", "finance/daily_revenue", "--json", env=env).stdout)
+    shallow = json.loads(mesh_cli("lineage", "finance/daily_revenue", "--json", "--depth", "1", env=env).stdout)
+    # sales/orders checks its customer ids against the customers port: two hops from finance.
+    assert [(u["product"], u["depth"]) for u in deep["upstream"] if u["depth"] > 1] == [
+        ("customers/customer_profiles", 2)
+    ]
+    assert {u["product"] for u in shallow["upstream"]} == {"sales/orders", "sales/order_lines"}
+    text = mesh_cli("lineage", "sales/orders", env=env)
+    assert "finance/daily_revenue@v1" in text.stdout and "status" in text.stdout
+    unknown = mesh_cli("lineage", "sales/nope", env=env)
+    assert unknown.returncode == 2 and "unknown product 'sales/nope'" in unknown.stderr
+
+
+@pytest.fixture
+def copied_home(built_mesh: Path, tmp_path: Path) -> Path:
+    """The built mesh's MESH_HOME, copied: support can be rebuilt against the published customers port."""
+    home = tmp_path / "home"
+    shutil.copytree(built_mesh, home, ignore=shutil.ignore_patterns("lineage", "catalog"))
+    return home
+
+
+def build_support(home: Path, project: Path | None = None, **extra: str):
+    env = {
+        **os.environ,
+        "MESH_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "MESH_LINEAGE_TIMEOUT": "1",
+        **extra,
+    }
+    if project is not None:
+        env["MESH_PROJECT_DIR"] = str(project)
+    cwd = project or Path(env["MESH_PROJECT_DIR"])
+    return env, dagster_cli(
+        "asset", "materialize", "-m", "domains.support.definitions", "--select", "*", cwd=cwd, env=env
+    )
+
+
+def types(events: list[dict]) -> list[tuple[str, str]]:
+    return [(e["job"]["name"], e["eventType"]) for e in events]
+
+
+def test_a_run_sends_its_events_to_a_real_http_backend(copied_home: Path):
+    with receiver() as backend:
+        _, result = build_support(copied_home, OPENLINEAGE_URL=backend.url)
+        assert result.returncode == 0, result.stdout[-3000:]
+    assert types(backend.events) == [("tickets", "START"), ("tickets", "COMPLETE")]
+    assert all(schema_errors(e) == [] for e in backend.events)
+    assert not (copied_home / "lineage/outbox.jsonl").exists()
+
+
+def test_a_backend_that_is_down_does_not_fail_the_run_and_replay_delivers_later(copied_home: Path):
+    port = free_port()
+    env, result = build_support(copied_home, OPENLINEAGE_URL=f"http://127.0.0.1:{port}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    queued = read_events(copied_home / "lineage/outbox.jsonl")
+    assert types([r["event"] for r in queued]) == [("tickets", "START"), ("tickets", "COMPLETE")]
+    with receiver(port=port) as backend:
+        replay = mesh_cli("lineage", "replay", "--json", env=env)
+        assert replay.returncode == 0, replay.stderr
+        assert json.loads(replay.stdout) == {**json.loads(replay.stdout), "delivered": 2, "remaining": 0}
+    assert types(backend.events) == [("tickets", "START"), ("tickets", "COMPLETE")]
+    assert all(schema_errors(e) == [] for e in backend.events)
+    assert read_events(copied_home / "lineage/outbox.jsonl") == []
+
+
+def test_a_slow_backend_does_not_fail_the_run_and_no_event_is_lost(copied_home: Path):
+    with receiver(delay=4) as backend:
+        _, result = build_support(copied_home, OPENLINEAGE_URL=backend.url)
+        assert result.returncode == 0, result.stdout[-3000:]
+        queued = [r["event"] for r in read_events(copied_home / "lineage/outbox.jsonl")]
+        # The first event timed out; the run did not wait for the backend again after that.
+        assert ("tickets", "COMPLETE") in types(queued)
+        assert all(
+            "MESH_LINEAGE_TIMEOUT" in r["reason"] or "earlier failure" in r["reason"]
+            for r in read_events(copied_home / "lineage/outbox.jsonl")
+        )
+    # Every event reached the backend late or is still in the outbox: none is lost.
+    assert {("tickets", "START"), ("tickets", "COMPLETE")} <= set(types(backend.events) + types(queued))
+
+
+def test_a_failing_contract_gate_emits_fail_with_the_error_and_the_failed_rules(copied_home: Path, project: Path):
+    code = project / "domains/support/products/tickets.py"
+    code.write_text(
+        code.read_text().replace(
+            "                satisfaction\n", "                satisfaction * 10 AS satisfaction\n"
+        )
+    )
+    _, result = build_support(copied_home, project)
+    assert result.returncode != 0
+    events = [e for e in read_events(copied_home / "lineage/events.jsonl") if e["job"]["name"] == "tickets"]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert all(schema_errors(e) == [] for e in events)
+    fail = events[-1]
+    assert "satisfaction" in fail["run"]["facets"]["errorMessage"]["message"]
+    assertions = fail["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
+    assert [a["column"] for a in assertions if not a["success"]] == ["satisfaction"]
+    assert "version" not in fail["outputs"][0]["facets"]  # nothing was published

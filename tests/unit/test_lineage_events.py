@@ -1,0 +1,181 @@
+"""OpenLineage events: built from the real mesh, valid against the vendored spec, every facet too."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from openlineage.client.serde import Serde
+
+from meshwork import lineage, ports
+from meshwork.column_lineage import ColumnOrigin, InputColumn, Relation
+from meshwork.mesh import load_mesh
+from meshwork.quality import QualityReport, RuleResult
+from meshwork.rules import Rule
+from tests.lineage_support import PLATFORM_SCHEMAS, schema_errors
+
+DAGSTER_RUN = "0d7c1f3e-1111-4222-8333-444455556666"
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    return load_mesh()
+
+
+def info(engine: str = "dbt") -> lineage.RunInfo:
+    return lineage.RunInfo(dagster_run_id=DAGSTER_RUN, job_name="__ASSET_JOB", engine=engine)
+
+
+def manifest(domain: str, product: str, snapshot: str = "20261201T000000000000Z-0d7c1f3e") -> ports.Manifest:
+    return ports.Manifest(
+        domain=domain,
+        product=product,
+        version="v1",
+        snapshot_id=snapshot,
+        contract_id=f"{domain}.{product}",
+        contract_version="1.0.0",
+        columns=[ports.ColumnEntry(name="revenue_date", type="DATE")],
+        row_count=711,
+        files=[ports.FileEntry(path="data_0.parquet", bytes=1234, sha256="0" * 64)],
+        run_id=DAGSTER_RUN,
+        created_at=datetime.now(UTC),
+        environment="local",
+    )
+
+
+def reports(passed: bool = True) -> list[QualityReport]:
+    rule = Rule(
+        id="net_revenue.not_null", kind="not_null", description="'net_revenue' is never empty", columns=("net_revenue",)
+    )
+    return [QualityReport("finance/daily_revenue@v1", 711, [RuleResult(rule, passed, 0 if passed else 3)])]
+
+
+def as_json(event) -> dict:
+    return json.loads(Serde.to_json(event))
+
+
+def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_facet(mesh):
+    product = mesh.products["finance/daily_revenue"]
+    columns = {
+        "net_revenue": ColumnOrigin(
+            (InputColumn(Relation("port", "sales/order_lines/v1"), "line_amount"),), "AGGREGATION"
+        )
+    }
+    reads = [lineage.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
+    events = [
+        lineage.start_event(mesh, product, info()),
+        lineage.complete_event(
+            mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports(), columns, "select 1"
+        ),
+        lineage.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads, reports(passed=False)),
+    ]
+    for event in map(as_json, events):
+        assert schema_errors(event) == [], event["eventType"]
+    start, complete, fail = map(as_json, events)
+    assert [e["eventType"] for e in (start, complete, fail)] == ["START", "COMPLETE", "FAIL"]
+    # One OpenLineage run per product and Dagster run, whichever step emits.
+    assert start["run"]["runId"] == complete["run"]["runId"] == fail["run"]["runId"]
+    assert uuid.UUID(start["run"]["runId"])
+    assert start["job"] == {**start["job"], "namespace": "meshwork.finance", "name": "daily_revenue"}
+    assert complete["run"]["facets"]["parent"]["run"]["runId"] == DAGSTER_RUN
+
+
+def test_the_complete_event_names_the_snapshots_read_and_published_with_their_facets(mesh):
+    product = mesh.products["finance/daily_revenue"]
+    reads = [lineage.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
+    event = as_json(
+        lineage.complete_event(mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports())
+    )
+    inputs = {i["name"]: i for i in event["inputs"]}
+    assert set(inputs) == {"sales/orders/v1", "sales/order_lines/v1"}
+    assert all(i["namespace"] == lineage.PORTS_NAMESPACE for i in event["inputs"])
+    assert inputs["sales/orders/v1"]["facets"]["version"]["datasetVersion"] == "20261130T000000000000Z-aaaaaaaa"
+    assert "version" not in inputs["sales/order_lines/v1"]["facets"]  # declared, not read in this run
+    [output] = event["outputs"]
+    assert output["name"] == "finance/daily_revenue/v1"
+    facets = output["facets"]
+    assert facets["version"]["datasetVersion"] == "20261201T000000000000Z-0d7c1f3e"
+    assert facets["dataSource"]["uri"].endswith("/ports/finance/daily_revenue/v1")
+    assert facets["schema"]["fields"][0] == {**facets["schema"]["fields"][0], "name": "revenue_date", "type": "DATE"}
+    assert facets["ownership"]["owners"] == [{"name": "team:finance-analytics", "type": "team"}]
+    assert facets["documentation"]["description"] == product.descriptor.description.purpose
+    assert facets["dataQualityAssertions"]["assertions"] == [
+        {
+            "assertion": "not_null",
+            "success": True,
+            "column": "net_revenue",
+            "severity": "error",
+            "name": "net_revenue.not_null",
+            "description": "'net_revenue' is never empty",
+            "actual": "0 failing rows",
+            "params": {},
+        }
+    ]
+    assert output["outputFacets"]["outputStatistics"] == {
+        **output["outputFacets"]["outputStatistics"],
+        "rowCount": 711,
+        "size": 1234,
+        "fileCount": 1,
+    }
+    custom = event["job"]["facets"]["meshwork"]
+    assert custom == {
+        **custom,
+        "domain": "finance",
+        "product": "daily_revenue",
+        "productKind": "aggregate",
+        "implementation": "dbt",
+        "portVersion": "v1",
+        "portVersions": ["v1"],
+    }
+
+
+def test_a_source_aligned_product_reads_its_landing_files(mesh):
+    event = as_json(lineage.start_event(mesh, mesh.products["sales/orders"], info()))
+    landing = [i for i in event["inputs"] if i["namespace"] == lineage.SOURCES_NAMESPACE]
+    assert [i["name"] for i in landing] == ["shop/orders"]
+    assert landing[0]["facets"]["dataSource"]["uri"].endswith("/sources/shop/orders")
+    assert [f["name"] for f in landing[0]["facets"]["schema"]["fields"]][:2] == ["order_id", "customer_id"]
+    assert schema_errors(event) == []
+
+
+def test_a_fail_event_carries_the_error_and_the_failed_rules(mesh):
+    product = mesh.products["finance/daily_revenue"]
+    event = as_json(lineage.fail_event(mesh, product, info(), "net_revenue is empty", reports=reports(passed=False)))
+    assert event["run"]["facets"]["errorMessage"]["message"] == "net_revenue is empty"
+    [assertion] = event["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
+    assert assertion["success"] is False and assertion["actual"] == "3 failing rows"
+    assert "version" not in event["outputs"][0]["facets"]  # nothing was published
+
+
+def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
+    good = as_json(lineage.start_event(mesh, mesh.products["finance/daily_revenue"], info()))
+    no_run_id = copy.deepcopy(good)
+    del no_run_id["run"]["runId"]
+    assert any("'runId' is a required property" in e for e in schema_errors(no_run_id))
+    bad_custom = copy.deepcopy(good)
+    del bad_custom["job"]["facets"]["meshwork"]["portVersion"]
+    assert any(e.startswith("job.meshwork:") and "portVersion" in e for e in schema_errors(bad_custom))
+    bad_schema = copy.deepcopy(good)
+    bad_schema["outputs"][0]["facets"]["schema"]["fields"] = [{"type": "DATE"}]
+    assert any("schema" in e and "'name' is a required property" in e for e in schema_errors(bad_schema))
+
+
+def test_the_custom_facet_schema_url_is_the_schema_shipped_in_the_package():
+    schema = json.loads((PLATFORM_SCHEMAS / "MeshworkProductJobFacet.json").read_text())
+    assert schema["$id"] == lineage.PRODUCT_FACET_SCHEMA
+
+
+def test_the_fast_serializer_writes_exactly_what_the_openlineage_serde_writes(mesh):
+    from meshwork.lineage_delivery import to_dict
+
+    product = mesh.products["finance/daily_revenue"]
+    events = [
+        lineage.start_event(mesh, product, info()),
+        lineage.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")], reports()),
+        lineage.fail_event(mesh, product, info(), RuntimeError("boom"), reports=reports(passed=False)),
+    ]
+    for event in events:
+        assert json.dumps(to_dict(event), sort_keys=True) == Serde.to_json(event)
