@@ -33,6 +33,7 @@ another ``MESH_HOME`` before anything runs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -100,11 +101,10 @@ _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "K
 
 def port_cache_bytes() -> int:
     raw = os.environ.get("MESH_PORT_CACHE_SIZE", "20GB").strip().upper().replace(" ", "")
-    number = raw.rstrip("KMGTIB")
-    unit = raw[len(number) :]
-    if unit not in _UNITS or not number:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Z]*)", raw)
+    if not m or m.group(2) not in _UNITS:
         raise ValueError(f"MESH_PORT_CACHE_SIZE={raw!r}: write a size such as 20GB or 500MB")
-    return int(float(number) * _UNITS[unit])
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def warehouses_dir() -> Path:
