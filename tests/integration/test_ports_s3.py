@@ -310,3 +310,41 @@ def test_two_domains_build_through_dagster_with_their_ports_on_s3(mesh_home, s3_
     reads = [e for e in audit.entries("port.read") if e["action"] == "port.read" and e["consumer"] == "support/tickets"]
     assert reads and reads[-1]["port"] == "customers/customer_profiles@v1"
     assert reads[-1]["snapshot"] == summary["customers/customer_profiles@v1"]["snapshot"]
+
+
+PUBLISHER = """
+from meshwork import publish, warehouse
+from meshwork.mesh import load_mesh
+
+mesh = load_mesh()
+with warehouse.connect("sales") as con:
+    con.execute('''CREATE OR REPLACE TABLE orders AS SELECT range AS order_id, range % 7 AS customer_id,
+        TIMESTAMP '2025-01-01' + to_seconds(range) AS order_ts, 'completed' AS status, 'EMEA' AS region,
+        'EUR' AS currency, md5(range::VARCHAR) AS channel FROM range(300000)''')
+    customers = lambda key: "(SELECT range AS customer_id FROM range(7))"
+    for i in range(1000):
+        publish.publish(con, mesh.product("sales/orders"), "orders", f"run-{i}", customers)
+        print("published", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_while_publishing_to_s3_never_exposes_a_partial_snapshot(mesh, s3_ports):
+    import random
+    import signal
+    import time
+
+    rng = random.Random(11)
+    for attempt in range(int(os.environ.get("MESH_TEST_KILLS", "3"))):
+        proc = subprocess.Popen([sys.executable, "-c", PUBLISHER], stdout=subprocess.PIPE, env=dict(os.environ))
+        assert proc.stdout and proc.stdout.readline().strip() == b"published"  # `latest` exists from here on
+        time.sleep(rng.uniform(0.0, 1.5))  # then die somewhere in a later publish
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        latest = ports.latest_snapshot("sales", "orders", 1)
+        assert latest is not None
+        manifest = ports.read_manifest("sales", "orders", 1, latest)
+        assert manifest.row_count == 300_000 and ports.verify(manifest) == [], attempt
+        for snapshot in ports.snapshot_ids("sales", "orders", 1):  # every complete snapshot is whole
+            assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == [], (attempt, snapshot)
+        assert read_orders(mesh)[0][:2] == (300_000, 300_000), attempt
