@@ -23,6 +23,8 @@ def mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MESH_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("MESH_PROJECT_DIR", str(REPO))
+    # Ports go to the local folder unless a test asks for object storage (the s3_ports fixture).
+    monkeypatch.delenv("MESH_PORTS_URL", raising=False)
     return home
 
 
