@@ -23,6 +23,8 @@ def mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MESH_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("MESH_PROJECT_DIR", str(REPO))
+    # Ports go to the local folder unless a test asks for object storage (the s3_ports fixture).
+    monkeypatch.delenv("MESH_PORTS_URL", raising=False)
     return home
 
 
@@ -67,3 +69,23 @@ def built_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     result = mesh_cli("build", "--orders", "1000", "--json", env=env)
     assert result.returncode == 0, f"mesh build failed:\n{result.stdout}\n{result.stderr}"
     yield home
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto) on 127.0.0.1, shared by the session's tests."""
+    from tests.s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_ports(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """Ports of this test (and of the processes it starts) go to a fresh bucket: MESH_PORTS_URL=s3://…"""
+    from tests.s3 import new_bucket
+
+    bucket = new_bucket(s3_endpoint)
+    for name, value in bucket.env().items():
+        monkeypatch.setenv(name, value)
+    return bucket

@@ -216,20 +216,25 @@ def ports_list(as_json: bool) -> None:
 @ports.command("verify")
 @click.option("--json", "as_json", is_flag=True)
 def ports_verify(as_json: bool) -> None:
-    """Check every latest snapshot's files against its manifest checksums."""
-    from meshwork import ports as port_store
+    """Check every latest snapshot's files against its manifest checksums (in the local or object store)."""
+    from meshwork import port_store
+    from meshwork import ports as snapshots
 
     mesh = _load_mesh()
     report = {}
     for product in mesh.products.values():
         for port in product.ports:
-            snap = port_store.latest_snapshot(product.domain, product.name, port.major)
+            snap = snapshots.latest_snapshot(product.domain, product.name, port.major)
             if snap:
-                manifest = port_store.read_manifest(product.domain, product.name, port.major, snap)
-                report[port.ref] = port_store.verify(manifest)
+                try:
+                    manifest = snapshots.read_manifest(product.domain, product.name, port.major, snap)
+                except FileNotFoundError as exc:  # `latest` names a snapshot whose manifest is gone
+                    report[port.ref] = [str(exc)]
+                    continue
+                report[port.ref] = snapshots.verify(manifest)
     bad = {k: v for k, v in report.items() if v}
     if as_json:
-        click.echo(json.dumps({"ok": not bad, "ports": report}, indent=2))
+        click.echo(json.dumps({"ok": not bad, "store": port_store.current().url, "ports": report}, indent=2))
     else:
         for ref, problems in report.items():
             click.echo(f"{ref:<40} {'OK' if not problems else 'DAMAGED: ' + '; '.join(problems)}")

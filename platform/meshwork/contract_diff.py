@@ -19,10 +19,10 @@ def published_baseline(port: Port) -> tuple[str, str] | None:
     """The contract stored with the latest snapshot of this major, else of the newest older major."""
     majors = [m for m in ports.published_majors(port.domain, port.product) if m <= port.major]
     for major in sorted(majors, reverse=True):
-        path = ports.published_contract(port.domain, port.product, major)
-        if path:
-            snapshot = path.parent.name
-            return path.read_text(encoding="utf-8"), f"published v{major} snapshot {snapshot}"
+        published = ports.published_contract(port.domain, port.product, major)
+        if published:
+            text, snapshot = published
+            return text, f"published v{major} snapshot {snapshot}"
     return None
 
 

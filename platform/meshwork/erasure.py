@@ -160,7 +160,7 @@ def _erase_target(
     for port in product.ports:
         if not port.contract.column(column):
             continue
-        for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
+        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
             manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
             if n := ports.delete_rows(con, manifest, f"list_contains(?, {quote(column)})", [values]):
                 cert.snapshots[f"{port.ref}/{snapshot}"] = n
@@ -227,9 +227,9 @@ def remaining(targets: list[Target], con: duckdb.DuckDBPyConnection) -> list[str
         for port in product.ports:
             if not port.contract.column(target.column):
                 continue
-            for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
+            for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
                 manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-                files = "[" + ", ".join(f"'{f}'" for f in ports.snapshot_files(manifest)) + "]"
+                files = ports.sql_file_list(ports.snapshot_files(manifest))
                 n = con.execute(
                     f"SELECT count(*) FROM read_parquet({files}) WHERE list_contains(?, {quote(target.column)})",
                     [list(target.values)],

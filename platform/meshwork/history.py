@@ -60,14 +60,13 @@ def snapshot_time(snapshot_id: str) -> datetime | None:
 
 def snapshots(port: Port) -> tuple[list[ports.Manifest], str | None]:
     """Retained snapshots of a port version, oldest first, and the id ``latest`` points at."""
-    root = ports.version_dir(port.domain, port.product, port.major)
     found = []
-    for snapshot_id in ports.snapshots(root):
+    for snapshot_id in ports.snapshot_ids(port.domain, port.product, port.major):
         with contextlib.suppress(OSError, ValueError):  # a snapshot removed by retention meanwhile
-            found.append(ports.Manifest.model_validate_json((root / snapshot_id / ports.MANIFEST).read_bytes()))
+            found.append(ports.read_manifest(port.domain, port.product, port.major, snapshot_id))
     try:
-        latest_id = (root / ports.LATEST).read_text(encoding="utf-8").strip() or None
-    except OSError:
+        latest_id = ports.latest_snapshot(port.domain, port.product, port.major)
+    except (OSError, ValueError):
         latest_id = None
     return found, latest_id
 

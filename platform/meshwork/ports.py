@@ -1,36 +1,39 @@
 """Output ports: immutable, versioned Parquet snapshots that are the only way data leaves a domain.
 
-Layout under ``$MESH_HOME/ports``::
+Layout in the port store (``$MESH_HOME/ports`` by default, or ``MESH_PORTS_URL=s3://bucket/prefix``)::
 
     <domain>/<product>/v<major>/<snapshot-id>/data_0.parquet …
     <domain>/<product>/v<major>/<snapshot-id>/_manifest.json
     <domain>/<product>/v<major>/latest          (holds the id of the current snapshot)
 
-A snapshot is written into a hidden ``.tmp-<id>`` folder, checksummed, then made visible by one
-atomic rename; ``latest`` is replaced atomically afterwards. A reader therefore sees the old snapshot
-or the new one, never a mix, and a publish that dies midway leaves ``latest`` where it was.
+A snapshot is staged locally, checksummed, then committed to its final place: the local store
+renames a hidden ``.tmp-<id>`` folder in one step; object storage, which has no rename, uploads every
+data file first and the manifest last. Only then is ``latest`` replaced, atomically (a rename, or a
+single PUT). A reader follows ``latest`` to a manifest and checks each file's sha256 before use, so
+it sees the old snapshot or the new one, never a mix, and a publish that dies midway leaves
+``latest`` where it was. See :mod:`meshwork.port_store`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
+import re
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 from pydantic import BaseModel
 
-from meshwork import settings
+from meshwork import port_cache, port_store, settings
 from meshwork.errors import PublishError
 from meshwork.names import check_identifier, quote
 
-MANIFEST = "_manifest.json"
+MANIFEST = port_store.MANIFEST
 CONTRACT = "_contract.odcs.yaml"
 LATEST = "latest"
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = port_store.TMP_PREFIX
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
 
 
 class FileEntry(BaseModel):
@@ -60,24 +63,30 @@ class Manifest(BaseModel):
     environment: str
 
 
+def version_key(domain: str, product: str, major: int) -> str:
+    """The store key of a port version's folder: ``<domain>/<product>/v<major>``."""
+    return f"{check_identifier(domain)}/{check_identifier(product)}/v{int(major)}"
+
+
 def version_dir(domain: str, product: str, major: int) -> Path:
-    return settings.ports_dir() / check_identifier(domain) / check_identifier(product) / f"v{int(major)}"
+    """The folder of a port version in the local store (what the default configuration uses)."""
+    return settings.ports_dir() / version_key(domain, product, major)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _version(root: Path | str) -> str:
+    """A version key from a key or from a local version folder (the older, path-based calls)."""
+    return root if isinstance(root, str) else root.relative_to(settings.ports_dir()).as_posix()
+
+
+def check_snapshot_id(snapshot_id: str) -> str:
+    # Ids come from `latest`, a file anyone with write access to the store can edit: no paths.
+    if not _SNAPSHOT_ID.match(snapshot_id):
+        raise ValueError(f"'{snapshot_id}' is not a snapshot id")
+    return snapshot_id
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return port_store.sha256_file(path)
 
 
 def new_snapshot_id(run_id: str | None) -> str:
@@ -100,10 +109,10 @@ def write_snapshot(
     contract_text: str | None = None,
 ) -> Manifest:
     """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it."""
-    root = version_dir(domain, product, major)
-    root.mkdir(parents=True, exist_ok=True)
+    store = port_store.current()
+    version = version_key(domain, product, major)
     snapshot_id = new_snapshot_id(run_id)
-    tmp = root / f"{TMP_PREFIX}{snapshot_id}"
+    tmp = store.staging(version, snapshot_id)
     try:
         select = ", ".join(quote(c) for c in columns)
         row = con.execute(
@@ -138,17 +147,14 @@ def write_snapshot(
         if contract_text is not None:  # the contract the data was checked against travels with it
             (tmp / CONTRACT).write_text(contract_text, encoding="utf-8")
         (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-        for f in tmp.iterdir():
-            _fsync(f)
-        os.rename(tmp, root / snapshot_id)
-        _fsync(root)
+        store.commit(tmp, version, snapshot_id)
     except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        store.discard(tmp, version, snapshot_id)
         if isinstance(exc, Exception) and not isinstance(exc, PublishError):
             raise PublishError(f"publishing {domain}/{product}@v{major} failed: {exc}") from exc
         raise
-    _point_latest(root, snapshot_id)
-    apply_retention(root, keep=settings.port_retention())
+    _point_latest(version, snapshot_id)
+    apply_retention(version, keep=settings.port_retention())
     return manifest
 
 
@@ -156,104 +162,165 @@ def _checksum(path: Path) -> str:
     return _sha256(path)
 
 
-def _point_latest(root: Path, snapshot_id: str) -> None:
-    tmp = root / f"{TMP_PREFIX}{LATEST}-{uuid.uuid4().hex}"
-    tmp.write_text(snapshot_id + "\n", encoding="utf-8")
-    _fsync(tmp)
-    os.replace(tmp, root / LATEST)
-    _fsync(root)
+def _point_latest(version: str, snapshot_id: str) -> None:
+    # The last step of a publish: before it, readers still resolve the previous snapshot.
+    port_store.current().write_text(f"{version}/{LATEST}", snapshot_id + "\n")
 
 
-def snapshots(root: Path) -> list[str]:
-    """Complete snapshot ids, oldest first (ids sort by creation time)."""
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file()
-    )
+def snapshots(root: Path | str) -> list[str]:
+    """Complete snapshot ids of a port version (a key or local folder), oldest first (ids sort by time)."""
+    return port_store.current().snapshot_ids(_version(root))
+
+
+def snapshot_ids(domain: str, product: str, major: int) -> list[str]:
+    return port_store.current().snapshot_ids(version_key(domain, product, major))
+
+
+def _latest(version: str) -> str | None:
+    text = port_store.current().read_text(f"{version}/{LATEST}")
+    return (text or "").strip() or None
 
 
 def latest_snapshot(domain: str, product: str, major: int) -> str | None:
-    try:
-        return (version_dir(domain, product, major) / LATEST).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
+    return _latest(version_key(domain, product, major))
+
+
+def snapshot_key(manifest: Manifest) -> str:
+    return f"{version_key(manifest.domain, manifest.product, int(manifest.version[1:]))}/{manifest.snapshot_id}"
 
 
 def read_manifest(domain: str, product: str, major: int, snapshot_id: str) -> Manifest:
-    path = version_dir(domain, product, major) / snapshot_id / MANIFEST
-    return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    """The manifest of a snapshot; FileNotFoundError when the snapshot has none (incomplete or deleted)."""
+    store = port_store.current()
+    key = f"{version_key(domain, product, major)}/{check_snapshot_id(snapshot_id)}/{MANIFEST}"
+    text = store.read_text(key)
+    if text is None:
+        raise FileNotFoundError(f"{store.where(key)} does not exist")
+    return Manifest.model_validate_json(text)
 
 
-def published_contract(domain: str, product: str, major: int) -> Path | None:
-    """The contract file stored with the latest snapshot of a port version, if any."""
+def published_contract(domain: str, product: str, major: int) -> tuple[str, str] | None:
+    """The contract stored with the latest snapshot of a port version, and that snapshot's id."""
     snapshot = latest_snapshot(domain, product, major)
-    path = version_dir(domain, product, major) / snapshot / CONTRACT if snapshot else None
-    return path if path and path.is_file() else None
+    if not snapshot:
+        return None
+    text = port_store.current().read_text(f"{version_key(domain, product, major)}/{snapshot}/{CONTRACT}")
+    return (text, snapshot) if text is not None else None
 
 
 def published_majors(domain: str, product: str) -> list[int]:
-    root = settings.ports_dir() / check_identifier(domain) / check_identifier(product)
-    return sorted(int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit() and (p / LATEST).exists())
+    store = port_store.current()
+    base = f"{check_identifier(domain)}/{check_identifier(product)}"
+    return sorted(
+        int(name[1:])
+        for name in store.children(base)
+        if name.startswith("v") and name[1:].isdigit() and store.read_text(f"{base}/{name}/{LATEST}") is not None
+    )
 
 
 def snapshot_files(manifest: Manifest) -> list[Path]:
-    base = version_dir(manifest.domain, manifest.product, int(manifest.version[1:])) / manifest.snapshot_id
-    return [base / f.path for f in manifest.files]
+    """Local files holding the snapshot's data: the stored files themselves in a local store; verified
+    copies from the cache for object storage (raises :class:`PublishError` when one is damaged)."""
+    store = port_store.current()
+    base = snapshot_key(manifest)
+    if isinstance(store, port_store.LocalPortStore):
+        return [store.path(f"{base}/{f.path}") for f in manifest.files]
+    files, problems = readable_files(manifest)
+    if problems:
+        raise PublishError(f"{base} is damaged: {'; '.join(problems)}")
+    return files
+
+
+def sql_file_list(files: list[Path]) -> str:
+    """A DuckDB list literal of file paths, for ``read_parquet``."""
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
 def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
-    """Problems with a snapshot's files (missing, wrong size, wrong checksum); empty when intact."""
-    problems = []
-    for entry, file in zip(manifest.files, snapshot_files(manifest), strict=True):
-        if not file.is_file():
-            problems.append(f"{file} is missing")
-        elif file.stat().st_size != entry.bytes:
-            problems.append(f"{file} has {file.stat().st_size} bytes, the manifest says {entry.bytes}")
-        elif checksums and _sha256(file) != entry.sha256:
-            problems.append(f"{file} does not match its checksum")
-    return problems
+    """Problems with a snapshot's stored files (missing, wrong size, wrong checksum); empty when intact."""
+    store = port_store.current()
+    base = snapshot_key(manifest)
+    return [p for f in manifest.files if (p := store.problem(f"{base}/{f.path}", f, checksums))]
 
 
-def _verified_marker(file: Path) -> Path:
-    st = file.stat()
-    tag = hashlib.sha256(f"{file.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()
-    return settings.mesh_home() / "cache" / "verified" / tag[:2] / tag
+def readable_files(manifest: Manifest) -> tuple[list[Path], list[str]]:
+    """Local files DuckDB can read, each checked against the manifest's sha256 once; or the problems."""
+    store = port_store.current()
+    base = snapshot_key(manifest)
+    files, problems = [], []
+    for entry in manifest.files:
+        file, problem = store.readable(f"{base}/{entry.path}", entry)
+        if problem:
+            problems.append(problem)
+        elif file is not None:
+            files.append(file)
+    return files, problems
 
 
 def verify_for_read(manifest: Manifest) -> list[str]:
-    """``verify`` with checksums, paid once per file: a marker remembers a file that matched.
+    """``verify`` with checksums, paid once per file (see :meth:`PortStore.readable`)."""
+    return readable_files(manifest)[1]
 
-    The marker is keyed by path, size, mtime and inode, so a file rewritten or replaced after it was
-    checked is checked again. Ports are immutable, so in steady state a read costs one stat per file.
+
+@dataclass(frozen=True)
+class Readable:
+    snapshot_id: str
+    manifest: Manifest
+    files: list[Path]
+    problems: list[str]
+
+
+def read_latest(domain: str, product: str, major: int, attempts: int = 3) -> Readable | None:
+    """The latest snapshot with its files ready to read locally, or None when nothing is published.
+
+    Retention or an erasure may delete what a reader has just resolved (``latest`` moved on, or the
+    manifest was rewritten); then the reader resolves again instead of failing. A file that is
+    damaged while ``latest`` stays put is reported in ``problems``.
     """
-    problems = verify(manifest, checksums=False)
-    if problems:
-        return problems
-    for entry, file in zip(manifest.files, snapshot_files(manifest), strict=True):
-        marker = _verified_marker(file)
-        if marker.exists():
+    version = version_key(domain, product, major)
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        snapshot = _latest(version)
+        if snapshot is None:
+            return None
+        try:
+            manifest = read_manifest(domain, product, major, snapshot)
+        except FileNotFoundError:
+            if last or _latest(version) == snapshot:
+                raise
             continue
-        if _sha256(file) != entry.sha256:
-            problems.append(f"{file} does not match its checksum")
+        files, problems = readable_files(manifest)
+        if problems and not last and _moved(manifest):
             continue
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    return problems
+        return Readable(snapshot, manifest, files, problems)
+    raise AssertionError("unreachable")
 
 
-def apply_retention(root: Path, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` snapshots (never the one ``latest`` names) and stale temp folders."""
-    current = (root / LATEST).read_text(encoding="utf-8").strip() if (root / LATEST).exists() else None
+def _moved(manifest: Manifest) -> bool:
+    major = int(manifest.version[1:])
+    if latest_snapshot(manifest.domain, manifest.product, major) != manifest.snapshot_id:
+        return True
+    try:
+        return read_manifest(manifest.domain, manifest.product, major, manifest.snapshot_id).files != manifest.files
+    except FileNotFoundError:
+        return True
+
+
+# Leftovers of a publish that died are collected only after this long: one may still be writing.
+ORPHAN_AGE = timedelta(hours=1)
+
+
+def apply_retention(root: Path | str, keep: int, orphan_age: timedelta = ORPHAN_AGE) -> list[str]:
+    """Delete all but the newest ``keep`` snapshots (never the one ``latest`` names) and old leftovers."""
+    store = port_store.current()
+    version = _version(root)
+    current = _latest(version)
     removed = []
-    for old in snapshots(root)[:-keep]:
+    for old in store.snapshot_ids(version)[:-keep]:
         if old != current:
-            shutil.rmtree(root / old, ignore_errors=True)
+            store.delete_snapshot(version, old)
             removed.append(old)
-    for stale in root.glob(f"{TMP_PREFIX}*"):
-        # Only folders older than an hour: a concurrent publish of the same port may still be writing.
-        if stale.is_dir() and datetime.now().timestamp() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+    store.remove_orphans(version, orphan_age)
     return removed
 
 
@@ -262,34 +329,29 @@ def delete_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, predicate: s
 
     Snapshots are immutable except for legal obligations: erasure and row retention. New files are
     written beside the old ones, the manifest is replaced atomically to point at them (with new row
-    count and checksums), then the old files are deleted: a reader holds either manifest.
+    count and checksums), then the old files are deleted: a reader holds either manifest. Copies of
+    the old files in this mesh's cache of object-store files are evicted too.
     """
-    base = version_dir(manifest.domain, manifest.product, int(manifest.version[1:])) / manifest.snapshot_id
+    store = port_store.current()
+    base = snapshot_key(manifest)
     old_files = snapshot_files(manifest)
-    sources = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in old_files) + "]"
+    sources = sql_file_list(old_files)
     hit = con.execute(f"SELECT count(*) FROM read_parquet({sources}) WHERE {predicate}", params).fetchall()[0][0]
     if not hit:
         return 0
-    tag = uuid.uuid4().hex[:8]
-    new_file = base / f"data_rewritten_{tag}.parquet"
-    tmp = base / f".{new_file.name}.tmp"
+    name = f"data_rewritten_{uuid.uuid4().hex[:8]}.parquet"
+    tmp = store.scratch(f"{base}/{name}")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     row = con.execute(
         f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({predicate}, false)) TO '{tmp}' "
         "(FORMAT parquet, COMPRESSION zstd)",
         params,
     ).fetchone()
-    _fsync(tmp)
-    os.replace(tmp, new_file)
-    updated = manifest.model_copy(
-        update={
-            "row_count": int(row[0]) if row else 0,
-            "files": [FileEntry(path=new_file.name, bytes=new_file.stat().st_size, sha256=_sha256(new_file))],
-        }
-    )
-    tmp_manifest = base / f".{MANIFEST}.{tag}.tmp"
-    tmp_manifest.write_text(updated.model_dump_json(indent=2), encoding="utf-8")
-    _fsync(tmp_manifest)
-    os.replace(tmp_manifest, base / MANIFEST)
-    for f in old_files:
-        f.unlink(missing_ok=True)
+    entry = FileEntry(path=name, bytes=tmp.stat().st_size, sha256=_sha256(tmp))
+    store.put_file(f"{base}/{name}", tmp)
+    updated = manifest.model_copy(update={"row_count": int(row[0]) if row else 0, "files": [entry]})
+    store.write_text(f"{base}/{MANIFEST}", updated.model_dump_json(indent=2))
+    for f in manifest.files:
+        store.delete(f"{base}/{f.path}")
+    port_cache.forget([f.sha256 for f in manifest.files])
     return int(hit)

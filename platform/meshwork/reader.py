@@ -3,7 +3,8 @@
 It resolves the consumer's declared input to the latest complete snapshot of the pinned major
 version, refuses anything undeclared, verifies the snapshot's files against its manifest, records
 the read in the audit log, and hands back a DuckDB relation over the Parquet files inside the
-consumer's own connection (the producer spends no compute on it).
+consumer's own connection (the producer spends no compute on it). With ports on object storage the
+files are local, checksum-verified copies from :mod:`meshwork.port_cache`.
 """
 
 from __future__ import annotations
@@ -87,20 +88,22 @@ class PortReader:
                 f"{self.consumer.key} may not read {declared.ref}: the port is {port.visibility.value} "
                 "and there is no valid grant for this consumer"
             )
-        snapshot = ports.latest_snapshot(producer.domain, producer.name, declared.major)
-        if snapshot is None:
+        try:
+            readable = ports.read_latest(producer.domain, producer.name, declared.major)
+        except FileNotFoundError as exc:  # `latest` names a snapshot whose manifest is gone
+            raise PortAccessError(f"{declared.ref} is damaged: {exc}") from exc
+        if readable is None:
             raise PortAccessError(
                 f"{declared.ref} has no published snapshot yet; build {producer.domain} before {self.consumer.domain}"
             )
-        manifest = ports.read_manifest(producer.domain, producer.name, declared.major, snapshot)
+        snapshot, manifest = readable.snapshot_id, readable.manifest
         # A damaged or tampered file is refused before any consumer sees a row of it.
-        damaged = ports.verify_for_read(manifest)
-        if damaged:
-            raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(damaged)}")
+        if readable.problems:
+            raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(readable.problems)}")
         grant = self.mesh.grant(self.consumer.key, port)
         cleared = not cross_domain or (grant is not None and grant.pii)
         mask = None if cleared or not masking.needs_masking(port.contract) else port.contract
-        resolved = ResolvedPort(declared.ref, snapshot, manifest, ports.snapshot_files(manifest), mask)
+        resolved = ResolvedPort(declared.ref, snapshot, manifest, readable.files, mask)
         audit.record(
             "port.read",
             consumer=self.consumer.key,

@@ -10,12 +10,11 @@ written to the audit log.
 """
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from meshwork import audit, landing, ports, settings, warehouse
+from meshwork import audit, landing, port_store, ports, settings, warehouse
 from meshwork.mesh import Domain, Mesh, Product
 from meshwork.names import quote
 
@@ -35,14 +34,14 @@ def purge_product(product: Product, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     removed = []
     for port in product.ports:
-        root = ports.version_dir(product.domain, product.name, port.major)
+        version = ports.version_key(product.domain, product.name, port.major)
         latest = ports.latest_snapshot(product.domain, product.name, port.major)
-        for snapshot in ports.snapshots(root):
+        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
             if snapshot == latest:
                 continue
             created = ports.read_manifest(product.domain, product.name, port.major, snapshot).created_at
             if now - created > keep_for:
-                shutil.rmtree(root / snapshot)
+                port_store.current().delete_snapshot(version, snapshot)
                 removed.append(f"{port.ref}/{snapshot}")
     if removed:
         audit.record("retention.purge", product=product.key, snapshots=removed, retention=product.descriptor.retention)
@@ -72,7 +71,7 @@ def purge_rows(product: Product, now: datetime | None = None) -> dict[str, int]:
         if exists and (n := wcon.execute(f"DELETE FROM {quote(table)} WHERE {expired}", [cutoff]).fetchall()[0][0]):
             removed[f"{product.domain}/{table}"] = int(n)
     for port in product.ports:
-        for snapshot in ports.snapshots(ports.version_dir(product.domain, product.name, port.major)):
+        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
             manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
             if n := ports.delete_rows(con, manifest, expired, [cutoff]):
                 removed[f"{port.ref}/{snapshot}"] = n

@@ -9,6 +9,14 @@
                     per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
                     per process) over-commits as soon as two runs overlap.
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
+``MESH_PORTS_URL``   where output ports are stored: a local folder (default ``$MESH_HOME/ports``) or
+                    ``s3://bucket/prefix`` for S3-compatible object storage (see ``meshwork.port_store``).
+``MESH_S3_ENDPOINT_URL`` the endpoint of a non-AWS S3-compatible store (MinIO, Ceph, R2…); default AWS.
+``MESH_S3_REGION``   the bucket's region (default: the AWS SDK's own configuration, else us-east-1).
+                    Credentials are the AWS SDK's own chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+                    ``AWS_PROFILE``, instance roles…), read by boto3 itself like OpenLineage reads its own.
+``MESH_PORT_CACHE_SIZE`` how much local disk the cache of verified object-store files may use before the
+                    least recently read ones are evicted (default ``20GB``; ``$MESH_HOME/cache/ports``).
 ``MESH_NOTIFY_WEBHOOK`` URL the governance notifier POSTs notices to (default: none, notices go to
                     the file outbox ``$MESH_HOME/governance/notifications.jsonl``).
 ``MESH_NOTIFY_TIMEOUT`` seconds a webhook delivery may take before the notice goes to the outbox (5).
@@ -33,6 +41,7 @@ another ``MESH_HOME`` before anything runs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -68,8 +77,42 @@ def sources_dir() -> Path:
     return mesh_home() / "sources"
 
 
+def ports_url() -> str:
+    """Where output ports live: ``s3://bucket/prefix`` or a local folder (``file://`` or a path)."""
+    url = os.environ.get("MESH_PORTS_URL", "").strip()
+    return url if url.startswith("s3://") else str(ports_dir())
+
+
 def ports_dir() -> Path:
+    """The local ports folder (the default store; with ``MESH_PORTS_URL=s3://…`` it is unused)."""
+    url = os.environ.get("MESH_PORTS_URL", "").strip()
+    if url and not url.startswith("s3://"):
+        return Path(url.removeprefix("file://")).resolve()
     return mesh_home() / "ports"
+
+
+def s3_endpoint_url() -> str | None:
+    return os.environ.get("MESH_S3_ENDPOINT_URL") or None
+
+
+def s3_region() -> str | None:
+    return os.environ.get("MESH_S3_REGION") or None
+
+
+def port_cache_dir() -> Path:
+    """Verified copies of object-store port files, named by checksum (safe to delete)."""
+    return cache_dir() / "ports"
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def port_cache_bytes() -> int:
+    raw = os.environ.get("MESH_PORT_CACHE_SIZE", "20GB").strip().upper().replace(" ", "")
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Z]*)", raw)
+    if not m or m.group(2) not in _UNITS:
+        raise ValueError(f"MESH_PORT_CACHE_SIZE={raw!r}: write a size such as 20GB or 500MB")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def warehouses_dir() -> Path:
