@@ -143,6 +143,16 @@ class Mesh:
         candidates = [*port.spec.grants, *self.runtime_grants.get(port.ref, [])]
         return next((g for g in candidates if g.consumer == consumer and g.is_valid(self.today)), None)
 
+    def grant_at_read(self, consumer: str, port: Port):
+        """The grant as it stands now, for the port reader: a run or code server loaded before a
+        revocation or an expiry must not keep reading on the strength of what it saw at load."""
+        from meshwork import access
+
+        approved, _forged = access.approved_grants()
+        today = max(self.today, date.today())
+        candidates = [*port.spec.grants, *approved.get(port.ref, [])]
+        return next((g for g in candidates if g.consumer == consumer and g.is_valid(today)), None)
+
     def consumers(self, product_key: str) -> list[tuple[Product, InputPort]]:
         return [(p, i) for p in self.products.values() for i in p.inputs if i.product == product_key]
 

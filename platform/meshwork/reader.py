@@ -75,7 +75,7 @@ class PortReader:
         cross_domain = producer.domain != self.consumer.domain
         if cross_domain and (
             port.visibility == Visibility.PRIVATE
-            or (port.visibility == Visibility.RESTRICTED and self.mesh.grant(self.consumer.key, port) is None)
+            or (port.visibility == Visibility.RESTRICTED and self.mesh.grant_at_read(self.consumer.key, port) is None)
         ):
             audit.record(
                 "port.read.refused",
@@ -100,7 +100,7 @@ class PortReader:
         # A damaged or tampered file is refused before any consumer sees a row of it.
         if readable.problems:
             raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(readable.problems)}")
-        grant = self.mesh.grant(self.consumer.key, port)
+        grant = self.mesh.grant_at_read(self.consumer.key, port) if cross_domain else None
         cleared = not cross_domain or (grant is not None and grant.pii)
         mask = None if cleared or not masking.needs_masking(port.contract) else port.contract
         resolved = ResolvedPort(declared.ref, snapshot, manifest, readable.files, mask)

@@ -67,3 +67,27 @@ def test_public_ports_need_no_grant(project: Path):
     mesh = load_mesh(project)
     assert mesh.product("sales/orders").current_port.visibility.value == "public"
     assert mesh.grant("finance/daily_revenue", mesh.product("sales/orders").current_port) is None
+
+
+def test_the_reader_refuses_a_grant_revoked_after_load_and_records_the_attempt(project: Path):
+    from meshwork import access
+
+    path = project / PROFILES
+    path.write_text(
+        path.read_text().replace(
+            "      - consumer: marketing/customer_360\n", "      - consumer: marketing/customer_segments\n"
+        )
+    )
+    ungranted = load_mesh(project, check_grants=False)
+    made = access.request(ungranted, "marketing/customer_360", "customers/customer_profiles@v1", "Campaigns")
+    access.decide(made.id, "approve", by="crm-data-lead")
+    mesh = load_mesh(project)  # loads: the approval counts
+    publish_profiles(mesh)
+    con = duckdb.connect()
+    reader = PortReader(mesh, mesh.product("marketing/customer_360"), con)
+    assert reader.relation("customers/customer_profiles").aggregate("count(*)").fetchall() == [(5,)]
+    access.decide(made.id, "revoke", by="dpo")
+    # The same definitions, still in memory from before the revocation, can no longer read.
+    with pytest.raises(PortAccessError, match="restricted and there is no valid grant"):
+        PortReader(mesh, mesh.product("marketing/customer_360"), con).relation("customers/customer_profiles")
+    assert audit.entries("port.read.refused")[-1]["consumer"] == "marketing/customer_360"
