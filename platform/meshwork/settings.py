@@ -17,6 +17,13 @@
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
                     asset metadata (default: the ``file://`` URL of the catalog folder).
+``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user:password@host:port/db`` URL: when set, the Dagster
+                    instance keeps its runs, event log and schedules in that PostgreSQL database
+                    instead of SQLite files under ``$MESH_HOME/dagster`` (the production setup).
+                    The URL is not copied into ``dagster.yaml``: Dagster reads it from this variable.
+``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
+                    2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
+                    one domain are always admitted one at a time.
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -146,6 +153,20 @@ def metrics_dir() -> Path:
 def cache_dir() -> Path:
     """Derived data that can always be recomputed (safe to delete)."""
     return mesh_home() / "cache"
+
+
+DAGSTER_POSTGRES_URL_VAR = "MESH_DAGSTER_POSTGRES_URL"
+
+
+def dagster_postgres_url() -> str | None:
+    return os.environ.get(DAGSTER_POSTGRES_URL_VAR) or None
+
+
+def max_concurrent_runs() -> int:
+    explicit = os.environ.get("MESH_MAX_CONCURRENT_RUNS")
+    if explicit:
+        return int(explicit)
+    return 10 if dagster_postgres_url() else 2
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
