@@ -11,6 +11,7 @@ side by side (their warehouses are separate files).
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from meshwork import instance, ports, settings
+from meshwork import instance, orphan_runs, ports, settings
 from meshwork.domain_runs import build_job_name
 from meshwork.mesh import Mesh
 
@@ -51,9 +52,9 @@ class BuildResult:
         return not self.skipped and not self.storage_error and all(d.ok for d in self.domains)
 
 
-def materialize_command(domain: str) -> list[str]:
+def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
     dagster = Path(sys.executable).parent / "dagster"
-    return [
+    command = [
         str(dagster if dagster.exists() else "dagster"),
         "job",
         "execute",
@@ -62,6 +63,7 @@ def materialize_command(domain: str) -> list[str]:
         "-j",
         build_job_name(domain),
     ]
+    return [*command, "--tags", json.dumps({orphan_runs.BUILD_TAG: build_id})] if build_id else command
 
 
 class PeakMemory:
@@ -95,14 +97,17 @@ class PeakMemory:
 def _run_domain(domain: str, log_dir: Path) -> DomainResult:
     log = log_dir / f"{domain}.log"
     start = time.monotonic()
+    build_id = orphan_runs.new_build_id(domain)
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.run(
-            materialize_command(domain),
+            materialize_command(domain, build_id),
             cwd=settings.project_dir(),
             env=settings.subprocess_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        if proc.returncode != 0 and (closed := orphan_runs.close_or_remember(build_id)):
+            out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
     return DomainResult(domain, proc.returncode == 0, time.monotonic() - start, log, proc.returncode)
 
 

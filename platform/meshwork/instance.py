@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from meshwork import settings
+from meshwork import orphan_runs, settings
 from meshwork.domain_runs import DOMAIN_TAG
 from meshwork.errors import MeshError
 
@@ -53,13 +53,19 @@ def instance_config() -> dict[str, Any]:
         },
         "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"},
         "telemetry": {"enabled": False},
-        "run_monitoring": {"enabled": True},
+        # The daemon frees the pool slots a finished run still holds (a step that crashed mid-way).
+        "run_monitoring": {"enabled": True, "free_slots_after_run_end_seconds": 60},
     }
-    if settings.dagster_postgres_url():
-        # Dagster reads the URL from the environment, so its password never lands in the file.
-        url = {"env": settings.DAGSTER_POSTGRES_URL_VAR}
-        config["storage"] = {"postgres": {"postgres_url": url}}
+    if url := settings.dagster_postgres_url():
+        config["storage"] = {"postgres": {"postgres_url": sqlalchemy_url(url)}}
     return config
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Name the psycopg2 driver: SQLAlchemy 2.1 would pick psycopg 3 for a bare ``postgresql://``,
+    which dagster-postgres does not support (its ``NOTIFY run_events, %(id)s`` fails to bind)."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgres", "postgresql") else url
 
 
 def storage_description() -> str:
@@ -83,6 +89,7 @@ def write_config(home: Path) -> Path:
         return config
     tmp = config.with_suffix(".tmp")
     tmp.write_text(wanted, encoding="utf-8")
+    tmp.chmod(0o600)  # it may hold the database password
     tmp.replace(config)
     return config
 
@@ -102,6 +109,7 @@ def ensure_local_instance() -> Path:
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             instance.get_runs_count()  # touches the run storage: a dead server fails here, not mid-build
+            orphan_runs.close_remembered(instance)
     except Exception as exc:  # psycopg2, sqlalchemy and Dagster raise unrelated types for the same cause
         raise InstanceUnavailable(
             f"cannot open the Dagster instance storage ({storage_description()}): {_first_line(exc)}"

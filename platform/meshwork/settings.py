@@ -17,10 +17,11 @@
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
                     asset metadata (default: the ``file://`` URL of the catalog folder).
-``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user:password@host:port/db`` URL: when set, the Dagster
-                    instance keeps its runs, event log and schedules in that PostgreSQL database
-                    instead of SQLite files under ``$MESH_HOME/dagster`` (the production setup).
-                    The URL is not copied into ``dagster.yaml``: Dagster reads it from this variable.
+``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user@host:port/db`` URL: when set, the Dagster instance
+                    keeps its runs, event log and schedules in that PostgreSQL database instead of
+                    SQLite files under ``$MESH_HOME/dagster`` (the production setup). The URL is
+                    written to ``dagster.yaml`` (mode 600); leave the password out of it and give it
+                    to libpq through ``PGPASSWORD`` or ``~/.pgpass`` to keep it off that disk.
 ``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
                     2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
                     one domain are always admitted one at a time.

@@ -32,16 +32,21 @@ def test_the_local_default_is_sqlite_with_one_slot_pools_and_one_run_per_domain(
         assert type(opened.run_storage).__name__ == "SqliteRunStorage"
 
 
-def test_a_postgres_url_switches_storage_without_writing_the_password(mesh_home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_a_postgres_url_switches_the_storage_to_postgres_with_the_psycopg2_driver(
+    mesh_home: Path, monkeypatch: pytest.MonkeyPatch
+):
     instance.write_config(mesh_home / "dagster")  # an existing local instance is switched over
     monkeypatch.setenv("MESH_DAGSTER_POSTGRES_URL", PG_URL)
     monkeypatch.setenv("MESH_MAX_CONCURRENT_RUNS", "6")
     instance.write_config(mesh_home / "dagster")
     written = config(mesh_home)
-    assert written["storage"] == {"postgres": {"postgres_url": {"env": "MESH_DAGSTER_POSTGRES_URL"}}}
+    # The driver dagster-postgres works with, named: SQLAlchemy 2.1 would otherwise pick psycopg 3.
+    assert written["storage"] == {
+        "postgres": {"postgres_url": "postgresql+psycopg2://mesh:s3cret@db.internal:6543/dagster"}
+    }
     assert written["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert written["concurrency"]["runs"]["max_concurrent_runs"] == 6
-    assert "s3cret" not in (mesh_home / "dagster" / "dagster.yaml").read_text(encoding="utf-8")
+    assert (mesh_home / "dagster" / "dagster.yaml").stat().st_mode & 0o077 == 0  # it holds a password
     assert instance.storage_description() == "PostgreSQL at db.internal:6543/dagster (MESH_DAGSTER_POSTGRES_URL)"
 
 
