@@ -28,7 +28,9 @@ def build_job(domain: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         build_job_name(domain),
         selection=dg.AssetSelection.all(),
-        run_tags=run_tags(domain),
+        # `tags`, not `run_tags`: Dagster copies job tags onto runs when no run_tags are set, and
+        # `dagster job launch` reads only the job tags (it ignores run_tags).
+        tags=run_tags(domain),
         description=f"Builds and publishes every product of {domain}, checks included.",
     )
 

@@ -113,7 +113,7 @@ def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | No
     @dg.job(
         name=f"{domain.name}_retention",
         description="Purges snapshots and rows older than the declared retention.",
-        run_tags=domain_runs.run_tags(domain.name),
+        tags=domain_runs.run_tags(domain.name),  # copied onto its runs; see meshwork.domain_runs
     )
     def retention_job() -> None:
         purge_op()

@@ -157,15 +157,19 @@ def test_the_run_queue_admits_one_run_per_domain_while_other_domains_run_alongsi
     for domain, runs in by_domain.items():
         for earlier, later in zip(runs, runs[1:], strict=False):
             assert not overlap(earlier, later), f"two {domain} runs ran at once"
-    assert most_at_once == {"customers": 1, "support": 1}
+    assert (most_at_once["customers"], most_at_once["support"]) == (1, 1)
     # The limit is per domain, not global: a customers run and a support run did run at the same time.
-    assert any(overlap(c, s) for c in by_domain["customers"] for s in by_domain["support"])
+    # The limit is per domain, not global: the queue had a customers and a support run in progress
+    # at the same time. (Their RUN_START..end windows need not overlap: a run's process takes
+    # longer to start than these tiny runs take to finish.)
+    assert most_at_once["together"] == 1
 
 
 def watch_daemon(instance: dg.DagsterInstance, ids: list[str], tmp_path: Path) -> dict[str, int]:
-    """Run `dagster-daemon` until the runs are done; the most runs of each domain seen active at once."""
+    """Run `dagster-daemon` until the runs are done. Returns the most runs of each domain seen in
+    progress at once, and under "together" 1 if runs of both domains were ever in progress at once."""
     ws = workspace(tmp_path / "workspace.yaml", ["customers", "support"])
-    most = {"customers": 0, "support": 0}
+    most = {"customers": 0, "support": 0, "together": 0}
     with (tmp_path / "daemon.log").open("w") as log:
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", str(ws)],
@@ -179,9 +183,10 @@ def watch_daemon(instance: dg.DagsterInstance, ids: list[str], tmp_path: Path) -
             deadline = time.monotonic() + 420
             while time.monotonic() < deadline:
                 runs = instance.get_runs(filters=dg.RunsFilter(run_ids=ids))
-                for domain in most:
-                    active = [r for r in runs if r.tags["meshwork/domain"] == domain and r.status in ACTIVE]
-                    most[domain] = max(most[domain], len(active))
+                active = [r.tags["meshwork/domain"] for r in runs if r.status in ACTIVE]
+                for domain in ("customers", "support"):
+                    most[domain] = max(most[domain], active.count(domain))
+                most["together"] |= int({"customers", "support"} <= set(active))
                 if all(r.status in TERMINAL for r in runs):
                     break
                 time.sleep(0.3)
