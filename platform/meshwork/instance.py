@@ -102,6 +102,8 @@ def ensure_local_instance() -> Path:
     home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     write_config(home)
+    if problem := ping():
+        raise InstanceUnavailable(f"cannot open the Dagster instance storage ({storage_description()}): {problem}")
     # Create the storages once, up front: domains that start in parallel against a fresh instance
     # would otherwise race to create and migrate the same databases (SQLite files or Postgres tables).
     import dagster as dg
@@ -115,6 +117,22 @@ def ensure_local_instance() -> Path:
             f"cannot open the Dagster instance storage ({storage_description()}): {_first_line(exc)}"
         ) from exc
     return home
+
+
+def ping() -> str | None:
+    """Why the PostgreSQL server does not answer, or None (also for SQLite). One quick connection:
+    dagster-postgres retries with backoff for about 20 s per storage before it gives up."""
+    url = settings.dagster_postgres_url()
+    if not url:
+        return None
+    import psycopg2
+
+    scheme, _, rest = url.partition("://")
+    try:
+        psycopg2.connect(f"{scheme.split('+')[0]}://{rest}", connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        return _first_line(exc)
+    return None
 
 
 def storage_problem() -> str | None:

@@ -43,7 +43,11 @@ def close(instance: dg.DagsterInstance, build_id: str) -> list[str]:
 
 def close_or_remember(build_id: str) -> list[str]:
     """Close the build's runs now, or, when the instance cannot be reached, at the next build."""
+    from meshwork.instance import ping  # meshwork.instance imports this module
+
     try:
+        if problem := ping():
+            raise ConnectionError(problem)
         with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
             return close(instance, build_id)
     except Exception:  # the storage is down: whatever the driver raises

@@ -138,7 +138,7 @@ def launch(domain: str, tmp_path: Path) -> subprocess.CompletedProcess:
 def test_the_run_queue_admits_one_run_per_domain_while_other_domains_run_alongside(
     on_pg_mesh: PostgresMesh, tmp_path: Path
 ):
-    wanted = ["customers", "customers", "customers", "support", "support"]
+    wanted = ["customers", "customers", "support"]
     with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
         launched = list(pool.map(lambda d: launch(d, tmp_path), wanted))
     assert all(p.returncode == 0 for p in launched), [p.stderr[-2000:] for p in launched if p.returncode]
@@ -157,7 +157,7 @@ def test_the_run_queue_admits_one_run_per_domain_while_other_domains_run_alongsi
     for domain, runs in by_domain.items():
         for earlier, later in zip(runs, runs[1:], strict=False):
             assert not overlap(earlier, later), f"two {domain} runs ran at once"
-    assert (most_at_once["customers"], most_at_once["support"]) == (1, 1)
+    assert most_at_once["customers"] == 1
     # The limit is per domain, not global: a customers run and a support run did run at the same time.
     # The limit is per domain, not global: the queue had a customers and a support run in progress
     # at the same time. (Their RUN_START..end windows need not overlap: a run's process takes
