@@ -1,7 +1,7 @@
 """The whole example mesh built through Meshwork against the same work as one plain DuckDB script.
 
 For each scale: generate the source files once, then, interleaved ``--repeat`` times, (a) ``mesh
-build`` (Dagster, dbt, validation, publish, audit; every domain a ``dagster asset materialize``) and
+build`` (Dagster, dbt, validation, publish, audit; every domain a ``dagster job execute`` of its build job) and
 (b) ``benchmarks.baseline`` (the same SQL and Parquet writes in one process), each in a fresh
 MESH_HOME copy of the sources, with the peak resident memory of its whole process tree. Medians and
 the ratio to the baseline measured in the same run.
@@ -56,7 +56,7 @@ _DBT = re.compile(r"Finished running .* in .*\((?P<seconds>[\d.]+)s\)")
 
 
 def phases(log: Path, wall: float) -> dict[str, float]:
-    """Where a domain run's wall time goes, from its `dagster asset materialize` log.
+    """Where a domain run's wall time goes, from its `dagster job execute` log.
 
     steps: each step's own duration as Dagster reports it; dbt_models: what dbt says its models and
     tests took (the rest of the dbt step is dbt start-up, parsing and event streaming); outside_steps:

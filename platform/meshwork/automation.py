@@ -7,6 +7,7 @@ from collections import defaultdict
 import dagster as dg
 
 from meshwork.descriptors import ProductKind
+from meshwork.domain_runs import run_tags
 from meshwork.mesh import Domain
 from meshwork.specs import asset_key
 
@@ -26,6 +27,8 @@ def schedules(domain: Domain) -> list[dg.ScheduleDefinition]:
                 target=dg.AssetSelection.assets(*keys),
                 cron_schedule=cron,
                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                # Without an execution_fn, a schedule's tags are copied onto every run it starts.
+                tags=run_tags(domain.name),
                 description=f"Ingests {domain.name}'s source-aligned products on '{cron}'.",
             )
         )

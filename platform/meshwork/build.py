@@ -1,13 +1,17 @@
 """The whole-mesh build: every domain materialized through Dagster, producers before consumers.
 
-Each domain runs as ``dagster asset materialize -m domains.<domain>.definitions --select '*'``, the
-same command CI uses, so every run is recorded in the Dagster instance and shows in the UI. Domains
-whose upstream domains are done run side by side (their warehouses are separate files).
+Each domain runs as ``dagster job execute -m domains.<domain>.definitions -j <domain>_build``: the
+domain's build job selects every product and check, like ``dagster asset materialize --select '*'``,
+and also tags the run with its domain (``meshwork/domain``), which the run queue's per-domain limit
+counts; Dagster's implicit asset job behind ``asset materialize`` cannot carry run tags. Every run is
+recorded in the Dagster instance and shows in the UI. Domains whose upstream domains are done run
+side by side (their warehouses are separate files).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -20,8 +24,8 @@ from typing import Any
 
 import psutil
 
-from meshwork import ports, settings
-from meshwork.instance import ensure_local_instance
+from meshwork import instance, orphan_runs, ports, settings
+from meshwork.domain_runs import build_job_name
 from meshwork.mesh import Mesh
 
 
@@ -40,23 +44,26 @@ class BuildResult:
     seconds: float = 0.0
     peak_rss_bytes: int = 0
     skipped: list[str] = field(default_factory=list)
+    # Set when the instance storage stopped answering: no later domain could record its run.
+    storage_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.skipped and all(d.ok for d in self.domains)
+        return not self.skipped and not self.storage_error and all(d.ok for d in self.domains)
 
 
-def materialize_command(domain: str) -> list[str]:
+def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
     dagster = Path(sys.executable).parent / "dagster"
-    return [
+    command = [
         str(dagster if dagster.exists() else "dagster"),
-        "asset",
-        "materialize",
+        "job",
+        "execute",
         "-m",
         f"domains.{domain}.definitions",
-        "--select",
-        "*",
+        "-j",
+        build_job_name(domain),
     ]
+    return [*command, "--tags", json.dumps({orphan_runs.BUILD_TAG: build_id})] if build_id else command
 
 
 class PeakMemory:
@@ -90,14 +97,17 @@ class PeakMemory:
 def _run_domain(domain: str, log_dir: Path) -> DomainResult:
     log = log_dir / f"{domain}.log"
     start = time.monotonic()
+    build_id = orphan_runs.new_build_id(domain)
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.run(
-            materialize_command(domain),
+            materialize_command(domain, build_id),
             cwd=settings.project_dir(),
             env=settings.subprocess_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        if proc.returncode != 0 and (closed := orphan_runs.close_or_remember(build_id)):
+            out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
     return DomainResult(domain, proc.returncode == 0, time.monotonic() - start, log, proc.returncode)
 
 
@@ -107,8 +117,11 @@ def build(
     parallelism: int = 2,
     progress: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Build ``domains`` (default: all) in dependency order; stop scheduling consumers of a failure."""
-    ensure_local_instance()
+    """Build ``domains`` (default: all) in dependency order; stop scheduling consumers of a failure.
+
+    Raises ``instance.InstanceUnavailable`` before anything runs if the instance storage is down.
+    """
+    instance.ensure_local_instance()
     wanted = set(domains or mesh.domains)
     order = [d for d in mesh.domain_order() if d in wanted]
     log_dir = settings.logs_dir() / time.strftime("build-%Y%m%dT%H%M%S")
@@ -123,7 +136,11 @@ def build(
         while pending or running:
             for domain in list(pending):
                 ups = mesh.upstream_domains(domain) & wanted
-                if any(done.get(u) is False for u in ups) or any(u in result.skipped for u in ups):
+                if result.storage_error:
+                    pending.remove(domain)
+                    result.skipped.append(domain)
+                    progress(f"[skip] {domain}: the Dagster instance storage is unavailable")
+                elif any(done.get(u) is False for u in ups) or any(u in result.skipped for u in ups):
                     pending.remove(domain)
                     result.skipped.append(domain)
                     progress(f"[skip] {domain}: an upstream domain failed")
@@ -143,6 +160,11 @@ def build(
                 progress(f"      {domain} {status} in {outcome.seconds:.1f}s")
                 if not outcome.ok:
                     progress(_tail(outcome.log))
+                    # A run that lost its instance storage fails with a driver error deep in the
+                    # log; name the real cause, and start nothing more that could not be recorded.
+                    if not result.storage_error and (problem := instance.storage_problem()):
+                        result.storage_error = problem
+                        progress(f"error: {problem}")
     result.seconds = time.monotonic() - started
     result.peak_rss_bytes = memory.peak
     return result

@@ -74,8 +74,15 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
     if orders or not settings.sources_dir().exists():
         say(f"generating example source data ({orders or DEFAULT_ORDERS:,} orders) …")
         gen(Scale(orders=orders or DEFAULT_ORDERS))
+    from meshwork.instance import InstanceUnavailable, storage_description
+
     say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
-    result = mesh_build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
+    say(f"Dagster instance storage: {storage_description()}")
+    try:
+        result = mesh_build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
+    except InstanceUnavailable as exc:
+        click.echo(f"error: {exc}; nothing was built", err=True)
+        sys.exit(EXIT_FAILED)
     summary = mesh_build.port_summary(mesh)
     if as_json:
         click.echo(
@@ -89,6 +96,7 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
                         for d in result.domains
                     ],
                     "skipped": result.skipped,
+                    "storage_error": result.storage_error,
                     "ports": summary,
                 },
                 indent=2,
@@ -108,6 +116,8 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
         )
         if result.ok:
             click.echo("Open the UI with `make ui` (http://127.0.0.1:3000).")
+    if result.storage_error:
+        click.echo(f"error: {result.storage_error}; rerun `mesh build` once it answers again", err=True)
     sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 

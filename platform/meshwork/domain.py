@@ -6,7 +6,7 @@ import logging
 
 import dagster as dg
 
-from meshwork import automation, gate, policies, python_products, retention
+from meshwork import automation, domain_runs, gate, policies, python_products, retention, specs
 from meshwork.mesh import Mesh, current_mesh, ensure_importable
 
 
@@ -46,10 +46,13 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
     schedules = automation.schedules(mesh.domains[domain])
     if (purge := retention.retention_schedule(mesh, mesh.domains[domain])) is not None:
         schedules.append(purge)
+    automated = any(specs.automation_condition(mesh, p) for p in mesh.domains[domain].products)
     return dg.Definitions(
         assets=assets,
         asset_checks=[gate.contract_gate(mesh, p) for p in mesh.domains[domain].products],
+        jobs=[domain_runs.build_job(domain)],
         schedules=schedules,
+        sensors=[domain_runs.automation_sensor(domain)] if automated else [],
         resources=resources,
         # Steps of one domain share one warehouse that admits a single writer, so running them
         # in parallel processes buys nothing and costs a process start per step.

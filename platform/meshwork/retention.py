@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from meshwork import audit, landing, port_store, ports, settings, warehouse
+from meshwork import audit, domain_runs, landing, port_store, ports, settings, warehouse
 from meshwork.mesh import Domain, Mesh, Product
 from meshwork.names import quote
 
@@ -109,7 +109,11 @@ def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | No
         removed = purge(mesh, [domain.name])
         context.log.info(f"purged {sum(len(v) for v in removed.values())} item(s): {removed}")
 
-    @dg.job(name=f"{domain.name}_retention", description="Purges snapshots and rows older than the declared retention.")
+    @dg.job(
+        name=f"{domain.name}_retention",
+        description="Purges snapshots and rows older than the declared retention.",
+        tags=domain_runs.run_tags(domain.name),  # copied onto its runs; see meshwork.domain_runs
+    )
     def retention_job() -> None:
         purge_op()
 

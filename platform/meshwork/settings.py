@@ -33,6 +33,14 @@ or ``~/.openlineage/``, ``OPENLINEAGE_URL``/``OPENLINEAGE_ENDPOINT``/``OPENLINEA
 ``OPENLINEAGE__*``, ``OPENLINEAGE_DISABLED``) is read by the openlineage-python client itself; this
 module only tells whether any of it is present (``openlineage_configured``), because without it
 events go to the file ``$MESH_HOME/lineage/events.jsonl``.
+``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user@host:port/db`` URL: when set, the Dagster instance
+                    keeps its runs, event log and schedules in that PostgreSQL database instead of
+                    SQLite files under ``$MESH_HOME/dagster`` (the production setup). The URL is
+                    written to ``dagster.yaml`` (mode 600); leave the password out of it and give it
+                    to libpq through ``PGPASSWORD`` or ``~/.pgpass`` to keep it off that disk.
+``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
+                    2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
+                    one domain are always admitted one at a time.
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -197,6 +205,20 @@ def metrics_dir() -> Path:
 def cache_dir() -> Path:
     """Derived data that can always be recomputed (safe to delete)."""
     return mesh_home() / "cache"
+
+
+DAGSTER_POSTGRES_URL_VAR = "MESH_DAGSTER_POSTGRES_URL"
+
+
+def dagster_postgres_url() -> str | None:
+    return os.environ.get(DAGSTER_POSTGRES_URL_VAR) or None
+
+
+def max_concurrent_runs() -> int:
+    explicit = os.environ.get("MESH_MAX_CONCURRENT_RUNS")
+    if explicit:
+        return int(explicit)
+    return 10 if dagster_postgres_url() else 2
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
