@@ -13,7 +13,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import gate, landing, settings, specs, warehouse
+from meshwork import dbt_runner, gate, landing, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
@@ -310,11 +310,14 @@ def domain_dbt_assets(mesh: Mesh, domain: str) -> dg.AssetsDefinition | None:
                 reads[key] = reader.reads
         # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
         # A stable target folder per domain lets dbt reuse its partial parse between runs.
-        invocation = dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
-        )
+        args = ["build", "--vars", json.dumps(dbt_vars(domain))]
+        events: Iterator[dbt_runner.DbtEvent]
+        if settings.dbt_in_process():
+            events = dbt_runner.run(dbt, args, context=context, target_path=target_path(domain))
+        else:
+            events = dbt.cli(args, context=context, target_path=target_path(domain)).stream()
         built: list[str] = []
-        for event in invocation.stream():
+        for event in events:
             if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
                 key = context.asset_key_for_output(event.output_name)
                 built.append(gate.table_name(products[key]))
