@@ -83,11 +83,15 @@ def test_in_process_dbt_records_the_same_materializations_and_check_results_as_t
 
     assert old_status == new_status == dg.DagsterRunStatus.SUCCESS
     # Every dbt model (staging views included) and both products, with the same metadata.
-    assert set(new_mats) == set(old_mats) >= {
-        dg.AssetKey(["sales", "orders"]),
-        dg.AssetKey(["sales", "order_lines"]),
-        dg.AssetKey(["sales", "stg_shop__orders"]),
-    }
+    assert (
+        set(new_mats)
+        == set(old_mats)
+        >= {
+            dg.AssetKey(["sales", "orders"]),
+            dg.AssetKey(["sales", "order_lines"]),
+            dg.AssetKey(["sales", "stg_shop__orders"]),
+        }
+    )
     for key, metadata in new_mats.items():
         assert set(metadata) == set(old_mats[key]), key
         assert {"Execution Duration", "invocation_id", "unique_id", "status"} <= set(metadata), key
