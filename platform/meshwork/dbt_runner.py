@@ -13,6 +13,7 @@ subprocess path (kept behind ``MESH_DBT_IN_PROCESS=0``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -81,14 +82,49 @@ def dbt_args(resource: DbtCliResource, args: Sequence[str], target_path: Path) -
     ]
 
 
+def parse(resource: DbtCliResource, vars_json: str, target: Path) -> Any:
+    """The project's dbt ``Manifest``, parsed in this process with ``vars_json`` into ``target``.
+
+    dbt throws its partial parse away whenever the profile differs, and the profile names the
+    domain's warehouse file, so a domain's first run in a fresh MESH_HOME parsed the whole project.
+    The parse here uses one profile for every domain (the code location's, never opened), so the
+    partial parse in ``target`` is shared by all domains; the runs then get the manifest as an object.
+    Domains may run side by side: the parse holds a lock on ``target``.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target.mkdir(parents=True, exist_ok=True)
+    # The code location's parse used the same vars and profile: start from it, like dagster-dbt does.
+    seed = Path(resource.project_dir) / "target" / _PARTIAL_PARSE
+    with (target / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if seed.exists() and not (target / _PARTIAL_PARSE).exists():
+            shutil.copy(seed, target / _PARTIAL_PARSE)
+        # No manifest.json here: writing it costs about a second and nobody reads this copy.
+        args = dbt_args(resource, ["parse", "--vars", vars_json, "--no-write-json"], target)
+        result = dbtRunner().invoke(args)
+    if not result.success or result.result is None:
+        raise DagsterDbtCliRuntimeError(
+            description=f"dbt could not parse the project (in process): {result.exception}. "
+            f"See the dbt log: {target / 'dbt.log'}"
+        )
+    return result.result
+
+
 def run(
     resource: DbtCliResource,
     args: Sequence[str],
     *,
     context: dg.AssetExecutionContext,
     target_path: Path,
+    parse_vars: str,
+    parse_target: Path,
 ) -> Iterator[DbtEvent]:
-    """``dbt <args>`` for the assets selected in ``context``, yielding what ``dbt.cli(...).stream()`` would."""
+    """``dbt <args>`` for the assets selected in ``context``, yielding what ``dbt.cli(...).stream()`` would.
+
+    The project is parsed first with ``parse_vars`` into ``parse_target`` (see :func:`parse`), and the
+    run reuses that manifest instead of parsing again with its own profile.
+    """
     from dbt.cli.main import dbtRunner
 
     cleaned, selects, excludes = extract_runtime_selection_from_args(args)
@@ -101,18 +137,14 @@ def run(
     )
     indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
     full_args = dbt_args(resource, [*cleaned, *params.selection_args, *indirect], target_path)
-    # Like dagster-dbt: start from the project's partial parse so a fresh target folder need not parse all.
-    seed = Path(resource.project_dir) / "target" / _PARTIAL_PARSE
-    if seed.exists() and not (target_path / _PARTIAL_PARSE).exists():
-        target_path.mkdir(parents=True, exist_ok=True)
-        shutil.copy(seed, target_path / _PARTIAL_PARSE)
 
-    command = "dbt " + " ".join(full_args)
-    context.log.info(f"Running dbt in process: `{command}`.")
-    collector = _Collector()
     started = time.monotonic()
+    manifest = parse(resource, parse_vars, parse_target)
+    command = "dbt " + " ".join(full_args)
+    context.log.info(f"Parsed the project in {time.monotonic() - started:.1f}s; running dbt in process: `{command}`.")
+    collector = _Collector()
     try:
-        result = dbtRunner(callbacks=[collector]).invoke(full_args)
+        result = dbtRunner(manifest=manifest, callbacks=[collector]).invoke(full_args)
     finally:
         _release_warehouse()
     context.log.info(f"Finished dbt in process in {time.monotonic() - started:.1f}s: `{command}`.")
