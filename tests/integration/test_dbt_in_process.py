@@ -78,7 +78,7 @@ def test_in_process_dbt_records_the_same_materializations_and_check_results_as_t
 
     after = materialize(home, in_process=True)
     assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-3000:]
-    assert "Running dbt in process" in after.stdout + after.stderr
+    assert "running dbt in process" in after.stdout + after.stderr
     new_status, new_mats, new_checks = last_run(home)
 
     assert old_status == new_status == dg.DagsterRunStatus.SUCCESS
