@@ -48,7 +48,12 @@ class BareContext:
 def _dbt_steps(mesh_home: Path, domain: str) -> list[tuple[str, str, str]]:
     """(model name, materialization, compiled SQL) in the order the mesh's dbt run executed them."""
     target = mesh_home / "dbt" / domain / "target"
-    manifest = json.loads((target / "manifest.json").read_text())
+    # dbt run in process gets its manifest as an object and writes none here; names and
+    # materializations are the same in the code location's manifest.
+    manifest_file = target / "manifest.json"
+    if not manifest_file.exists():
+        manifest_file = settings.dbt_project_dir() / "target" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
     results = json.loads((target / "run_results.json").read_text())["results"]
     steps = []
     for r in results:

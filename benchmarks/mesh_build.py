@@ -7,6 +7,9 @@ MESH_HOME copy of the sources, with the peak resident memory of its whole proces
 the ratio to the baseline measured in the same run.
 
     .venv/bin/python -m benchmarks.mesh_build --orders 100000 1000000 --repeat 3 --json out.json
+
+``--dbt-subprocess-too`` also builds the mesh with dbt run as a subprocess (``MESH_DBT_IN_PROCESS=0``),
+interleaved with the default in-process runs, and reports both side by side.
 """
 
 from __future__ import annotations
@@ -32,13 +35,12 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
 
 
-def mesh_run(sources: Path, work: Path) -> dict:
+def mesh_run(sources: Path, work: Path, extra_env: dict[str, str] | None = None) -> dict:
     home = work / "mesh"
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(sources, home / "sources")
-    out = subprocess.run(
-        [str(BIN / "mesh"), "build", "--json"], env=_env(home), capture_output=True, text=True, check=False
-    )
+    env = {**_env(home), **(extra_env or {})}
+    out = subprocess.run([str(BIN / "mesh"), "build", "--json"], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"mesh build failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout)
@@ -98,22 +100,39 @@ def baseline_run(mesh_home: Path, work: Path) -> dict:
     return {"seconds": wall, "script_seconds": result["seconds"], "peak_rss": memory.peak, "domains": result["domains"]}
 
 
-def measure(orders: int, repeat: int, tmp: Path) -> dict:
+SUBPROCESS = {"MESH_DBT_IN_PROCESS": "0"}
+
+
+def _summary(runs: list[dict]) -> dict:
+    domains = sorted(runs[0]["domains"])
+    keys = list(runs[0]["phases"][domains[0]])
+    return {
+        "seconds": round(statistics.median(r["seconds"] for r in runs), 2),
+        "peak_rss_mib": round(max(r["peak_rss"] for r in runs) / 2**20),
+        # Median of each phase over the runs, per domain.
+        "phases": {d: {k: round(statistics.median(r["phases"][d][k] for r in runs), 2) for k in keys} for d in domains},
+    }
+
+
+def measure(orders: int, repeat: int, tmp: Path, subprocess_too: bool = False) -> dict:
     sources = tmp / f"sources-{orders}"
     gen_home = tmp / f"gen-{orders}"
     subprocess.run(
         [str(BIN / "mesh"), "generate", "--orders", str(orders)], env=_env(gen_home), check=True, capture_output=True
     )
     shutil.move(gen_home / "sources", sources)
-    runs: dict[str, list[dict]] = {"mesh": [], "baseline": []}
+    runs: dict[str, list[dict]] = {"mesh": [], "baseline": [], "subprocess": []}
     for i in range(repeat):
+        if subprocess_too:  # A/B/A/B: the variants see the same machine load
+            runs["subprocess"].append(mesh_run(sources, tmp, SUBPROCESS))
         mesh = mesh_run(sources, tmp)
         runs["mesh"].append(mesh)
         # The baseline executes the SQL dbt compiled in this very build.
         runs["baseline"].append(baseline_run(mesh["home"], tmp))
         print(
             f"  {orders:,} orders, run {i + 1}/{repeat}: mesh {mesh['seconds']:.1f}s, "
-            f"baseline {runs['baseline'][-1]['seconds']:.1f}s",
+            f"baseline {runs['baseline'][-1]['seconds']:.1f}s"
+            + (f", mesh with dbt subprocess {runs['subprocess'][-1]['seconds']:.1f}s" if subprocess_too else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -138,6 +157,8 @@ def measure(orders: int, repeat: int, tmp: Path) -> dict:
             for d in domains
         },
         "phases_of_last_run": runs["mesh"][-1]["phases"],
+        "phases_median": _summary(runs["mesh"])["phases"],
+        **({"dbt_subprocess": _summary(runs["subprocess"])} if subprocess_too else {}),
         "repeat": repeat,
     }
 
@@ -147,12 +168,15 @@ def main() -> None:
     parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--dbt-subprocess-too", action="store_true", help="also build with MESH_DBT_IN_PROCESS=0, interleaved"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="mesh-bench-") as tmp:
         for orders in args.orders:
             print(f"{orders:,} orders …", file=sys.stderr, flush=True)
-            results.append(measure(orders, args.repeat, Path(tmp)))
+            results.append(measure(orders, args.repeat, Path(tmp), args.dbt_subprocess_too))
     print("| orders | Meshwork (s) | DuckDB script (s) | ratio | Meshwork peak (MiB) | script peak (MiB) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in results:
@@ -168,6 +192,18 @@ def main() -> None:
             f"| {domain} | {p['wall']} | {p['outside_steps']} | {p['dbt_models']} | {p['dbt_overhead']} | "
             f"{p['python_products']} | {p['contract_gates']} |"
         )
+    for r in results:
+        if "dbt_subprocess" not in r:
+            continue
+        sub = r["dbt_subprocess"]
+        print(f"\n{r['orders']:,} orders, dbt in process / dbt subprocess, medians of {r['repeat']} interleaved runs:")
+        print(f"whole build: {r['mesh_seconds']}s vs {sub['seconds']}s ({r['mesh_seconds'] / sub['seconds']:.2f}x)")
+        print("| domain | wall | outside steps | dbt models | dbt overhead | python products | contract gates |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for domain, p in sorted(r["phases_median"].items()):
+            q = sub["phases"][domain]
+            cells = " | ".join(f"{p[k]} / {q[k]}" for k in p)
+            print(f"| {domain} | {cells} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 

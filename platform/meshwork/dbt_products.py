@@ -13,7 +13,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import gate, landing, run_lineage, settings, specs, warehouse
+from meshwork import dbt_runner, gate, landing, run_lineage, settings, specs, warehouse
 from meshwork.errors import MeshDefinitionError, Problem
 from meshwork.mesh import Mesh, Product
 from meshwork.python_products import input_metadata
@@ -49,13 +49,19 @@ def _newest_source_mtime(project: Path) -> float:
     return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
 
 
-def target_path(domain: str) -> Path:
-    return settings.dbt_target_dir(domain)
+def target_path(domain: str | None) -> Path:
+    """A stable target folder per domain, so dbt reuses its partial parse between runs.
+
+    ``None``: the folder of the parse the in-process runs share (see ``dbt_runner.parse``).
+    """
+    return settings.dbt_target_dir(domain or "_parse")
 
 
 def dbt_vars(domain: str | None) -> dict[str, str]:
+    # Without a domain: the code location's parse. Its warehouse is never opened, but its file
+    # name gives the nodes their database name, which must be the one every domain's run uses.
     return {
-        "mesh_warehouse": str(warehouse.path(domain)) if domain else "target/parse.duckdb",
+        "mesh_warehouse": str(warehouse.path(domain)) if domain else "target/parse/warehouse.duckdb",
         "mesh_sources": str(settings.sources_dir()),
     }
 
@@ -71,7 +77,10 @@ def ensure_manifest() -> Path:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with (manifest.parent / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
+        # The parse's warehouse file name is the nodes' database name: a manifest parsed with another is stale.
+        stamp = manifest.parent / ".mesh_warehouse"
+        same_target = stamp.exists() and stamp.read_text(encoding="utf-8") == dbt_vars(None)["mesh_warehouse"]
+        if same_target and manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
             return manifest
         proc = subprocess.run(
             [
@@ -94,6 +103,7 @@ def ensure_manifest() -> Path:
             raise MeshDefinitionError(
                 [Problem(f"dbt parse failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}", file=project)]
             )
+        stamp.write_text(dbt_vars(None)["mesh_warehouse"], encoding="utf-8")
     return manifest
 
 
@@ -332,11 +342,21 @@ def _run_dbt(
             reader.expose_inputs()
     # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
     # A stable target folder per domain lets dbt reuse its partial parse between runs.
-    invocation = dbt.cli(
-        ["build", "--vars", json.dumps(dbt_vars(domain))], context=context, target_path=target_path(domain)
-    )
+    args = ["build", "--vars", json.dumps(dbt_vars(domain))]
+    events: Iterator[dbt_runner.DbtEvent]
+    if settings.dbt_in_process():
+        events = dbt_runner.run(
+            dbt,
+            args,
+            context=context,
+            target_path=target_path(domain),
+            parse_vars=json.dumps(dbt_vars(None)),
+            parse_target=target_path(None),
+        )
+    else:
+        events = dbt.cli(args, context=context, target_path=target_path(domain)).stream()
     built: list[str] = []
-    for event in invocation.stream():
+    for event in events:
         if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in reads:
             key = context.asset_key_for_output(event.output_name)
             built.append(gate.table_name(products[key]))

@@ -8,6 +8,8 @@
 ``MESH_DUCKDB_THREADS`` / ``MESH_DUCKDB_MEMORY_LIMIT``
                     per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
                     per process) over-commits as soon as two runs overlap.
+``MESH_DBT_IN_PROCESS`` ``1`` (default): dbt runs inside the step's process through dbt's Python API;
+                    ``0``: as a ``dbt`` subprocess through dagster-dbt's CLI resource (the way back).
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
 ``MESH_PORTS_URL``   where output ports are stored: a local folder (default ``$MESH_HOME/ports``) or
                     ``s3://bucket/prefix`` for S3-compatible object storage (see ``meshwork.port_store``).
@@ -162,6 +164,10 @@ def duckdb_config() -> dict[str, str | int]:
         # Keep large sorts and joins inside the mesh's own folder, not /tmp.
         "temp_directory": str(duckdb_temp_dir()),
     }
+
+
+def dbt_in_process() -> bool:
+    return os.environ.get("MESH_DBT_IN_PROCESS", "1") != "0"
 
 
 def port_retention() -> int:
