@@ -21,8 +21,8 @@ from typing import Any
 
 import duckdb
 
-from meshwork import settings
-from meshwork.mesh import Mesh, Product, ensure_importable, load_mesh
+from meshwork.core import settings
+from meshwork.model.mesh import Mesh, Product, ensure_importable, load_mesh
 
 
 @dataclass

@@ -5,7 +5,7 @@ product reading one or two products of the previous domain, one published snapsh
 port; no data files), then times, in one warm process and interleaved:
 
 - ``load_mesh``: parsing and checking every descriptor and contract (what every `mesh` command pays);
-- ``catalog``: ``load_mesh`` + ``meshwork.catalog.build`` (what `mesh catalog build` does after start-up);
+- ``catalog``: ``load_mesh`` + ``meshwork.catalog.site.build`` (what `mesh catalog build` does after start-up);
 - ``json files``: writing one json.dumps file per product plus an index (the floor for any static site);
 
 and once each: the first build (its contracts not yet in the ODCS validation cache) and the whole
@@ -163,8 +163,8 @@ def main() -> None:
         root, home = Path(tmp) / "project", Path(tmp) / "home"
         generate(root, home, domains, args.per_domain)
         os.environ.update(MESH_HOME=str(home), MESH_PROJECT_DIR=str(root), DAGSTER_HOME=str(home / "dagster"))
-        from meshwork import catalog
-        from meshwork.mesh import load_mesh
+        from meshwork.catalog import site
+        from meshwork.model.mesh import load_mesh
 
         n = domains * args.per_domain
         out = Path(tmp) / "site"
@@ -179,7 +179,7 @@ def main() -> None:
             (target / "index.json").write_text(json.dumps(sorted(str(p) for p in target.rglob("*.json"))))
 
         def build() -> None:
-            catalog.build(load_mesh(), out)
+            site.build(load_mesh(), out)
 
         start = time.perf_counter()
         build()  # the first build also fills the ODCS validation cache and compiles the templates

@@ -33,7 +33,7 @@ def make_project(root: Path, home: Path, products: int) -> None:
     (domain / "__init__.py").write_text("")
     (domain / "products" / "__init__.py").write_text("")
     (domain / "definitions.py").write_text(
-        "import dagster as dg\n\nfrom meshwork.domain import domain_definitions\n\n\n"
+        "import dagster as dg\n\nfrom meshwork.locations.domain import domain_definitions\n\n\n"
         '@dg.definitions\ndef defs() -> dg.Definitions:\n    return domain_definitions("d000")\n'
     )
     for descriptor in (domain / "products").glob("*.yaml"):

@@ -4,7 +4,7 @@ Builds the COMPLETE event of ``finance/daily_revenue`` (every facet, column line
 the real mesh in a temporary ``MESH_HOME``, then times, in one process:
 
 - ``build only``: building the event, no emission (the baseline every ratio is against);
-- ``file``: build + ``lineage_delivery.emit`` with no OpenLineage configuration (the default
+- ``file``: build + ``delivery.emit`` with no OpenLineage configuration (the default
   file transport, ``$MESH_HOME/lineage/events.jsonl``);
 - ``http up``: build + emit to a real receiver on 127.0.0.1 (for reference);
 - ``http refused`` / ``http slow``: build + emit to a port nothing listens on, and to a receiver that
@@ -60,27 +60,28 @@ def main() -> None:
     for name in [k for k in os.environ if k.startswith("OPENLINEAGE")]:
         del os.environ[name]
 
-    from meshwork import lineage, lineage_delivery, ports
-    from meshwork.column_lineage import ColumnOrigin, InputColumn, Relation
-    from meshwork.mesh import load_mesh
-    from meshwork.quality import QualityReport, RuleResult
-    from meshwork.rules import Rule
+    from meshwork.lineage import delivery, events
+    from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
+    from meshwork.model.mesh import load_mesh
+    from meshwork.model.rules import Rule
+    from meshwork.quality.validator import QualityReport, RuleResult
+    from meshwork.storage import snapshots
     from tests.lineage_support import free_port, receiver
 
     mesh = load_mesh()
     product = mesh.products[PRODUCT]
-    info = lineage.RunInfo("0d7c1f3e-1111-4222-8333-444455556666", "__ASSET_JOB", "dbt")
+    info = events.RunInfo("0d7c1f3e-1111-4222-8333-444455556666", "__ASSET_JOB", "dbt")
     contract = product.current_port.contract
-    manifest = ports.Manifest(
+    manifest = snapshots.Manifest(
         domain="finance",
         product="daily_revenue",
         version="v1",
         snapshot_id="20261201T000000000000Z-0d7c1f3e",
         contract_id=contract.id,
         contract_version=contract.version,
-        columns=[ports.ColumnEntry(name=c.name, type=c.physical_type) for c in contract.columns],
+        columns=[snapshots.ColumnEntry(name=c.name, type=c.physical_type) for c in contract.columns],
         row_count=711,
-        files=[ports.FileEntry(path="data_0.parquet", bytes=20_000, sha256="0" * 64)],
+        files=[snapshots.FileEntry(path="data_0.parquet", bytes=20_000, sha256="0" * 64)],
         run_id=info.dagster_run_id,
         created_at=datetime.now(UTC),
         environment="local",
@@ -103,17 +104,17 @@ def main() -> None:
         c.name: ColumnOrigin((InputColumn(Relation("port", "sales/orders/v1"), "order_ts"),), "TRANSFORMATION")
         for c in contract.columns
     }
-    reads = [lineage.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
+    reads = [events.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
 
     def build():
-        return lineage.complete_event(mesh, product, info, reads, [manifest], reports, columns, "select 1")
+        return events.complete_event(mesh, product, info, reads, [manifest], reports, columns, "select 1")
 
     def emit() -> None:
-        lineage_delivery.emit(build())
+        delivery.emit(build())
 
     results: dict[str, dict[str, float]] = {}
     build()  # warm imports and caches
-    lineage_delivery.reset()
+    delivery.reset()
     emit()
     baseline, file = [], []
     for _ in range(args.events):  # interleaved, so that machine noise hits both alike
@@ -124,7 +125,7 @@ def main() -> None:
 
     with receiver() as backend:
         os.environ["OPENLINEAGE_URL"] = backend.url
-        lineage_delivery.reset()
+        delivery.reset()
         emit()
         results["http up"] = _stats(_time(emit, args.events))
 
@@ -133,20 +134,20 @@ def main() -> None:
 
     def run() -> float:
         """A domain run's events in a fresh process state: START and COMPLETE for 7 products."""
-        lineage_delivery.reset()
+        delivery.reset()
         start = time.perf_counter()
         for _ in range(7):
-            lineage_delivery.emit(lineage.start_event(mesh, product, info))
+            delivery.emit(events.start_event(mesh, product, info))
             emit()
         return time.perf_counter() - start
 
-    lineage_delivery.reset()
+    delivery.reset()
     os.environ.pop("OPENLINEAGE_URL", None)
     runs["file"] = statistics.median(run() for _ in range(5))
 
     os.environ["OPENLINEAGE_URL"] = f"http://127.0.0.1:{free_port()}"
     for _ in range(5):  # each first event of a process: bounded by the timeout
-        lineage_delivery.reset()
+        delivery.reset()
         firsts["http refused"] += _time(emit, 1)
     results["http refused, after the first"] = _stats(_time(emit, args.events))
     runs["http refused"] = statistics.median(run() for _ in range(3))
@@ -154,11 +155,11 @@ def main() -> None:
     with receiver(delay=2 * args.timeout) as slow:
         os.environ["OPENLINEAGE_URL"] = slow.url
         for _ in range(3):
-            lineage_delivery.reset()
+            delivery.reset()
             firsts["http slow"] += _time(emit, 1)
         results["http slow, after the first"] = _stats(_time(emit, args.events))
         runs["http slow"] = statistics.median(run() for _ in range(3))
-    queued = len(lineage_delivery.outbox())
+    queued = len(delivery.outbox())
 
     base = results["build only (baseline)"]["median_ms"]
     print(f"{args.events} events per transport, MESH_LINEAGE_TIMEOUT={args.timeout:g}s, event of {PRODUCT}")

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from meshwork.build import PeakMemory
+from meshwork.runtime.build import PeakMemory
 
 BIN = Path(sys.executable).parent
 

@@ -57,7 +57,7 @@ def make_project(root: Path, domains: int, per_domain: int, rows: int) -> list[t
         (base / "__init__.py").write_text("")
         (base / "products" / "__init__.py").write_text("")
         (base / "definitions.py").write_text(
-            "import dagster as dg\n\nfrom meshwork.domain import domain_definitions\n\n\n"
+            "import dagster as dg\n\nfrom meshwork.locations.domain import domain_definitions\n\n\n"
             f'@dg.definitions\ndef defs() -> dg.Definitions:\n    return domain_definitions("{domain}")\n'
         )
         workspace += [

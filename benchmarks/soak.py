@@ -33,7 +33,7 @@ BIN = Path(sys.executable).parent
 
 
 def domain_loop(domain: str, env: dict[str, str], deadline: float, logs: Path, stats: Counter, lock: threading.Lock):
-    from meshwork.build import materialize_command
+    from meshwork.runtime.build import materialize_command
 
     i = 0
     while time.monotonic() < deadline:
@@ -52,9 +52,9 @@ def domain_loop(domain: str, env: dict[str, str], deadline: float, logs: Path, s
 
 
 def reader_loop(deadline: float, stats: Counter, lock: threading.Lock, seen: dict[str, set], errors: list[str]):
-    from meshwork.errors import PortAccessError
-    from meshwork.mesh import load_mesh
-    from meshwork.reader import PortReader
+    from meshwork.core.errors import PortAccessError
+    from meshwork.model.mesh import load_mesh
+    from meshwork.ports.reader import PortReader
 
     mesh = load_mesh()
     pairs = [(c, i.product) for c in mesh.products.values() for i in c.inputs]
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if first.returncode != 0:
         print(first.stdout[-3000:], first.stderr[-3000:], file=sys.stderr)
         return 1
-    from meshwork.mesh import load_mesh
+    from meshwork.model.mesh import load_mesh
 
     domains = load_mesh().domain_order()
     logs = home / "logs" / "soak"

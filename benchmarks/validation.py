@@ -61,10 +61,10 @@ def run_one(mode: str, db: Path) -> dict:
     """Executed in a child process: one timed validation, plus this process's peak RSS."""
     import duckdb
 
-    from meshwork import warehouse
-    from meshwork.mesh import load_mesh
-    from meshwork.quality import Validator
-    from meshwork.rules import compile_rules
+    from meshwork.model.mesh import load_mesh
+    from meshwork.model.rules import compile_rules
+    from meshwork.quality.validator import Validator
+    from meshwork.storage import warehouse
 
     con = duckdb.connect(str(db), read_only=True)  # read-only: many of them, never a writer
     con.execute("SET threads = 2")

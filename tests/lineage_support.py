@@ -18,7 +18,7 @@ import referencing
 from referencing.jsonschema import DRAFT202012
 
 SPEC = Path(__file__).resolve().parent / "openlineage_spec"
-PLATFORM_SCHEMAS = Path(__file__).resolve().parents[1] / "platform/meshwork/schemas"
+PLATFORM_SCHEMAS = Path(__file__).resolve().parents[1] / "platform/meshwork/lineage/schemas"
 RUN_EVENT = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 

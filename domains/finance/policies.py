@@ -1,6 +1,6 @@
 """The finance domain's own policies, on top of the global ones."""
 
-from meshwork.policies import GovernanceContext, policy
+from meshwork.governance.policies import GovernanceContext, policy
 
 MONEY_SUFFIXES = ("_revenue", "_amount", "_value")
 

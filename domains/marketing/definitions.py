@@ -1,6 +1,6 @@
 import dagster as dg
 
-from meshwork.domain import domain_definitions
+from meshwork.locations.domain import domain_definitions
 
 
 @dg.definitions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from meshwork.domain import domain_definitions
+from meshwork.locations.domain import domain_definitions
 
 ORDERS = dg.AssetKey(["sales", "orders"])
 LINES = dg.AssetKey(["sales", "order_lines"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from meshwork.domain import domain_definitions
-from meshwork.mesh import load_mesh
+from meshwork.locations.domain import domain_definitions
+from meshwork.model.mesh import load_mesh
 
 DOMAINS = sorted(load_mesh(check_grants=False).domains)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import access, audit
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import load_mesh
+from meshwork.core import audit
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.governance import access
+from meshwork.model.mesh import load_mesh
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.build import materialize_command
-from meshwork.instance import ensure_local_instance
+from meshwork.runtime.build import materialize_command
+from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import REPO, mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def test_two_domains_and_two_runs_of_one_domain_at_once_never_hit_a_duckdb_lock(
     snapshots = sorted(p.name for p in (mesh_home / "ports/customers/customer_profiles/v1").iterdir() if p.is_dir())
     assert len(snapshots) == 3
     # Each snapshot names the run that built the data it holds.
-    from meshwork import ports
+    from meshwork.storage import snapshots
 
-    built_by = {ports.read_manifest("customers", "customer_profiles", 1, s).built_by_run for s in snapshots}
+    built_by = {snapshots.read_manifest("customers", "customer_profiles", 1, s).built_by_run for s in snapshots}
     assert None not in built_by

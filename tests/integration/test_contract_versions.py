@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import ports
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import load_mesh
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.model.mesh import load_mesh
+from meshwork.storage import snapshots
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -93,11 +93,11 @@ def test_a_new_major_is_published_beside_the_old_one_and_the_pinned_consumer_kee
     introduce_v2(project)
     result = mesh_cli("build", "--orders", "300", cwd=project, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    v1 = ports.read_manifest(
-        "customers", "customer_profiles", 1, ports.latest_snapshot("customers", "customer_profiles", 1)
+    v1 = snapshots.read_manifest(
+        "customers", "customer_profiles", 1, snapshots.latest_snapshot("customers", "customer_profiles", 1)
     )
-    v2 = ports.read_manifest(
-        "customers", "customer_profiles", 2, ports.latest_snapshot("customers", "customer_profiles", 2)
+    v2 = snapshots.read_manifest(
+        "customers", "customer_profiles", 2, snapshots.latest_snapshot("customers", "customer_profiles", 2)
     )
     assert "email" in [c.name for c in v1.columns] and "email_address" not in [c.name for c in v1.columns]
     assert "email_address" in [c.name for c in v2.columns]
@@ -108,7 +108,7 @@ def test_a_new_major_is_published_beside_the_old_one_and_the_pinned_consumer_kee
         r.get("consumer") == "marketing/customer_360" and r.get("port") == "customers/customer_profiles@v1"
         for r in reads
     )
-    assert ports.latest_snapshot("marketing", "customer_360", 1)
+    assert snapshots.latest_snapshot("marketing", "customer_360", 1)
     code, report = diff(project, env)
     verdicts = {p["port"]: p["verdict"] for p in report["ports"]}
     assert code == 0 and verdicts["customers/customer_profiles@v2"] == "unchanged"

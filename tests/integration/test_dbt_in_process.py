@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from meshwork import ports, warehouse
+from meshwork.storage import snapshots, warehouse
 from tests.conftest import REPO, dagster_cli, mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -151,13 +151,13 @@ def test_a_sql_error_in_a_model_fails_the_run_with_dbts_message_and_publishes_no
     status, materializations, _ = last_run(home)
     assert status == dg.DagsterRunStatus.FAILURE
     assert dg.AssetKey(["sales", "orders"]) not in materializations
-    assert ports.latest_snapshot("sales", "orders", 1) is None
+    assert snapshots.latest_snapshot("sales", "orders", 1) is None
 
 
 def test_dbt_can_run_twice_in_one_process_and_leaves_the_warehouse_free(home: Path):
     # A long-lived process (this one): dbt's flags and adapter are set up again on every invocation,
     # and the warehouse file is closed after each, so the contract gates and the next run can open it.
-    from meshwork.domain import domain_definitions
+    from meshwork.locations.domain import domain_definitions
 
     defs = domain_definitions("sales")
     job = defs.resolve_implicit_global_asset_job_def()

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit
+from meshwork.core import audit
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow

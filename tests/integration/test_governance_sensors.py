@@ -11,10 +11,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from meshwork import access, governance_sensors, notify
-from meshwork.governance_sensors import GOVERNANCE, GRANTS, SLA
-from meshwork.instance import ensure_local_instance
-from meshwork.mesh import load_mesh
+from meshwork.governance import access, notify
+from meshwork.locations import governance_sensors
+from meshwork.locations.governance_sensors import GOVERNANCE, GRANTS, SLA
+from meshwork.model.mesh import load_mesh
+from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import BIN, REPO
 from tests.integration.test_policies import edit
 
@@ -138,7 +139,7 @@ def test_the_daemon_records_runtime_checks_on_the_real_instance(built_mesh: Path
     ensure_local_instance()
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
-        "load_from:\n  - python_module: {module_name: meshwork.definitions, location_name: platform}\n"
+        "load_from:\n  - python_module: {module_name: meshwork.locations.platform, location_name: platform}\n"
     )
     log = (tmp_path / "daemon.log").open("w")
     proc = subprocess.Popen(

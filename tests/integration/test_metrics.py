@@ -10,9 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from meshwork import catalog, metrics, settings
-from meshwork.catalog_model import CatalogExport
-from meshwork.mesh import load_mesh
+from meshwork.catalog import metrics, site
+from meshwork.catalog.export import CatalogExport
+from meshwork.core import settings
+from meshwork.model.mesh import load_mesh
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -125,7 +126,7 @@ def test_a_failed_contract_gate_counts_as_a_failed_publish_and_shows_in_the_cata
     rate = value("contract_pass_rate")["summary"]
     assert (rate["evaluations"], rate["passed"], rate["failed"]) == (8, 7, 1)
 
-    summary = catalog.build(load_mesh(REPO), tmp_path / "site")
+    summary = site.build(load_mesh(REPO), tmp_path / "site")
     export = CatalogExport.model_validate_json(summary.export.read_text())
     assert {m.source for m in export.metrics} == {"materialized"}
     orders_entry = next(p for p in export.products if p.key == "sales/orders")

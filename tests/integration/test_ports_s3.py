@@ -17,11 +17,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit, port_store, ports, publish, retention, settings, warehouse
-from meshwork.errors import PortAccessError, PublishError
-from meshwork.mesh import load_mesh
-from meshwork.reader import PortReader
-from meshwork.s3_port_store import S3PortStore
+from meshwork.core import audit, settings
+from meshwork.core.errors import PortAccessError, PublishError
+from meshwork.governance import retention
+from meshwork.model.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.ports.reader import PortReader
+from meshwork.storage import port_store, snapshots, warehouse
+from meshwork.storage.s3_store import S3PortStore
 from tests.conftest import mesh_cli
 from tests.s3 import Bucket
 
@@ -39,7 +42,7 @@ def mesh(project: Path, s3_ports: Bucket):
     return load_mesh(project)
 
 
-def publish_orders(mesh, n: int, run_id: str = "run-1", channel: str = "web") -> ports.Manifest:
+def publish_orders(mesh, n: int, run_id: str = "run-1", channel: str = "web") -> snapshots.Manifest:
     with warehouse.connect("sales") as con:
         con.execute(ORDERS_SQL.format(n=n, channel=channel))
         outcome = publish.publish(con, mesh.product("sales/orders"), "orders", run_id, lambda key: CUSTOMERS)
@@ -65,8 +68,8 @@ def test_a_port_published_to_s3_is_read_by_its_consumer_through_the_port_reader(
     ]
     assert s3_ports.get("sales/orders/v1/latest").decode().strip() == snapshot
     assert not (mesh_home / "ports").exists()
-    assert ports.latest_snapshot("sales", "orders", 1) == snapshot
-    assert ports.verify(manifest) == []
+    assert snapshots.latest_snapshot("sales", "orders", 1) == snapshot
+    assert snapshots.verify(manifest) == []
 
     assert read_orders(mesh) == [(1000, 1, "web", sum(range(1000)))]
     (entry,) = audit.entries("port.read")
@@ -90,7 +93,7 @@ def test_a_reader_whose_snapshot_is_deleted_before_it_downloads_resolves_the_new
     readable = S3PortStore.readable
     raced = []
 
-    def publish_in_between(self, key: str, entry: ports.FileEntry):
+    def publish_in_between(self, key: str, entry: snapshots.FileEntry):
         if not raced:  # the reader has the first manifest; now a publish and retention remove that snapshot
             raced.append(key)
             monkeypatch.setenv("MESH_PORT_RETENTION", "1")
@@ -99,7 +102,7 @@ def test_a_reader_whose_snapshot_is_deleted_before_it_downloads_resolves_the_new
 
     monkeypatch.setattr(S3PortStore, "readable", publish_in_between)
     assert read_orders(mesh)[0][:3] == (20, 1, "gen1")
-    assert raced and len(ports.snapshot_ids("sales", "orders", 1)) == 1
+    assert raced and len(snapshots.snapshot_ids("sales", "orders", 1)) == 1
 
 
 def test_readers_during_repeated_publishes_to_s3_never_see_a_partial_or_mixed_snapshot(mesh, monkeypatch):
@@ -137,7 +140,7 @@ def test_readers_during_repeated_publishes_to_s3_never_see_a_partial_or_mixed_sn
     assert errors == []
     assert len(set(reads)) >= 3, f"the readers saw too few publishes to prove anything: {sorted(set(reads))}"
     assert read_orders(mesh)[0][2] == "gen8"
-    assert len(ports.snapshot_ids("sales", "orders", 1)) == 2
+    assert len(snapshots.snapshot_ids("sales", "orders", 1)) == 2
 
 
 def test_a_publish_to_s3_that_fails_midway_leaves_latest_on_the_previous_snapshot(mesh, monkeypatch, s3_ports):
@@ -145,15 +148,15 @@ def test_a_publish_to_s3_that_fails_midway_leaves_latest_on_the_previous_snapsho
     put_file = S3PortStore.put_file
 
     def dies_before_the_manifest(self, key: str, source: Path) -> None:
-        if key.endswith(ports.MANIFEST):
+        if key.endswith(snapshots.MANIFEST):
             raise RuntimeError("connection reset while uploading the manifest")
         put_file(self, key, source)
 
     monkeypatch.setattr(S3PortStore, "put_file", dies_before_the_manifest)
     with pytest.raises(PublishError, match="connection reset"):
         publish_orders(mesh, 20, run_id="run-2")
-    assert ports.latest_snapshot("sales", "orders", 1) == first.snapshot_id
-    assert ports.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+    assert snapshots.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]
     # The failed publish removed the data files it had uploaded.
     assert {k.split("/")[3] for k in s3_ports.keys("sales/orders/v1/") if k.count("/") == 4} == {first.snapshot_id}
     assert read_orders(mesh)[0][0] == 10
@@ -166,7 +169,7 @@ def test_a_publish_killed_after_uploading_data_leaves_an_invisible_orphan_that_r
     put_file = S3PortStore.put_file
 
     def killed(self, key: str, source: Path) -> None:
-        if key.endswith(ports.MANIFEST):
+        if key.endswith(snapshots.MANIFEST):
             raise KeyboardInterrupt  # stands in for SIGKILL: no cleanup runs below
         put_file(self, key, source)
 
@@ -180,15 +183,15 @@ def test_a_publish_killed_after_uploading_data_leaves_an_invisible_orphan_that_r
         f"sales/orders/v1/{orphan}/_contract.odcs.yaml",
         f"sales/orders/v1/{orphan}/data_0.parquet",
     ]
-    assert ports.latest_snapshot("sales", "orders", 1) == first.snapshot_id
-    assert ports.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]  # no manifest: never a snapshot
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+    assert snapshots.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]  # no manifest: never a snapshot
     assert read_orders(mesh)[0][0] == 10
     # A fresh orphan may be a publish still uploading: retention leaves it alone for an hour.
-    ports.apply_retention("sales/orders/v1", keep=5)
+    snapshots.apply_retention("sales/orders/v1", keep=5)
     assert s3_ports.keys(f"sales/orders/v1/{orphan}/")
-    ports.apply_retention("sales/orders/v1", keep=5, orphan_age=timedelta(0))
+    snapshots.apply_retention("sales/orders/v1", keep=5, orphan_age=timedelta(0))
     assert s3_ports.keys(f"sales/orders/v1/{orphan}/") == []
-    assert ports.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]
+    assert snapshots.snapshot_ids("sales", "orders", 1) == [first.snapshot_id]
 
 
 @pytest.mark.parametrize(
@@ -212,14 +215,14 @@ def test_a_damaged_object_is_refused_by_the_reader_and_by_verify(mesh, s3_ports,
         read_orders(mesh)
     assert audit.entries("port.read") == []  # nobody was handed the data
     assert not list(settings.port_cache_dir().rglob("*.parquet")), "a damaged file must not enter the cache"
-    assert any(message in p for p in ports.verify(manifest))
+    assert any(message in p for p in snapshots.verify(manifest))
 
 
 def test_retention_on_s3_keeps_the_newest_snapshots_and_deletes_the_rest(mesh, monkeypatch, s3_ports):
     monkeypatch.setenv("MESH_PORT_RETENTION", "2")
     ids = [publish_orders(mesh, 3, run_id=f"run-{i}").snapshot_id for i in range(4)]
-    assert ports.snapshot_ids("sales", "orders", 1) == ids[-2:]
-    assert ports.latest_snapshot("sales", "orders", 1) == ids[-1]
+    assert snapshots.snapshot_ids("sales", "orders", 1) == ids[-2:]
+    assert snapshots.latest_snapshot("sales", "orders", 1) == ids[-1]
     assert {k.split("/")[3] for k in s3_ports.keys("sales/orders/v1/") if k.count("/") == 4} == set(ids[-2:])
 
 
@@ -234,7 +237,7 @@ def test_retention_by_age_purges_old_snapshots_and_rows_on_s3(mesh, s3_ports):
         ids = [publish.publish(con, product, "customer_profiles", f"r{i}").manifests[0].snapshot_id for i in range(3)]
     removed = retention.purge(mesh, now=datetime.now(UTC) + timedelta(days=4 * 365))
     assert removed["customers/customer_profiles"][:2] == [f"customers/customer_profiles@v1/{i}" for i in ids[:2]]
-    assert ports.snapshot_ids("customers", "customer_profiles", 1) == [ids[2]]
+    assert snapshots.snapshot_ids("customers", "customer_profiles", 1) == [ids[2]]
     assert not s3_ports.keys(f"customers/customer_profiles/v1/{ids[0]}/")
 
 
@@ -243,8 +246,8 @@ def test_deleting_rows_rewrites_an_s3_snapshot_and_evicts_the_old_copy_from_the_
     assert read_orders(mesh)[0][0] == 100  # the old file is now in the cache
     old = manifest.files[0]
     con = duckdb.connect()
-    assert ports.delete_rows(con, manifest, "customer_id = ?", [3]) == 14
-    updated = ports.read_manifest("sales", "orders", 1, manifest.snapshot_id)
+    assert snapshots.delete_rows(con, manifest, "customer_id = ?", [3]) == 14
+    updated = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id)
     assert updated.row_count == 86 and updated.files[0].sha256 != old.sha256
     assert s3_ports.keys(f"sales/orders/v1/{manifest.snapshot_id}/") == [
         f"sales/orders/v1/{manifest.snapshot_id}/_contract.odcs.yaml",
@@ -253,7 +256,7 @@ def test_deleting_rows_rewrites_an_s3_snapshot_and_evicts_the_old_copy_from_the_
     ]
     assert not list(settings.port_cache_dir().rglob(f"{old.sha256}*"))
     assert read_orders(mesh)[0][0] == 86
-    assert ports.verify(updated) == []
+    assert snapshots.verify(updated) == []
 
 
 def test_mesh_ports_list_and_verify_work_against_s3(mesh, s3_ports):
@@ -313,8 +316,9 @@ def test_two_domains_build_through_dagster_with_their_ports_on_s3(mesh_home, s3_
 
 
 PUBLISHER = """
-from meshwork import publish, warehouse
-from meshwork.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.storage import warehouse
+from meshwork.model.mesh import load_mesh
 
 mesh = load_mesh()
 with warehouse.connect("sales") as con:
@@ -341,10 +345,10 @@ def test_kill_9_while_publishing_to_s3_never_exposes_a_partial_snapshot(mesh, s3
         time.sleep(rng.uniform(0.0, 1.5))  # then die somewhere in a later publish
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        latest = ports.latest_snapshot("sales", "orders", 1)
+        latest = snapshots.latest_snapshot("sales", "orders", 1)
         assert latest is not None
-        manifest = ports.read_manifest("sales", "orders", 1, latest)
-        assert manifest.row_count == 300_000 and ports.verify(manifest) == [], attempt
-        for snapshot in ports.snapshot_ids("sales", "orders", 1):  # every complete snapshot is whole
-            assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == [], (attempt, snapshot)
+        manifest = snapshots.read_manifest("sales", "orders", 1, latest)
+        assert manifest.row_count == 300_000 and snapshots.verify(manifest) == [], attempt
+        for snapshot in snapshots.snapshot_ids("sales", "orders", 1):  # every complete snapshot is whole
+            assert snapshots.verify(snapshots.read_manifest("sales", "orders", 1, snapshot)) == [], (attempt, snapshot)
         assert read_orders(mesh)[0][:2] == (300_000, 300_000), attempt

@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from meshwork import ports
+from meshwork.storage import snapshots
 from tests import postgres
 from tests.conftest import BIN, REPO, mesh_cli, run
 
@@ -198,11 +198,11 @@ def watch_daemon(instance: dg.DagsterInstance, ids: list[str], tmp_path: Path) -
 
 def snapshots_intact(domain: str, product: str) -> tuple[str | None, list[str]]:
     """The latest snapshot, and every visible snapshot that fails its manifest checksums."""
-    latest = ports.latest_snapshot(domain, product, 1)
+    latest = snapshots.latest_snapshot(domain, product, 1)
     damaged = [
         s
-        for s in ports.snapshots(ports.version_dir(domain, product, 1))
-        if ports.verify(ports.read_manifest(domain, product, 1, s))
+        for s in snapshots.snapshots(snapshots.version_dir(domain, product, 1))
+        if snapshots.verify(snapshots.read_manifest(domain, product, 1, s))
     ]
     return latest, damaged
 

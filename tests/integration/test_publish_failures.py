@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import ports
+from meshwork.storage import snapshots
 from tests.conftest import dagster_cli, mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def test_a_contract_column_missing_from_the_produced_data_fails_the_run_and_keep
     # support's contract checks customer ids against the customers port: build customers first.
     first = mesh_cli("build", "--orders", "200", "--domain", "customers", "--domain", "support", cwd=project, env=env)
     assert first.returncode == 0, first.stdout[-3000:]
-    before = ports.latest_snapshot("support", "tickets", 1)
+    before = snapshots.latest_snapshot("support", "tickets", 1)
     assert before
 
     code = project / "domains/support/products/tickets.py"
@@ -47,8 +47,8 @@ def test_a_contract_column_missing_from_the_produced_data_fails_the_run_and_keep
         "support/tickets" in output
         and "column 'satisfaction' is present as INTEGER (the column is missing from the produced data)" in output
     )
-    assert ports.latest_snapshot("support", "tickets", 1) == before
-    assert ports.snapshots(ports.version_dir("support", "tickets", 1)) == [before]
+    assert snapshots.latest_snapshot("support", "tickets", 1) == before
+    assert snapshots.snapshots(snapshots.version_dir("support", "tickets", 1)) == [before]
 
 
 def test_mesh_build_exits_non_zero_and_names_the_failing_domain(project: Path, mesh_home: Path):
@@ -63,7 +63,7 @@ def test_mesh_build_exits_non_zero_and_names_the_failing_domain(project: Path, m
     assert result.returncode == 1
     assert "support FAILED" in result.stdout
     assert "customers ok" in result.stdout
-    assert ports.latest_snapshot("support", "tickets", 1) is None
+    assert snapshots.latest_snapshot("support", "tickets", 1) is None
 
 
 def test_an_invalid_mesh_fails_mesh_build_and_check_with_exit_2_and_the_file(project: Path, mesh_home: Path):
@@ -121,7 +121,7 @@ def test_a_rule_violation_in_the_source_blocks_publish_and_shows_the_rule_count_
     env = env_for(project, mesh_home)
     first = mesh_cli("build", "--orders", "300", "--domain", "customers", "--domain", "sales", cwd=project, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
-    before = ports.latest_snapshot("sales", "orders", 1)
+    before = snapshots.latest_snapshot("sales", "orders", 1)
     # The shop starts exporting an order status the contract does not allow.
     orders = mesh_home / "sources/shop/orders/orders.parquet"
     duckdb.execute(
@@ -133,7 +133,7 @@ def test_a_rule_violation_in_the_source_blocks_publish_and_shows_the_rule_count_
     assert result.returncode == 1
     assert "sales FAILED" in result.stdout and "[skip] finance" in result.stdout
     assert "'status' is one of ['completed', 'cancelled', 'refunded'], 3 failing row(s)" in result.stdout
-    assert ports.latest_snapshot("sales", "orders", 1) == before
+    assert snapshots.latest_snapshot("sales", "orders", 1) == before
     with dg.DagsterInstance.from_config(str(mesh_home / "dagster")) as instance:
         key = dg.AssetCheckKey(dg.AssetKey(["sales", "orders"]), "contract")
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import ports
+from meshwork.storage import snapshots
 
 pytestmark = pytest.mark.slow
 
 PUBLISHER = """
 import sys
-from meshwork import publish, warehouse
-from meshwork.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.storage import warehouse
+from meshwork.model.mesh import load_mesh
 
 mesh = load_mesh()
 with warehouse.connect("sales") as con:
@@ -39,11 +40,11 @@ with warehouse.connect("sales") as con:
 KILLS = int(os.environ.get("MESH_TEST_KILLS", "6"))
 
 
-def fingerprint(manifest: ports.Manifest) -> tuple:
+def fingerprint(manifest: snapshots.Manifest) -> tuple:
     """Row count and an order-independent hash of every row: equal means the same data."""
     import duckdb
 
-    files = [str(f) for f in ports.snapshot_files(manifest)]
+    files = [str(f) for f in snapshots.snapshot_files(manifest)]
     return duckdb.sql(f"SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet({files})").fetchall()[0]
 
 
@@ -74,24 +75,24 @@ def test_repeated_kill_9_mid_publish_never_exposes_a_partial_snapshot(mesh_home:
         time.sleep(rng.uniform(0.05, 1.6) * duration)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        root = ports.version_dir("sales", "orders", 1)
+        root = snapshots.version_dir("sales", "orders", 1)
         killed_mid_write += bool(list(root.glob(".tmp-2*")))  # a snapshot folder was being written
-        latest = ports.latest_snapshot("sales", "orders", 1)
+        latest = snapshots.latest_snapshot("sales", "orders", 1)
         if latest is None:  # killed before the very first publish pointed `latest` anywhere: nothing is readable
-            for snapshot in ports.snapshots(root):  # a snapshot renamed in place just before the kill is complete
-                assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == [], attempt
+            for snapshot in snapshots.snapshots(root):  # a snapshot renamed in place just before the kill is complete
+                assert snapshots.verify(snapshots.read_manifest("sales", "orders", 1, snapshot)) == [], attempt
             continue
         seen_latest.add(latest)
-        manifest = ports.read_manifest("sales", "orders", 1, latest)
+        manifest = snapshots.read_manifest("sales", "orders", 1, latest)
         assert manifest.row_count == 1_500_000
-        assert ports.verify(manifest) == [], f"attempt {attempt}: latest {latest} is damaged"
-        for snapshot in ports.snapshots(ports.version_dir("sales", "orders", 1)):
-            assert ports.verify(ports.read_manifest("sales", "orders", 1, snapshot)) == []
+        assert snapshots.verify(manifest) == [], f"attempt {attempt}: latest {latest} is damaged"
+        for snapshot in snapshots.snapshots(snapshots.version_dir("sales", "orders", 1)):
+            assert snapshots.verify(snapshots.read_manifest("sales", "orders", 1, snapshot)) == []
     assert seen_latest, "no publish ever completed: the kill points were all too early to prove anything"
     # Every snapshot that survived, whichever attempt wrote it, holds exactly the same data.
     prints = {
-        fingerprint(ports.read_manifest("sales", "orders", 1, s))
-        for s in ports.snapshots(ports.version_dir("sales", "orders", 1))
+        fingerprint(snapshots.read_manifest("sales", "orders", 1, s))
+        for s in snapshots.snapshots(snapshots.version_dir("sales", "orders", 1))
     }
     assert len(prints) == 1, prints
     assert killed_mid_write, "no kill landed while a snapshot was being written"

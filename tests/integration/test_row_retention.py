@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit, retention
-from meshwork.mesh import load_mesh
+from meshwork.core import audit
+from meshwork.governance import retention
+from meshwork.model.mesh import load_mesh
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import changeset, scaffold
-from meshwork.changeset import ScaffoldError
+from meshwork.authoring import changeset, scaffold
+from meshwork.authoring.changeset import ScaffoldError
 from tests.conftest import BIN, REPO, dagster_cli, mesh_cli, run
 
 pytestmark = pytest.mark.slow

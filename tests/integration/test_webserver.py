@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.instance import ensure_local_instance
-from meshwork.mesh import load_mesh
+from meshwork.model.mesh import load_mesh
+from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import BIN, REPO
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit, publish, warehouse
-from meshwork.errors import MeshDefinitionError, PortAccessError
-from meshwork.mesh import load_mesh
-from meshwork.reader import PortReader
+from meshwork.core import audit
+from meshwork.core.errors import MeshDefinitionError, PortAccessError
+from meshwork.model.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.ports.reader import PortReader
+from meshwork.storage import warehouse
 
 PROFILES = "domains/customers/products/customer_profiles.yaml"
 
@@ -70,7 +72,7 @@ def test_public_ports_need_no_grant(project: Path):
 
 
 def test_the_reader_refuses_a_grant_revoked_after_load_and_records_the_attempt(project: Path):
-    from meshwork import access
+    from meshwork.governance import access
 
     path = project / PROFILES
     path.write_text(

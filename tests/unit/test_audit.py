@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from meshwork import audit
+from meshwork.core import audit
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from meshwork import charts, history
-from meshwork.catalog_render import format_duration
+from meshwork.catalog import charts
+from meshwork.catalog.render import format_duration
+from meshwork.runtime import history
 
 
 def test_chart_and_graph_text_is_escaped():

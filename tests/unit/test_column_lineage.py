@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshwork.column_lineage import DbtColumnLineage, InputColumn, Relation
+from meshwork.lineage.column_lineage import DbtColumnLineage, InputColumn, Relation
 
 ORDERS = Relation("port", "sales/orders/v1")
 LINES = Relation("port", "sales/order_lines/v1")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.compatibility import diff
-from meshwork.contracts import load_contract
+from meshwork.model.compatibility import diff
+from meshwork.model.contracts import load_contract
 
 BASE = """
 apiVersion: v3.0.2

@@ -227,10 +227,10 @@ def test_the_schema_refuses_a_misspelt_key():
 def test_the_configmap_sets_only_settings_meshwork_or_openlineage_reads():
     docs = list(yaml.safe_load_all((DEPLOY / "k8s/meshwork.yaml").read_text(encoding="utf-8")))
     (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "meshwork-env"]
-    settings_source = (REPO / "platform/meshwork/settings.py").read_text(encoding="utf-8")
+    settings_source = (REPO / "platform/meshwork/core/settings.py").read_text(encoding="utf-8")
     for key in config["data"]:
         if key.startswith("MESH_"):
-            assert f'"{key}"' in settings_source, f"{key} is not a setting of meshwork.settings"
+            assert f'"{key}"' in settings_source, f"{key} is not a setting of meshwork.core.settings"
         else:
             assert key.startswith("OPENLINEAGE_"), key
     claims = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]

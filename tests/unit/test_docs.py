@@ -8,7 +8,7 @@ from tests.conftest import REPO
 
 
 def test_every_setting_in_settings_py_is_documented_in_operations():
-    settings = (REPO / "platform/meshwork/settings.py").read_text(encoding="utf-8")
+    settings = (REPO / "platform/meshwork/core/settings.py").read_text(encoding="utf-8")
     names = set(re.findall(r"\"(MESH_[A-Z_]+)\"", settings))
     operations = (REPO / "docs/operations.md").read_text(encoding="utf-8")
     assert names and {n for n in names if f"`{n}`" not in operations} == set()

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from meshwork import instance
+from meshwork.runtime import instance
 
 PG_URL = "postgresql://mesh:s3cret@db.internal:6543/dagster"
 

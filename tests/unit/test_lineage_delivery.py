@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from openlineage.client.serde import Serde
 
-from meshwork import lineage, lineage_delivery, settings
-from meshwork.mesh import load_mesh
+from meshwork.core import settings
+from meshwork.lineage import delivery, events
+from meshwork.model.mesh import load_mesh
 from tests.lineage_support import free_port, read_events, receiver, schema_errors
 
 
@@ -23,9 +24,9 @@ def fresh_delivery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("MESH_LINEAGE_TIMEOUT", "0.5")
-    lineage_delivery.reset()
+    delivery.reset()
     yield
-    lineage_delivery.reset()
+    delivery.reset()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def make_event() -> Callable[[str], object]:
     product = mesh.products["marketing/customer_360"]
 
     def make(run: str = "7d1f0b2c-0000-4000-8000-000000000001"):
-        return lineage.start_event(mesh, product, lineage.RunInfo(run, "__ASSET_JOB", "dbt"))
+        return events.start_event(mesh, product, events.RunInfo(run, "__ASSET_JOB", "dbt"))
 
     return make
 
@@ -50,18 +51,18 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
 
 def test_without_configuration_events_are_appended_to_the_file_under_mesh_home(make_event, mesh_home: Path):
     first, second = make_event(), make_event("7d1f0b2c-0000-4000-8000-000000000002")
-    assert lineage_delivery.emit(first).delivered and lineage_delivery.emit(second).delivered
+    assert delivery.emit(first).delivered and delivery.emit(second).delivered
     events = read_events(mesh_home / "lineage/events.jsonl")
     assert [e["run"]["runId"] for e in events] == [first.run.runId, second.run.runId]
     assert all(schema_errors(e) == [] for e in events)
-    assert lineage_delivery.outbox() == []
+    assert delivery.outbox() == []
 
 
 def test_events_arrive_at_a_real_http_backend_and_validate(make_event, monkeypatch, mesh_home: Path):
     with receiver() as backend:
         monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
-        delivery = lineage_delivery.emit(make_event())
-        assert delivery.delivered, delivery.reason
+        outcome = delivery.emit(make_event())
+        assert outcome.delivered, outcome.reason
         assert len(backend.events) == 1 and schema_errors(backend.events[0]) == []
     assert not (mesh_home / "lineage/events.jsonl").exists()  # the configured transport replaces the file
 
@@ -71,7 +72,7 @@ def test_the_standard_openlineage_yml_is_honoured(make_event, monkeypatch, tmp_p
         config = tmp_path / "ol.yml"
         config.write_text(f"transport:\n  type: http\n  url: {backend.url}\n  timeout: 1\n")
         monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-        assert lineage_delivery.emit(make_event()).delivered
+        assert delivery.emit(make_event()).delivered
         assert len(backend.events) == 1
 
 
@@ -79,42 +80,42 @@ def test_a_refused_backend_queues_the_event_and_replay_delivers_it_once_the_back
     port = free_port()
     monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{port}")
     first, second = make_event(), make_event("7d1f0b2c-0000-4000-8000-000000000002")
-    delivery = lineage_delivery.emit(first)
-    assert not delivery.delivered and delivery.queued
+    outcome = delivery.emit(first)
+    assert not outcome.delivered and outcome.queued
     # The next event does not wait for the backend again: it goes straight to the outbox.
-    assert "earlier failure" in (lineage_delivery.emit(second).reason or "")
-    queued = lineage_delivery.outbox()
+    assert "earlier failure" in (delivery.emit(second).reason or "")
+    queued = delivery.outbox()
     assert [r["event"]["run"]["runId"] for r in queued] == [first.run.runId, second.run.runId]
     assert queued[0]["event"] == json.loads(Serde.to_json(first))
 
-    still_down = lineage_delivery.replay()
+    still_down = delivery.replay()
     assert (still_down.delivered, still_down.remaining) == (0, 2) and still_down.errors
-    assert [r["id"] for r in lineage_delivery.outbox()] == [r["id"] for r in queued]
+    assert [r["id"] for r in delivery.outbox()] == [r["id"] for r in queued]
 
     with receiver(port=port) as backend:
-        replayed = lineage_delivery.replay()
+        replayed = delivery.replay()
         assert (replayed.delivered, replayed.remaining) == (2, 0)
         assert [e["run"]["runId"] for e in backend.events] == [first.run.runId, second.run.runId]
         assert all(schema_errors(e) == [] for e in backend.events)
-    assert lineage_delivery.outbox() == []
-    assert lineage_delivery.replay().delivered == 0  # nothing is sent twice
+    assert delivery.outbox() == []
+    assert delivery.replay().delivered == 0  # nothing is sent twice
 
 
 def test_a_slow_backend_costs_the_timeout_then_a_late_answer_removes_the_outbox_copy(make_event, monkeypatch):
     with receiver(delay=1.5) as backend:
         monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
         event = make_event()
-        delivery = lineage_delivery.emit(event)
-        assert not delivery.delivered and "no answer within 0.5s" in (delivery.reason or "")
-        assert [r["event"]["run"]["runId"] for r in lineage_delivery.outbox()] == [event.run.runId]
+        outcome = delivery.emit(event)
+        assert not outcome.delivered and "no answer within 0.5s" in (outcome.reason or "")
+        assert [r["event"]["run"]["runId"] for r in delivery.outbox()] == [event.run.runId]
         # The backend took it after all: the copy would be a duplicate, and is removed.
-        assert wait_for(lambda: len(backend.events) == 1 and lineage_delivery.outbox() == [])
+        assert wait_for(lambda: len(backend.events) == 1 and delivery.outbox() == [])
 
 
 def test_a_broken_configuration_never_raises_and_keeps_the_event(make_event, monkeypatch, tmp_path: Path):
     config = tmp_path / "openlineage.yml"
     config.write_text("transport:\n  type: no-such-transport\n")
     monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-    delivery = lineage_delivery.emit(make_event())
-    assert not delivery.delivered and delivery.queued
-    assert len(lineage_delivery.outbox()) == 1
+    outcome = delivery.emit(make_event())
+    assert not outcome.delivered and outcome.queued
+    assert len(delivery.outbox()) == 1

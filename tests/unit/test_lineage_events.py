@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from openlineage.client.serde import Serde
 
-from meshwork import lineage, ports
-from meshwork.column_lineage import ColumnOrigin, InputColumn, Relation
-from meshwork.mesh import load_mesh
-from meshwork.quality import QualityReport, RuleResult
-from meshwork.rules import Rule
+from meshwork.lineage import events
+from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
+from meshwork.model.mesh import load_mesh
+from meshwork.model.rules import Rule
+from meshwork.quality.validator import QualityReport, RuleResult
+from meshwork.storage import snapshots
 from tests.lineage_support import PLATFORM_SCHEMAS, schema_errors
 
 DAGSTER_RUN = "0d7c1f3e-1111-4222-8333-444455556666"
@@ -25,21 +26,21 @@ def mesh():
     return load_mesh()
 
 
-def info(engine: str = "dbt") -> lineage.RunInfo:
-    return lineage.RunInfo(dagster_run_id=DAGSTER_RUN, job_name="__ASSET_JOB", engine=engine)
+def info(engine: str = "dbt") -> events.RunInfo:
+    return events.RunInfo(dagster_run_id=DAGSTER_RUN, job_name="__ASSET_JOB", engine=engine)
 
 
-def manifest(domain: str, product: str, snapshot: str = "20261201T000000000000Z-0d7c1f3e") -> ports.Manifest:
-    return ports.Manifest(
+def manifest(domain: str, product: str, snapshot: str = "20261201T000000000000Z-0d7c1f3e") -> snapshots.Manifest:
+    return snapshots.Manifest(
         domain=domain,
         product=product,
         version="v1",
         snapshot_id=snapshot,
         contract_id=f"{domain}.{product}",
         contract_version="1.0.0",
-        columns=[ports.ColumnEntry(name="revenue_date", type="DATE")],
+        columns=[snapshots.ColumnEntry(name="revenue_date", type="DATE")],
         row_count=711,
-        files=[ports.FileEntry(path="data_0.parquet", bytes=1234, sha256="0" * 64)],
+        files=[snapshots.FileEntry(path="data_0.parquet", bytes=1234, sha256="0" * 64)],
         run_id=DAGSTER_RUN,
         created_at=datetime.now(UTC),
         environment="local",
@@ -64,17 +65,17 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
             (InputColumn(Relation("port", "sales/order_lines/v1"), "line_amount"),), "AGGREGATION"
         )
     }
-    reads = [lineage.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
-    events = [
-        lineage.start_event(mesh, product, info()),
-        lineage.complete_event(
+    reads = [events.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
+    made = [
+        events.start_event(mesh, product, info()),
+        events.complete_event(
             mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports(), columns, "select 1"
         ),
-        lineage.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads, reports(passed=False)),
+        events.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads, reports(passed=False)),
     ]
-    for event in map(as_json, events):
+    for event in map(as_json, made):
         assert schema_errors(event) == [], event["eventType"]
-    start, complete, fail = map(as_json, events)
+    start, complete, fail = map(as_json, made)
     assert [e["eventType"] for e in (start, complete, fail)] == ["START", "COMPLETE", "FAIL"]
     # One OpenLineage run per product and Dagster run, whichever step emits.
     assert start["run"]["runId"] == complete["run"]["runId"] == fail["run"]["runId"]
@@ -85,13 +86,13 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
 
 def test_the_complete_event_names_the_snapshots_read_and_published_with_their_facets(mesh):
     product = mesh.products["finance/daily_revenue"]
-    reads = [lineage.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
+    reads = [events.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
     event = as_json(
-        lineage.complete_event(mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports())
+        events.complete_event(mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports())
     )
     inputs = {i["name"]: i for i in event["inputs"]}
     assert set(inputs) == {"sales/orders/v1", "sales/order_lines/v1"}
-    assert all(i["namespace"] == lineage.PORTS_NAMESPACE for i in event["inputs"])
+    assert all(i["namespace"] == events.PORTS_NAMESPACE for i in event["inputs"])
     assert inputs["sales/orders/v1"]["facets"]["version"]["datasetVersion"] == "20261130T000000000000Z-aaaaaaaa"
     assert "version" not in inputs["sales/order_lines/v1"]["facets"]  # declared, not read in this run
     [output] = event["outputs"]
@@ -133,8 +134,8 @@ def test_the_complete_event_names_the_snapshots_read_and_published_with_their_fa
 
 
 def test_a_source_aligned_product_reads_its_landing_files(mesh):
-    event = as_json(lineage.start_event(mesh, mesh.products["sales/orders"], info()))
-    landing = [i for i in event["inputs"] if i["namespace"] == lineage.SOURCES_NAMESPACE]
+    event = as_json(events.start_event(mesh, mesh.products["sales/orders"], info()))
+    landing = [i for i in event["inputs"] if i["namespace"] == events.SOURCES_NAMESPACE]
     assert [i["name"] for i in landing] == ["shop/orders"]
     assert landing[0]["facets"]["dataSource"]["uri"].endswith("/sources/shop/orders")
     assert [f["name"] for f in landing[0]["facets"]["schema"]["fields"]][:2] == ["order_id", "customer_id"]
@@ -143,7 +144,7 @@ def test_a_source_aligned_product_reads_its_landing_files(mesh):
 
 def test_a_fail_event_carries_the_error_and_the_failed_rules(mesh):
     product = mesh.products["finance/daily_revenue"]
-    event = as_json(lineage.fail_event(mesh, product, info(), "net_revenue is empty", reports=reports(passed=False)))
+    event = as_json(events.fail_event(mesh, product, info(), "net_revenue is empty", reports=reports(passed=False)))
     assert event["run"]["facets"]["errorMessage"]["message"] == "net_revenue is empty"
     [assertion] = event["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
     assert assertion["success"] is False and assertion["actual"] == "3 failing rows"
@@ -151,7 +152,7 @@ def test_a_fail_event_carries_the_error_and_the_failed_rules(mesh):
 
 
 def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
-    good = as_json(lineage.start_event(mesh, mesh.products["finance/daily_revenue"], info()))
+    good = as_json(events.start_event(mesh, mesh.products["finance/daily_revenue"], info()))
     no_run_id = copy.deepcopy(good)
     del no_run_id["run"]["runId"]
     assert any("'runId' is a required property" in e for e in schema_errors(no_run_id))
@@ -165,17 +166,17 @@ def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
 
 def test_the_custom_facet_schema_url_is_the_schema_shipped_in_the_package():
     schema = json.loads((PLATFORM_SCHEMAS / "MeshworkProductJobFacet.json").read_text())
-    assert schema["$id"] == lineage.PRODUCT_FACET_SCHEMA
+    assert schema["$id"] == events.PRODUCT_FACET_SCHEMA
 
 
 def test_the_fast_serializer_writes_exactly_what_the_openlineage_serde_writes(mesh):
-    from meshwork.lineage_delivery import to_dict
+    from meshwork.lineage.delivery import to_dict
 
     product = mesh.products["finance/daily_revenue"]
-    events = [
-        lineage.start_event(mesh, product, info()),
-        lineage.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")], reports()),
-        lineage.fail_event(mesh, product, info(), RuntimeError("boom"), reports=reports(passed=False)),
+    made = [
+        events.start_event(mesh, product, info()),
+        events.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")], reports()),
+        events.fail_event(mesh, product, info(), RuntimeError("boom"), reports=reports(passed=False)),
     ]
-    for event in events:
+    for event in made:
         assert json.dumps(to_dict(event), sort_keys=True) == Serde.to_json(event)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import load_mesh
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.model.mesh import load_mesh
 
 HOSTILE = [
     'orders"; DROP TABLE x; --',

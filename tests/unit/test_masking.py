@@ -7,9 +7,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit, publish, warehouse
-from meshwork.mesh import load_mesh
-from meshwork.reader import PortReader
+from meshwork.core import audit
+from meshwork.model.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.ports.reader import PortReader
+from meshwork.storage import warehouse
 
 CLEAR = {
     "first_name": "Ada",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import load_mesh
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.model.mesh import load_mesh
 
 
 def problems_of(project: Path) -> list[str]:

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from meshwork import notify
-from meshwork.notify import Notice
+from meshwork.governance import notify
+from meshwork.governance.notify import Notice
 
 
 class Receiver:

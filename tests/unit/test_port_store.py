@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from meshwork import port_cache, port_store, settings
+from meshwork.core import settings
+from meshwork.storage import port_cache, port_store
 
 
 def test_ports_stay_in_mesh_home_unless_configured(mesh_home: Path, monkeypatch: pytest.MonkeyPatch):
@@ -26,7 +27,7 @@ def test_a_local_folder_or_file_url_moves_the_local_store(tmp_path: Path, monkey
 
 
 def test_an_s3_url_selects_the_object_store_with_its_endpoint(monkeypatch: pytest.MonkeyPatch):
-    from meshwork.s3_port_store import S3PortStore
+    from meshwork.storage.s3_store import S3PortStore
 
     monkeypatch.setenv("MESH_PORTS_URL", "s3://data-mesh/prod/ports/")
     monkeypatch.setenv("MESH_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # never contacted: clients connect lazily

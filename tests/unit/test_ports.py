@@ -8,10 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork import audit, ports, publish, warehouse
-from meshwork.errors import ContractViolation, PortAccessError, PublishError
-from meshwork.mesh import load_mesh
-from meshwork.reader import PortReader
+from meshwork.core import audit
+from meshwork.core.errors import ContractViolation, PortAccessError, PublishError
+from meshwork.model.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.ports.reader import PortReader
+from meshwork.storage import snapshots, warehouse
 
 ORDERS_SQL = """
     CREATE OR REPLACE TABLE orders AS
@@ -42,13 +44,13 @@ def test_publish_writes_an_immutable_snapshot_with_manifest_and_latest(mesh):
     build_orders(1000)
     outcome = publish_orders(mesh)
     (manifest,) = outcome.manifests
-    assert ports.latest_snapshot("sales", "orders", 1) == manifest.snapshot_id
+    assert snapshots.latest_snapshot("sales", "orders", 1) == manifest.snapshot_id
     assert manifest.row_count == 1000
     assert [c.name for c in manifest.columns] == [
         c.name for c in mesh.product("sales/orders").current_port.contract.columns
     ]
-    assert ports.verify(manifest) == []
-    files = ports.snapshot_files(manifest)
+    assert snapshots.verify(manifest) == []
+    files = snapshots.snapshot_files(manifest)
     assert duckdb.execute(f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})").fetchall() == [(1000,)]
 
 
@@ -60,14 +62,14 @@ def test_a_publish_that_dies_midway_leaves_latest_on_the_previous_snapshot(mesh,
     def boom(path: Path) -> str:  # the data file is written, then the process "dies"
         raise RuntimeError("killed while checksumming")
 
-    monkeypatch.setattr(ports, "_checksum", boom)
+    monkeypatch.setattr(snapshots, "_checksum", boom)
     with pytest.raises(PublishError, match="killed while checksumming"):
         publish_orders(mesh, run_id="run-2")
-    assert ports.latest_snapshot("sales", "orders", 1) == first.snapshot_id
-    root = ports.version_dir("sales", "orders", 1)
-    assert ports.snapshots(root) == [first.snapshot_id]
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+    root = snapshots.version_dir("sales", "orders", 1)
+    assert snapshots.snapshots(root) == [first.snapshot_id]
     assert not list(root.glob(".tmp-*")), "the half-written snapshot must be cleaned up"
-    assert ports.read_manifest("sales", "orders", 1, first.snapshot_id).row_count == 10
+    assert snapshots.read_manifest("sales", "orders", 1, first.snapshot_id).row_count == 10
 
 
 def test_a_contract_column_missing_from_the_data_publishes_nothing(mesh):
@@ -79,7 +81,7 @@ def test_a_contract_column_missing_from_the_data_publishes_nothing(mesh):
         publish_orders(mesh, run_id="run-2")
     assert "sales/orders@v1" in str(exc.value) and "column 'channel' is present" in str(exc.value)
     assert "missing from the produced data" in str(exc.value)
-    assert ports.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
 
 
 def test_a_column_of_the_wrong_type_publishes_nothing(mesh):
@@ -88,7 +90,7 @@ def test_a_column_of_the_wrong_type_publishes_nothing(mesh):
         con.execute("ALTER TABLE orders ALTER COLUMN customer_id TYPE VARCHAR")
     with pytest.raises(ContractViolation, match="column 'customer_id' is present as BIGINT \(it is VARCHAR\)"):
         publish_orders(mesh)
-    assert ports.latest_snapshot("sales", "orders", 1) is None
+    assert snapshots.latest_snapshot("sales", "orders", 1) is None
 
 
 def test_readers_never_see_a_partial_snapshot_while_publishes_run(mesh):
@@ -100,9 +102,9 @@ def test_readers_never_see_a_partial_snapshot_while_publishes_run(mesh):
     def reader() -> None:
         con = duckdb.connect()
         while not stop.is_set():
-            snap = ports.latest_snapshot("sales", "orders", 1)
-            manifest = ports.read_manifest("sales", "orders", 1, snap)
-            files = [str(f) for f in ports.snapshot_files(manifest)]
+            snap = snapshots.latest_snapshot("sales", "orders", 1)
+            manifest = snapshots.read_manifest("sales", "orders", 1, snap)
+            files = [str(f) for f in snapshots.snapshot_files(manifest)]
             try:
                 n = con.execute(f"SELECT count(*) FROM read_parquet({files})").fetchone()[0]
             except duckdb.IOException as exc:  # retention removed an old snapshot between resolve and read
@@ -127,8 +129,8 @@ def test_retention_keeps_the_newest_snapshots(mesh, monkeypatch):
     monkeypatch.setenv("MESH_PORT_RETENTION", "2")
     build_orders(3)
     ids = [publish_orders(mesh, run_id=f"run-{i}").manifests[0].snapshot_id for i in range(4)]
-    assert ports.snapshots(ports.version_dir("sales", "orders", 1)) == ids[-2:]
-    assert ports.latest_snapshot("sales", "orders", 1) == ids[-1]
+    assert snapshots.snapshots(snapshots.version_dir("sales", "orders", 1)) == ids[-2:]
+    assert snapshots.latest_snapshot("sales", "orders", 1) == ids[-1]
 
 
 def test_the_reader_gives_a_declared_input_as_a_relation_and_audits_the_read(mesh):
@@ -154,7 +156,7 @@ def test_the_reader_refuses_a_port_the_consumer_did_not_declare(mesh):
 def test_the_reader_refuses_a_snapshot_whose_files_were_truncated(mesh):
     build_orders(100)
     manifest = publish_orders(mesh).manifests[0]
-    file = ports.snapshot_files(manifest)[0]
+    file = snapshots.snapshot_files(manifest)[0]
     file.write_bytes(file.read_bytes()[:100])
     reader = PortReader(mesh, mesh.product("finance/daily_revenue"), duckdb.connect())
     with pytest.raises(PortAccessError, match="is damaged"):
@@ -164,11 +166,11 @@ def test_the_reader_refuses_a_snapshot_whose_files_were_truncated(mesh):
 def test_verify_detects_a_corrupted_file_with_the_same_size(mesh):
     build_orders(100)
     manifest = publish_orders(mesh).manifests[0]
-    file = ports.snapshot_files(manifest)[0]
+    file = snapshots.snapshot_files(manifest)[0]
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))
-    assert any("checksum" in p for p in ports.verify(manifest))
+    assert any("checksum" in p for p in snapshots.verify(manifest))
 
 
 def test_the_reader_refuses_a_same_size_corruption_even_after_an_earlier_good_read(mesh):
@@ -176,7 +178,7 @@ def test_the_reader_refuses_a_same_size_corruption_even_after_an_earlier_good_re
     manifest = publish_orders(mesh).manifests[0]
     reader = PortReader(mesh, mesh.product("finance/daily_revenue"), duckdb.connect())
     assert reader.relation("sales/orders").aggregate("count(*)").fetchall() == [(100,)]  # verified once
-    file = ports.snapshot_files(manifest)[0]
+    file = snapshots.snapshot_files(manifest)[0]
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))  # same size, new mtime: the earlier verification no longer counts

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from meshwork.contracts import load_contract
-from meshwork.quality import REDACTED, QualityReport, Validator
-from meshwork.rules import compile_rules
+from meshwork.model.contracts import load_contract
+from meshwork.model.rules import compile_rules
+from meshwork.quality.validator import REDACTED, QualityReport, Validator
 
 CONTRACT = """
 apiVersion: v3.0.2

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meshwork import audit, ports, publish, retention, warehouse
-from meshwork.domain import build_domain_definitions
-from meshwork.mesh import load_mesh
+from meshwork.core import audit
+from meshwork.governance import retention
+from meshwork.locations.domain import build_domain_definitions
+from meshwork.model.mesh import load_mesh
+from meshwork.ports import publish
+from meshwork.storage import snapshots, warehouse
 
 TABLE = """CREATE OR REPLACE TABLE customer_profiles AS SELECT range::BIGINT AS customer_id, 'A' AS first_name,
     'B' AS last_name, 'c' || range || '@example.com' AS email, NULL::VARCHAR AS phone, DATE '1990-01-01' AS birth_date,
@@ -21,12 +24,15 @@ def test_expired_snapshots_are_purged_but_latest_stays(project: Path):
     with warehouse.connect("customers") as con:
         con.execute(TABLE)
         ids = [publish.publish(con, product, "customer_profiles", f"r{i}").manifests[0].snapshot_id for i in range(3)]
-    root = ports.version_dir("customers", "customer_profiles", 1)
+    root = snapshots.version_dir("customers", "customer_profiles", 1)
     assert retention.purge(mesh) == {}  # nothing is older than three years yet
     four_years_on = datetime.now(UTC) + timedelta(days=4 * 365)
     removed = retention.purge(mesh, now=four_years_on)
     assert removed == {"customers/customer_profiles": [f"customers/customer_profiles@v1/{i}" for i in ids[:2]]}
-    assert ports.snapshots(root) == [ids[2]] and ports.latest_snapshot("customers", "customer_profiles", 1) == ids[2]
+    assert (
+        snapshots.snapshots(root) == [ids[2]]
+        and snapshots.latest_snapshot("customers", "customer_profiles", 1) == ids[2]
+    )
     assert audit.entries("retention.purge")[-1]["product"] == "customers/customer_profiles"
 
 
@@ -51,13 +57,13 @@ def test_the_retention_job_runs_in_dagster(project: Path):
     job = build_domain_definitions(mesh, "customers").resolve_job_def("customers_retention")
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance).success
-    assert ports.latest_snapshot("customers", "customer_profiles", 1)  # latest survives any purge
+    assert snapshots.latest_snapshot("customers", "customer_profiles", 1)  # latest survives any purge
 
 
 def test_a_retention_column_must_be_a_date_or_timestamp_of_the_contract(project: Path):
     import pytest
 
-    from meshwork.errors import MeshDefinitionError
+    from meshwork.core.errors import MeshDefinitionError
 
     descriptor = project / "domains/support/products/tickets.yaml"
     descriptor.write_text(descriptor.read_text().replace("retentionColumn: opened_at", "retentionColumn: channel"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshwork.onboard import rewrite_sql
-from meshwork.scaffold_templates import ColumnDraft, contract_property, logical_type
+from meshwork.authoring.onboard import rewrite_sql
+from meshwork.authoring.templates import ColumnDraft, contract_property, logical_type
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from meshwork.yamltext import insert
+from meshwork.core.yamltext import insert
 
 WORKSPACE = """\
 # One code location per domain.
@@ -14,7 +14,7 @@ load_from:
       location_name: sales
   # The platform team's location.
   - python_module:
-      module_name: meshwork.definitions
+      module_name: meshwork.locations.platform
       location_name: platform
 """
 
@@ -30,7 +30,7 @@ def test_a_workspace_entry_goes_after_the_last_domain_and_keeps_the_comments():
     assert text is not None
     assert "# One code location per domain." in text and "  # The platform team's location.\n" in text
     modules = [e["python_module"]["module_name"] for e in yaml.safe_load(text)["load_from"]]
-    assert modules == ["domains.sales.definitions", "domains.logistics.definitions", "meshwork.definitions"]
+    assert modules == ["domains.sales.definitions", "domains.logistics.definitions", "meshwork.locations.platform"]
     # The platform's comment still introduces the platform's entry.
     assert text.index("logistics") < text.index("# The platform team's location.") < text.index("meshwork.")
 

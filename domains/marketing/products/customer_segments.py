@@ -2,7 +2,7 @@
 
 import duckdb
 
-from meshwork.python_products import ProductContext
+from meshwork.runtime.python_products import ProductContext
 
 
 def build(ctx: ProductContext) -> duckdb.DuckDBPyRelation:

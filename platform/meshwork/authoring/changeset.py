@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meshwork.errors import MeshError
+from meshwork.core.errors import MeshError
 
 PROJECT_PARTS = ("domains", "dbt_project", "workspace.yaml")
 _IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__", "*.pyc", ".mesh-new-*")

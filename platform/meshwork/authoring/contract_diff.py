@@ -7,19 +7,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from meshwork import ports
-from meshwork.compatibility import PortDiff, diff
-from meshwork.contracts import Contract, load_contract
-from meshwork.mesh import Mesh, Port
+from meshwork.model.compatibility import PortDiff, diff
+from meshwork.model.contracts import Contract, load_contract
+from meshwork.model.mesh import Mesh, Port
+from meshwork.storage import snapshots
 
 Baseline = Callable[[Port], tuple[str, str] | None]  # port -> (contract text, where it came from)
 
 
 def published_baseline(port: Port) -> tuple[str, str] | None:
     """The contract stored with the latest snapshot of this major, else of the newest older major."""
-    majors = [m for m in ports.published_majors(port.domain, port.product) if m <= port.major]
+    majors = [m for m in snapshots.published_majors(port.domain, port.product) if m <= port.major]
     for major in sorted(majors, reverse=True):
-        published = ports.published_contract(port.domain, port.product, major)
+        published = snapshots.published_contract(port.domain, port.product, major)
         if published:
             text, snapshot = published
             return text, f"published v{major} snapshot {snapshot}"

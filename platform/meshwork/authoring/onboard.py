@@ -23,13 +23,14 @@ from typing import Any
 import duckdb
 import yaml
 
-from meshwork import registration, settings
-from meshwork import scaffold_templates as t
-from meshwork.changeset import Changeset, ScaffoldError
-from meshwork.descriptors import ProductKind
-from meshwork.names import IDENTIFIER
-from meshwork.scaffold import Result, check_new_domain, current_mesh, domain_files
-from meshwork.scaffold_templates import ColumnDraft
+from meshwork.authoring import registration
+from meshwork.authoring import templates as t
+from meshwork.authoring.changeset import Changeset, ScaffoldError
+from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
+from meshwork.authoring.templates import ColumnDraft
+from meshwork.core import settings
+from meshwork.core.names import IDENTIFIER
+from meshwork.model.descriptors import ProductKind
 
 _REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
 _SOURCE = re.compile(r"""\bsource\(\s*(['"])(?P<source>[^'"]+)\1\s*,\s*(['"])(?P<table>[^'"]+)\3\s*\)""")
@@ -71,7 +72,7 @@ def read_project(path: Path) -> External:
 
 def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
     """The project's manifest, and the columns (name, DuckDB type) of every model that builds."""
-    from meshwork.dbt_products import dbt_executable
+    from meshwork.runtime.dbt_products import dbt_executable
 
     with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
         root = Path(tmp)

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import yaml
 
-from meshwork import scaffold_templates as t
-from meshwork import settings
-from meshwork.changeset import Changeset, ScaffoldError
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import load_mesh, workspace_domains
+from meshwork.authoring import templates as t
+from meshwork.authoring.changeset import Changeset, ScaffoldError
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.model.mesh import load_mesh, workspace_domains
 
 
 def dbt_parse(dbt_dir: Path) -> dict:
     """Parse a dbt project into a manifest kept inside it (never the checkout's own target/)."""
-    from meshwork.dbt_products import dbt_executable, dbt_vars
+    from meshwork.runtime.dbt_products import dbt_executable, dbt_vars
 
     target = dbt_dir / "target"
     proc = subprocess.run(
@@ -58,7 +58,7 @@ def check_project(domains: list[str], python_files: Sequence[Path] = ()) -> Call
     """A check for :meth:`Changeset.validate`: the changed project loads, parses and matches its contracts."""
 
     def check(root: Path) -> list[str]:
-        from meshwork.dbt_products import check_models
+        from meshwork.runtime.dbt_products import check_models
 
         try:
             mesh = load_mesh(root, check_grants=False)
@@ -87,7 +87,7 @@ def check_project(domains: list[str], python_files: Sequence[Path] = ()) -> Call
 
 def _edit(cs: Changeset, rel: str, path: list[str], snippet: str, expect, after_item=None) -> None:
     """Insert ``snippet`` into a YAML file as text; ``expect(old, new)`` proves the parsed meaning."""
-    from meshwork import yamltext
+    from meshwork.core import yamltext
 
     before = cs.read(rel)
     if before is None:

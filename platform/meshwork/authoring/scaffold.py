@@ -1,7 +1,7 @@
 """``mesh new domain`` and ``mesh new product``: a new domain or data product that passes ``mesh check`` at once.
 
 Every request is checked first (names, existing domains and products, input ports and versions);
-then all files are staged in a :class:`~meshwork.changeset.Changeset`, validated in a scratch copy of
+then all files are staged in a :class:`~meshwork.authoring.changeset.Changeset`, validated in a scratch copy of
 the project (the mesh loads, dbt parses, the dbt model matches its contract) and only then written.
 A refused request writes nothing.
 """
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import yaml
 
-from meshwork import registration
-from meshwork import scaffold_templates as t
-from meshwork.changeset import Changeset, ScaffoldError
-from meshwork.descriptors import InputPort, ProductKind, Visibility
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import Mesh, load_mesh, workspace_domains
-from meshwork.names import IDENTIFIER, TEAM, parse_major
-from meshwork.quality import PII_CLASSES
-from meshwork.scaffold_templates import ColumnDraft, Input
+from meshwork.authoring import registration
+from meshwork.authoring import templates as t
+from meshwork.authoring.changeset import Changeset, ScaffoldError
+from meshwork.authoring.templates import ColumnDraft, Input
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.core.names import IDENTIFIER, TEAM, parse_major
+from meshwork.model.descriptors import InputPort, ProductKind, Visibility
+from meshwork.model.mesh import Mesh, load_mesh, workspace_domains
+from meshwork.quality.validator import PII_CLASSES
 
 RESERVED_DOMAINS = {"sources", "platform", "meshwork"}  # asset-key prefix of dbt sources; platform location
 _EMAIL = re.compile(r"^[^@\s,{}\[\]'\"]+@[^@\s,{}\[\]'\"]+\.[^@\s,{}\[\]'\"]+$")
@@ -325,7 +325,7 @@ def new_product(
 
 def _request_access(project: Path, consumer: str, inputs: list[Input], reason: str) -> list[dict]:
     """Open an access request for every restricted input this product holds no grant for."""
-    from meshwork import access
+    from meshwork.governance import access
 
     restricted = [
         i for i in inputs if i.producer.visibility == Visibility.RESTRICTED and i.port.domain != consumer.split("/")[0]

@@ -10,8 +10,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from meshwork.descriptors import InputPort, ProductKind
-from meshwork.mesh import Port
+from meshwork.model.descriptors import InputPort, ProductKind
+from meshwork.model.mesh import Port
 
 _PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*[A-Za-z0-9_]$|^[A-Za-z]$")  # needs no YAML quotes
 DEFAULT_SCHEDULE = "0 2 * * *"  # source-aligned products ingest nightly until the owner says otherwise
@@ -131,7 +131,7 @@ models:
 DEFINITIONS = """\
 import dagster as dg
 
-from meshwork.domain import domain_definitions
+from meshwork.locations.domain import domain_definitions
 
 
 @dg.definitions
@@ -204,7 +204,7 @@ Edit the rows to exercise the product's logic; `run_product` builds the product 
 DuckDB exactly as its code location would, then runs every rule of its contract on the result.
 """
 
-from meshwork.testing import run_product
+from meshwork.runtime.testing import run_product
 
 PRODUCT = "{key}"
 
@@ -324,7 +324,7 @@ def python_module(
     source: tuple[str, str] | None,
 ) -> str:
     todo = _todo(domain, name, "--", " " * 8)
-    head = f'"""{purpose}"""\n\nimport duckdb\n\nfrom meshwork.python_products import ProductContext\n\n\n'
+    head = f'"""{purpose}"""\n\nimport duckdb\n\nfrom meshwork.runtime.python_products import ProductContext\n\n\n'
     head += "def build(ctx: ProductContext) -> duckdb.DuckDBPyRelation:\n"
     if source:
         return head + (

@@ -31,9 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshwork import audit, history, ports, settings
-from meshwork.descriptors import InputPort
-from meshwork.mesh import Mesh, Product, load_mesh
+from meshwork.core import audit, settings
+from meshwork.model.descriptors import InputPort
+from meshwork.model.mesh import Mesh, Product, load_mesh
+from meshwork.runtime import history
+from meshwork.storage.snapshots import Manifest
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -51,14 +53,14 @@ class Facts:
     mesh: Mesh
     now: datetime
     instance_read: bool
-    snapshots: dict[str, list[ports.Manifest]] = field(default_factory=dict)  # port ref -> oldest first
+    snapshots: dict[str, list[Manifest]] = field(default_factory=dict)  # port ref -> oldest first
     gate_runs: dict[str, list[history.GateRun]] = field(default_factory=dict)  # product -> newest first
     reads: list[dict[str, Any]] = field(default_factory=list)  # audit `port.read` entries
     first_commits: dict[str, datetime] = field(default_factory=dict)  # descriptor path -> first commit
     consumers: dict[str, list[tuple[Product, InputPort]]] = field(default_factory=dict)  # producer -> readers
     latest_ids: dict[str, str | None] = field(default_factory=dict)  # port ref -> what `latest` names
 
-    def latest(self, ref: str) -> ports.Manifest | None:
+    def latest(self, ref: str) -> Manifest | None:
         found = self.snapshots.get(ref) or []
         return found[-1] if found else None
 
@@ -71,7 +73,7 @@ def gather(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None
             facts.consumers.setdefault(i.product, []).append((product, i))
     for product in products.values():
         for port in product.ports:
-            snaps, latest_id = history.snapshots(port)
+            snaps, latest_id = history.port_snapshots(port)
             facts.latest_ids[port.ref] = latest_id
             # `latest` decides what readers get; keep it last even if ids were to sort otherwise.
             snaps.sort(key=lambda m: (m.snapshot_id == latest_id, m.created_at))

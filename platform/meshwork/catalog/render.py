@@ -1,7 +1,7 @@
-"""Render the catalog's HTML pages from :class:`~meshwork.catalog_model.CatalogExport` with Jinja2.
+"""Render the catalog's HTML pages from :class:`~meshwork.catalog.export.CatalogExport` with Jinja2.
 
 Autoescaping is on for every template, and the SVG drawings escape their own text (see
-``meshwork.charts``), so descriptor text such as a description with ``<script>`` shows as text.
+``meshwork.catalog.charts``), so descriptor text such as a description with ``<script>`` shows as text.
 CSS and JavaScript are inlined into each page: the site works from disk, with no network.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from meshwork import charts
-from meshwork.catalog_model import LINEAGE_DEPTH, CatalogExport, MetricEntry, ProductEntry
+from meshwork.catalog import charts
+from meshwork.catalog.export import LINEAGE_DEPTH, CatalogExport, MetricEntry, ProductEntry
 
 TEMPLATES = Path(__file__).parent / "templates"
 PII = {"pii", "sensitive-pii", "sensitive_pii", "personal", "confidential-pii"}

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from meshwork import catalog_render, history, metrics, settings
-from meshwork.catalog_model import (
+from meshwork.catalog import metrics, render
+from meshwork.catalog.export import (
     LINEAGE_DEPTH,
     CatalogExport,
     ColumnEntry,
@@ -36,9 +36,11 @@ from meshwork.catalog_model import (
     RuleResultEntry,
     SnapshotEntry,
 )
-from meshwork.descriptors import InputPort
-from meshwork.mesh import Mesh, Port, Product
-from meshwork.rules import compile_rules
+from meshwork.core import settings
+from meshwork.model.descriptors import InputPort
+from meshwork.model.mesh import Mesh, Port, Product
+from meshwork.model.rules import compile_rules
+from meshwork.runtime import history
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -317,7 +319,7 @@ def build(mesh: Mesh, out: Path | None = None, now: datetime | None = None) -> B
         previous = set(json.loads((out / PAGES).read_text(encoding="utf-8")))
     with history.open_instance() as instance:
         export = collect(mesh, instance, now)
-    renderer = catalog_render.Renderer(export, metrics.read_history())
+    renderer = render.Renderer(export, metrics.read_history())
     pages = []
     for product in export.products:
         path = out / product.page

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from meshwork import settings
-from meshwork.errors import MeshError
+from meshwork.core import settings
+from meshwork.core.errors import MeshError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def _load_mesh(check_grants: bool = True):
-    from meshwork.mesh import load_mesh
+    from meshwork.model.mesh import load_mesh
 
     try:
         return load_mesh(check_grants=check_grants)
@@ -59,9 +59,9 @@ def generate(orders: int | None, seed: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
     """Build the whole mesh (or some domains) through Dagster, in dependency order."""
-    from meshwork import build as mesh_build
     from meshwork.example.sources import DEFAULT_ORDERS, Scale
     from meshwork.example.sources import generate as gen
+    from meshwork.runtime import build as mesh_build
 
     mesh = _load_mesh()
     unknown = sorted(set(domains) - set(mesh.domains))
@@ -74,7 +74,7 @@ def build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: 
     if orders or not settings.sources_dir().exists():
         say(f"generating example source data ({orders or DEFAULT_ORDERS:,} orders) …")
         gen(Scale(orders=orders or DEFAULT_ORDERS))
-    from meshwork.instance import InstanceUnavailable, storage_description
+    from meshwork.runtime.instance import InstanceUnavailable, storage_description
 
     say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
     say(f"Dagster instance storage: {storage_description()}")
@@ -128,10 +128,10 @@ def check(as_json: bool) -> None:
 
     Exit 2 when the mesh definition is invalid, 1 when an error-severity policy is violated.
     """
-    from meshwork.dbt_products import check_models, ensure_manifest
-    from meshwork.errors import MeshDefinitionError
-    from meshwork.mesh import load_mesh
-    from meshwork.policies import evaluate, load_policies
+    from meshwork.core.errors import MeshDefinitionError
+    from meshwork.governance.policies import evaluate, load_policies
+    from meshwork.model.mesh import load_mesh
+    from meshwork.runtime.dbt_products import check_models, ensure_manifest
 
     problems: list[str] = []
     mesh = None
@@ -211,7 +211,7 @@ def ports() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def ports_list(as_json: bool) -> None:
     """Every port version with its latest snapshot and row count."""
-    from meshwork.build import port_summary
+    from meshwork.runtime.build import port_summary
 
     rows = port_summary(_load_mesh())
     if as_json:
@@ -227,8 +227,7 @@ def ports_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def ports_verify(as_json: bool) -> None:
     """Check every latest snapshot's files against its manifest checksums (in the local or object store)."""
-    from meshwork import port_store
-    from meshwork import ports as snapshots
+    from meshwork.storage import port_store, snapshots
 
     mesh = _load_mesh()
     report = {}
@@ -259,7 +258,7 @@ def access() -> None:
 def _access_call(fn, *args, as_json: bool = False, **kwargs) -> None:
     from dataclasses import asdict
 
-    from meshwork.access import AccessError
+    from meshwork.governance.access import AccessError
 
     try:
         result = fn(*args, **kwargs)
@@ -282,7 +281,7 @@ def _access_call(fn, *args, as_json: bool = False, **kwargs) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def access_request(consumer: str, port: str, reason: str, pii: bool, expires, as_json: bool) -> None:
     """CONSUMER (domain/product) asks to read PORT (domain/product@vN)."""
-    from meshwork import access as flow
+    from meshwork.governance import access as flow
 
     # Missing grants must not stop the request that fixes them.
     _access_call(
@@ -309,7 +308,7 @@ def _decision(name: str):
     )
     @click.option("--json", "as_json", is_flag=True)
     def command(request_id: str, by: str, expires, as_json: bool) -> None:
-        from meshwork import access as flow
+        from meshwork.governance import access as flow
 
         _access_call(flow.decide, request_id, name, by, expires.date() if expires else None, as_json=as_json)
 
@@ -326,7 +325,7 @@ def access_list(as_json: bool) -> None:
     """Every request with its status; approvals missing from the audit log are flagged as forged."""
     from dataclasses import asdict
 
-    from meshwork import access as flow
+    from meshwork.governance import access as flow
 
     forged = {r.id for r in flow.approved_grants()[1]}
     rows = [{**asdict(r), "forged": r.id in forged} for r in flow.load()]
@@ -348,8 +347,8 @@ def erase(subject: str, no_rebuild: bool, as_json: bool) -> None:
     """Erase a data subject from sources, warehouses and every retained port snapshot (GDPR Art. 17)."""
     from dataclasses import asdict
 
-    from meshwork import build as mesh_build
-    from meshwork import erasure
+    from meshwork.governance import erasure
+    from meshwork.runtime import build as mesh_build
 
     mesh = _load_mesh()
     say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
@@ -383,7 +382,7 @@ def retention() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def retention_purge(domains: tuple[str, ...], as_json: bool) -> None:
     """Delete expired snapshots and rows now (the code locations also do it daily at 03:00)."""
-    from meshwork import retention as policy
+    from meshwork.governance import retention as policy
 
     removed = policy.purge(_load_mesh(), list(domains) or None)
     if as_json:
@@ -406,7 +405,7 @@ def notices() -> None:
 @click.option("--undelivered", is_flag=True, help="Only those a webhook has not accepted yet.")
 @click.option("--json", "as_json", is_flag=True)
 def notices_list(team: str | None, undelivered: bool, as_json: bool) -> None:
-    from meshwork import notify
+    from meshwork.governance import notify
 
     found = [
         n for n in notify.outbox() if (team is None or n["team"] == team) and (not undelivered or n.get("undelivered"))
@@ -428,7 +427,7 @@ def notices_redeliver(as_json: bool) -> None:
     """Send the notices the webhook (MESH_NOTIFY_WEBHOOK) missed; exit 1 if it still refuses them."""
     from dataclasses import asdict
 
-    from meshwork import notify
+    from meshwork.governance import notify
 
     delivery = notify.redeliver()
     if as_json:
@@ -450,7 +449,7 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(as_json: bool) -> None:
     """Check the hash chain; exit 1 if any line was edited, removed, inserted or reordered."""
-    from meshwork import audit as log
+    from meshwork.core import audit as log
 
     problems = log.verify()
     if as_json:
@@ -468,7 +467,7 @@ def audit_verify(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def audit_list(action: str | None, consumer: str | None, port_ref: str | None, limit: int, as_json: bool) -> None:
     """Query the audit log (newest last)."""
-    from meshwork import audit as log
+    from meshwork.core import audit as log
 
     rows = [
         r
@@ -502,7 +501,7 @@ def contracts_diff(ref: str | None, as_json: bool) -> None:
     Exits 1 only when a breaking change would reach a registered consumer without a new major
     version; 0 otherwise.
     """
-    from meshwork.contract_diff import diff_mesh, git_baseline, published_baseline
+    from meshwork.authoring.contract_diff import diff_mesh, git_baseline, published_baseline
 
     mesh = _load_mesh()
     baseline = git_baseline(ref, mesh.project_dir) if ref else published_baseline
@@ -531,7 +530,7 @@ def contracts_diff(ref: str | None, as_json: bool) -> None:
 
 def _scaffold_call(fn, *args, as_json: bool = False, **kwargs) -> None:
     """Run a scaffolding step: exit 2 with the reason when it is refused (nothing was written)."""
-    from meshwork.changeset import ScaffoldError
+    from meshwork.authoring.changeset import ScaffoldError
 
     try:
         result = fn(*args, **kwargs)
@@ -554,7 +553,7 @@ def new() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def new_domain(name: str, owner: str, email: str | None, description: str | None, as_json: bool) -> None:
     """Create domains/NAME/ and register it as a code location and a dbt group."""
-    from meshwork import scaffold
+    from meshwork.authoring import scaffold
 
     _scaffold_call(scaffold.new_domain, settings.project_dir(), name, owner, email, description, as_json=as_json)
 
@@ -571,7 +570,7 @@ def new_product(
     key: str, kind: str, engine: str, inputs: tuple[str, ...], purpose: str | None, source: str | None, as_json: bool
 ) -> None:
     """Create a product: descriptor, ODCS contract, dbt model or Python function, and a test."""
-    from meshwork import scaffold
+    from meshwork.authoring import scaffold
 
     _scaffold_call(
         scaffold.new_product,
@@ -600,7 +599,7 @@ def onboard() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: str | None, as_json: bool) -> None:
     """Copy a standalone dbt-core project at PATH into the mesh as a domain; its public models become products."""
-    from meshwork.onboard import onboard_dbt as run
+    from meshwork.authoring.onboard import onboard_dbt as run
 
     models = [m.strip() for m in public.split(",") if m.strip()] if public is not None else None
     _scaffold_call(run, settings.project_dir(), path, domain, owner, models, email, as_json=as_json)
@@ -626,7 +625,7 @@ def lineage() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage_show(key: str, depth: int, as_json: bool) -> None:
     """Upstream and downstream products (across domains) and the lineage of the product's columns."""
-    from meshwork.lineage_graph import product_lineage, render
+    from meshwork.lineage.graph import product_lineage, render
 
     mesh = _load_mesh()
     if key not in mesh.products:
@@ -641,9 +640,9 @@ def lineage_show(key: str, depth: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage_replay(as_json: bool) -> None:
     """Re-send the events in the lineage outbox; delivered ones are removed. Exit 1 if some remain."""
-    from meshwork import lineage_delivery
+    from meshwork.lineage import delivery
 
-    outcome = lineage_delivery.replay()
+    outcome = delivery.replay()
     summary = {
         "delivered": outcome.delivered,
         "remaining": outcome.remaining,
@@ -674,7 +673,7 @@ def catalog() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def catalog_build(out: Path | None, as_json: bool) -> None:
     """Write index.html with search, one page per product, and catalog.json."""
-    from meshwork import catalog as site
+    from meshwork.catalog import site
 
     mesh = _load_mesh()
     try:
@@ -715,7 +714,7 @@ def dev(port: int, host: str) -> None:
     """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
     import os
 
-    from meshwork.instance import ensure_local_instance
+    from meshwork.runtime.instance import ensure_local_instance
 
     ensure_local_instance()
     dagster = Path(sys.executable).parent / "dagster"

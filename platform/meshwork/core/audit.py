@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from meshwork import settings
+from meshwork.core import settings
 
 GENESIS = "0" * 64
 

@@ -12,7 +12,7 @@
                     ``0``: as a ``dbt`` subprocess through dagster-dbt's CLI resource (the way back).
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
 ``MESH_PORTS_URL``   where output ports are stored: a local folder (default ``$MESH_HOME/ports``) or
-                    ``s3://bucket/prefix`` for S3-compatible object storage (see ``meshwork.port_store``).
+                    ``s3://bucket/prefix`` for S3-compatible object storage (see ``meshwork.storage.port_store``).
 ``MESH_S3_ENDPOINT_URL`` the endpoint of a non-AWS S3-compatible store (MinIO, Ceph, R2…); default AWS.
 ``MESH_S3_REGION``   the bucket's region (default: the AWS SDK's own configuration, else us-east-1).
                     Credentials are the AWS SDK's own chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,

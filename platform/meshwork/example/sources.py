@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshwork import settings, warehouse
+from meshwork.core import settings
+from meshwork.storage import warehouse
 
 DEFAULT_ORDERS = 2_000
 

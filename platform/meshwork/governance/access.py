@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
-from meshwork import audit, settings
-from meshwork.descriptors import Grant, Visibility
-from meshwork.errors import MeshError
+from meshwork.core import audit, settings
+from meshwork.core.errors import MeshError
+from meshwork.model.descriptors import Grant, Visibility
 
 Status = Literal["pending", "approved", "denied", "revoked"]
 

@@ -24,11 +24,12 @@ from typing import Any
 
 import duckdb
 
-from meshwork import audit, landing, ports, settings, warehouse
-from meshwork.errors import MeshError
-from meshwork.mesh import Mesh, Product
-from meshwork.names import check_identifier, quote
-from meshwork.rules import compile_rules
+from meshwork.core import audit, settings
+from meshwork.core.errors import MeshError
+from meshwork.core.names import check_identifier, quote
+from meshwork.model.mesh import Mesh, Product
+from meshwork.model.rules import compile_rules
+from meshwork.storage import landing, snapshots, warehouse
 
 
 class ErasureError(MeshError):
@@ -160,9 +161,9 @@ def _erase_target(
     for port in product.ports:
         if not port.contract.column(column):
             continue
-        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
-            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-            if n := ports.delete_rows(con, manifest, f"list_contains(?, {quote(column)})", [values]):
+        for snapshot in snapshots.snapshot_ids(product.domain, product.name, port.major):
+            manifest = snapshots.read_manifest(product.domain, product.name, port.major, snapshot)
+            if n := snapshots.delete_rows(con, manifest, f"list_contains(?, {quote(column)})", [values]):
                 cert.snapshots[f"{port.ref}/{snapshot}"] = n
     return [Target(d, c, tuple(referenced[k])) for d, c, k in follow if referenced.get(k)]
 
@@ -227,9 +228,9 @@ def remaining(targets: list[Target], con: duckdb.DuckDBPyConnection) -> list[str
         for port in product.ports:
             if not port.contract.column(target.column):
                 continue
-            for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
-                manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-                files = ports.sql_file_list(ports.snapshot_files(manifest))
+            for snapshot in snapshots.snapshot_ids(product.domain, product.name, port.major):
+                manifest = snapshots.read_manifest(product.domain, product.name, port.major, snapshot)
+                files = snapshots.sql_file_list(snapshots.snapshot_files(manifest))
                 n = con.execute(
                     f"SELECT count(*) FROM read_parquet({files}) WHERE list_contains(?, {quote(target.column)})",
                     [list(target.values)],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshwork.descriptors import Visibility
-from meshwork.policies import GovernanceContext, policy
-from meshwork.quality import PII_CLASSES
+from meshwork.governance.policies import GovernanceContext, policy
+from meshwork.model.descriptors import Visibility
+from meshwork.quality.validator import PII_CLASSES
 
 CLASSIFICATIONS = {"public", "internal", "confidential", "pii", "sensitive-pii"}
 
@@ -128,7 +128,7 @@ def naming(ctx: GovernanceContext):
 
 @policy("masking", "A masking strategy that does not exist would let PII through unmasked.")
 def masking_strategies(ctx: GovernanceContext):
-    from meshwork import masking
+    from meshwork.ports import masking
 
     for p in ctx.mesh.products.values():
         for port in p.ports:

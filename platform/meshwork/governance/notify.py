@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from meshwork import settings
+from meshwork.core import settings
 
 Kind = Literal["policy", "sla", "grant"]
 State = Literal["open", "resolved"]

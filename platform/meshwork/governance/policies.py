@@ -1,7 +1,7 @@
 """Federated computational governance: policies as small Python objects, global and per domain.
 
 A policy has an id, a one-line rationale, a severity and a scope. Global policies live in
-``meshwork.global_policies``; a domain adds its own in ``domains/<domain>/policies.py`` with the same
+``meshwork.governance.global_policies``; a domain adds its own in ``domains/<domain>/policies.py`` with the same
 decorator, and they apply to that domain's products only. Every policy evaluates over the whole mesh
 model (descriptors, contracts, grants) and, when it asks for them, the Dagster asset specs of every
 code location. `mesh check` runs them all: the CI gate; the governance code location runs the same
@@ -19,8 +19,8 @@ from typing import Literal
 
 import dagster as dg
 
-from meshwork.errors import MeshDefinitionError, Problem
-from meshwork.mesh import Mesh, ensure_importable
+from meshwork.core.errors import MeshDefinitionError, Problem
+from meshwork.model.mesh import Mesh, ensure_importable
 
 Severity = Literal["error", "warn"]
 
@@ -56,7 +56,7 @@ class GovernanceContext:
         if self._manifest is None:
             import json
 
-            from meshwork.dbt_products import ensure_manifest
+            from meshwork.runtime.dbt_products import ensure_manifest
 
             self._manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
         return self._manifest
@@ -66,7 +66,7 @@ class GovernanceContext:
         if not self.with_asset_graph:
             raise NeedsAssetGraph
         if self._specs is None:
-            from meshwork.domain import build_domain_definitions
+            from meshwork.locations.domain import build_domain_definitions
 
             self._specs = {
                 d: list(build_domain_definitions(self.mesh, d).resolve_all_asset_specs()) for d in self.mesh.domains
@@ -110,7 +110,7 @@ def policy(id: str, rationale: str, severity: Severity = "error") -> Callable[[C
 
 @functools.cache
 def _import_global() -> None:
-    importlib.import_module("meshwork.global_policies")
+    importlib.import_module("meshwork.governance.global_policies")
 
 
 def load_policies(mesh: Mesh) -> tuple[list[Policy], list[Finding]]:

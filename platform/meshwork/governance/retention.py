@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from meshwork import audit, domain_runs, landing, port_store, ports, settings, warehouse
-from meshwork.mesh import Domain, Mesh, Product
-from meshwork.names import quote
+from meshwork.core import audit, settings
+from meshwork.core.names import quote
+from meshwork.model.mesh import Domain, Mesh, Product
+from meshwork.runtime import domain_runs
+from meshwork.storage import landing, port_store, snapshots, warehouse
 
 _DAYS = re.compile(r"^(\d+)\s*d$")
 
@@ -34,12 +36,12 @@ def purge_product(product: Product, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     removed = []
     for port in product.ports:
-        version = ports.version_key(product.domain, product.name, port.major)
-        latest = ports.latest_snapshot(product.domain, product.name, port.major)
-        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
+        version = snapshots.version_key(product.domain, product.name, port.major)
+        latest = snapshots.latest_snapshot(product.domain, product.name, port.major)
+        for snapshot in snapshots.snapshot_ids(product.domain, product.name, port.major):
             if snapshot == latest:
                 continue
-            created = ports.read_manifest(product.domain, product.name, port.major, snapshot).created_at
+            created = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
             if now - created > keep_for:
                 port_store.current().delete_snapshot(version, snapshot)
                 removed.append(f"{port.ref}/{snapshot}")
@@ -71,9 +73,9 @@ def purge_rows(product: Product, now: datetime | None = None) -> dict[str, int]:
         if exists and (n := wcon.execute(f"DELETE FROM {quote(table)} WHERE {expired}", [cutoff]).fetchall()[0][0]):
             removed[f"{product.domain}/{table}"] = int(n)
     for port in product.ports:
-        for snapshot in ports.snapshot_ids(product.domain, product.name, port.major):
-            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot)
-            if n := ports.delete_rows(con, manifest, expired, [cutoff]):
+        for snapshot in snapshots.snapshot_ids(product.domain, product.name, port.major):
+            manifest = snapshots.read_manifest(product.domain, product.name, port.major, snapshot)
+            if n := snapshots.delete_rows(con, manifest, expired, [cutoff]):
                 removed[f"{port.ref}/{snapshot}"] = n
     if removed:
         audit.record(
@@ -112,7 +114,7 @@ def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | No
     @dg.job(
         name=f"{domain.name}_retention",
         description="Purges snapshots and rows older than the declared retention.",
-        tags=domain_runs.run_tags(domain.name),  # copied onto its runs; see meshwork.domain_runs
+        tags=domain_runs.run_tags(domain.name),  # copied onto its runs; see meshwork.runtime.domain_runs
     )
     def retention_job() -> None:
         purge_op()

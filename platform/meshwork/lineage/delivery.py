@@ -34,9 +34,9 @@ from openlineage.client.serde import Serde
 from openlineage.client.transport.console import ConsoleTransport
 from openlineage.client.transport.file import FileConfig, FileTransport
 
-from meshwork import settings
+from meshwork.core import settings
 
-log = logging.getLogger("meshwork.lineage")
+log = logging.getLogger("meshwork.lineage.events")
 
 # Seconds during which a process sends straight to the outbox after its backend failed once.
 BACKOFF_SECONDS = 60.0

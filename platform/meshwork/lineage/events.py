@@ -4,7 +4,7 @@ One OpenLineage run per product per Dagster run: START when the product's step b
 (the step or the contract gate failed) or COMPLETE (the gate passed and published). The job is
 ``meshwork.<domain>`` / ``<product>``; inputs are the port snapshots read (and the landing files of
 source-aligned products); outputs are the port versions, with the published snapshot as dataset
-version. Delivery is ``meshwork.lineage_delivery``'s business: building an event touches no network.
+version. Delivery is ``meshwork.lineage.delivery``'s business: building an event touches no network.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ from openlineage.client.facet_v2 import (
     sql_job,
 )
 
-from meshwork import ports, settings
-from meshwork.column_lineage import ColumnOrigin, Relation
-from meshwork.mesh import Mesh, Product
-from meshwork.quality import QualityReport
+from meshwork.core import settings
+from meshwork.lineage.column_lineage import ColumnOrigin, Relation
+from meshwork.model.mesh import Mesh, Product
+from meshwork.quality.validator import QualityReport
+from meshwork.storage import snapshots
 
 PORTS_NAMESPACE = "meshwork://ports"
 SOURCES_NAMESPACE = "meshwork://sources"
@@ -50,7 +51,7 @@ SOURCES_NAMESPACE = "meshwork://sources"
 PROJECT_URL = "https://github.com/meshwork/meshwork"
 VERSION = importlib.metadata.version("meshwork")
 PRODUCER = f"{PROJECT_URL}/tree/v{VERSION}/platform/meshwork"
-PRODUCT_FACET_SCHEMA = f"{PROJECT_URL}/blob/v{VERSION}/platform/meshwork/schemas/MeshworkProductJobFacet.json"
+PRODUCT_FACET_SCHEMA = f"{PROJECT_URL}/blob/v{VERSION}/platform/meshwork/lineage/schemas/MeshworkProductJobFacet.json"
 # Fixed namespace for uuid5: the asset step and the gate step derive the same run id independently.
 _RUN_NAMESPACE = uuid.UUID("5b0a4c1e-8f0d-4d7e-9a57-6d1f0b2c3e4a")
 
@@ -194,7 +195,7 @@ def _port_facets(mesh: Mesh, domain: str, product: str, major: int, snapshot: st
     port = producer.port(major) if producer else None
     facets: dict[str, Any] = {
         "dataSource": datasource_dataset.DatasourceDatasetFacet(
-            name=PORTS_NAMESPACE, uri=ports.version_dir(domain, product, major).as_uri(), producer=PRODUCER
+            name=PORTS_NAMESPACE, uri=snapshots.version_dir(domain, product, major).as_uri(), producer=PRODUCER
         )
     }
     manifest = None
@@ -203,7 +204,7 @@ def _port_facets(mesh: Mesh, domain: str, product: str, major: int, snapshot: st
             datasetVersion=snapshot, producer=PRODUCER
         )
         try:
-            manifest = ports.read_manifest(domain, product, major, snapshot)
+            manifest = snapshots.read_manifest(domain, product, major, snapshot)
         except (OSError, ValueError):  # retention may have removed it since: the contract still has the schema
             manifest = None
     described = {c.name: c.description for c in port.contract.columns} if port else {}
@@ -296,7 +297,7 @@ def _column_lineage(origins: Mapping[str, ColumnOrigin]) -> column_lineage_datas
 def _outputs(
     mesh: Mesh,
     product: Product,
-    manifests: list[ports.Manifest] | None = None,
+    manifests: list[snapshots.Manifest] | None = None,
     reports: list[QualityReport] | None = None,
     columns: Mapping[str, ColumnOrigin] | None = None,
 ) -> list[OutputDataset]:
@@ -348,7 +349,7 @@ def complete_event(
     product: Product,
     info: RunInfo,
     reads: Iterable[PortRead],
-    manifests: list[ports.Manifest],
+    manifests: list[snapshots.Manifest],
     reports: list[QualityReport],
     columns: Mapping[str, ColumnOrigin] | None = None,
     sql: str | None = None,

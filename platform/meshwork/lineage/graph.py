@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshwork.column_lineage import ColumnOrigin
-from meshwork.mesh import Mesh, Product
-from meshwork.run_lineage import dbt_column_lineage
+from meshwork.lineage.column_lineage import ColumnOrigin
+from meshwork.model.mesh import Mesh, Product
+from meshwork.runtime.run_lineage import dbt_column_lineage
 
 
 def _edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:

@@ -6,8 +6,9 @@ import logging
 
 import dagster as dg
 
-from meshwork import automation, domain_runs, gate, policies, python_products, retention, specs
-from meshwork.mesh import Mesh, current_mesh, ensure_importable
+from meshwork.governance import policies, retention
+from meshwork.model.mesh import Mesh, current_mesh, ensure_importable
+from meshwork.runtime import automation, domain_runs, gate, python_products, specs
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
@@ -37,7 +38,7 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
     resources = {}
     if any(p.descriptor.implementation.engine == "dbt" for p in mesh.domains[domain].products):
         # Imported only when needed: dagster-dbt brings dbt's adapters, ~1.4 s of a location's start.
-        from meshwork import dbt_products
+        from meshwork.runtime import dbt_products
 
         dbt = dbt_products.domain_dbt_assets(mesh, domain)
         if dbt is not None:

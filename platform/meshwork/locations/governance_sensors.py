@@ -6,7 +6,7 @@ The platform code location declares three checks on every product of every domai
 evaluate them on an interval and record the results as asset check evaluations, so they show on
 each product's page in the Dagster UI next to its contract check; a run of the checks does the same
 on demand. New findings, and findings that went away, are sent to the owning team through
-:mod:`meshwork.notify`; the sensor cursor remembers what was already said.
+:mod:`meshwork.governance.notify`; the sensor cursor remembers what was already said.
 """
 
 import json
@@ -16,11 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from meshwork import notify, ports, settings
-from meshwork.descriptors import Visibility
-from meshwork.errors import MeshDefinitionError
-from meshwork.mesh import Mesh, Product, load_mesh
-from meshwork.notify import Notice
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError
+from meshwork.governance import notify
+from meshwork.governance.notify import Notice
+from meshwork.model.descriptors import Visibility
+from meshwork.model.mesh import Mesh, Product, load_mesh
+from meshwork.storage import snapshots
 
 GOVERNANCE, SLA, GRANTS = "governance", "sla", "grants"
 CHECKS = (GOVERNANCE, SLA, GRANTS)
@@ -75,7 +77,7 @@ def _team(mesh: Mesh, product_or_domain: str) -> str:
 
 
 def policy_evaluations(mesh: Mesh) -> list[Evaluation]:
-    from meshwork.policies import evaluate  # imports every domain's policies: only when asked
+    from meshwork.governance.policies import evaluate  # imports every domain's policies: only when asked
 
     findings = evaluate(mesh)
     out = []
@@ -107,11 +109,11 @@ def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
         window = product.descriptor.sla.freshness_window
         lines = []
         for port in product.ports:
-            snapshot = ports.latest_snapshot(product.domain, product.name, port.major)
+            snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
             if snapshot is None:
                 lines.append(f"{port.ref} has never been published (freshness {product.descriptor.sla.freshness})")
                 continue
-            published = ports.read_manifest(product.domain, product.name, port.major, snapshot).created_at
+            published = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
             age = now - published
             if age > window:
                 lines.append(

@@ -13,8 +13,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from meshwork.contracts import Contract
-from meshwork.rules import Rule, compile_rules
+from meshwork.model.contracts import Contract
+from meshwork.model.rules import Rule, compile_rules
 
 # Widening conversions a consumer can always read (old type -> types it may become).
 _WIDENS = {

@@ -21,10 +21,10 @@ import jsonschema
 from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
 from pydantic import ValidationError
 
-from meshwork import settings
-from meshwork.descriptors import pydantic_problems, read_yaml
-from meshwork.errors import Problem
-from meshwork.names import IDENTIFIER, SQL_TYPE
+from meshwork.core import settings
+from meshwork.core.errors import Problem
+from meshwork.core.names import IDENTIFIER, SQL_TYPE
+from meshwork.model.descriptors import pydantic_problems, read_yaml
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?$")
 

@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlglot import exp
 
-from meshwork.errors import Problem
-from meshwork.names import IDENTIFIER, TEAM, parse_major
+from meshwork.core.errors import Problem
+from meshwork.core.names import IDENTIFIER, TEAM, parse_major
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
 TeamName = Annotated[str, Field(pattern=TEAM.pattern)]

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from meshwork import settings
-from meshwork.contracts import Contract, load_contract
-from meshwork.descriptors import (
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError, Problem
+from meshwork.model.contracts import Contract, load_contract
+from meshwork.model.descriptors import (
     DomainDescriptor,
     InputPort,
     OutputPort,
@@ -27,8 +28,7 @@ from meshwork.descriptors import (
     Visibility,
     load_model,
 )
-from meshwork.errors import MeshDefinitionError, Problem
-from meshwork.rules import compile_rules
+from meshwork.model.rules import compile_rules
 
 DOMAIN_MODULE_PREFIX = "domains."
 DOMAIN_MODULE_SUFFIX = ".definitions"
@@ -146,7 +146,7 @@ class Mesh:
     def grant_at_read(self, consumer: str, port: Port):
         """The grant as it stands now, for the port reader: a run or code server loaded before a
         revocation or an expiry must not keep reading on the strength of what it saw at load."""
-        from meshwork import access
+        from meshwork.governance import access
 
         approved, _forged = access.approved_grants()
         today = max(self.today, date.today())
@@ -389,7 +389,7 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None, check_
     project_dir = project_dir or settings.project_dir()
     workspace = project_dir / "workspace.yaml"
     entries, problems = workspace_domains(workspace)
-    from meshwork import access  # the store lives under MESH_HOME: this environment's approvals
+    from meshwork.governance import access  # the store lives under MESH_HOME: this environment's approvals
 
     grants, _forged = access.approved_grants()
     mesh = Mesh(project_dir=project_dir, today=today or date.today(), runtime_grants=grants)

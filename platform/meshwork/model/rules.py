@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from meshwork.contracts import Contract
-from meshwork.errors import Problem
-from meshwork.names import IDENTIFIER
+from meshwork.core.errors import Problem
+from meshwork.core.names import IDENTIFIER
+from meshwork.model.contracts import Contract
 
 Severity = Literal["error", "warn"]
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}

@@ -20,9 +20,9 @@ import os
 import re
 import secrets
 
-from meshwork import settings
-from meshwork.contracts import Column, Contract
-from meshwork.names import quote
+from meshwork.core import settings
+from meshwork.core.names import quote
+from meshwork.model.contracts import Column, Contract
 
 PII = "pii"
 SENSITIVE = "sensitive-pii"

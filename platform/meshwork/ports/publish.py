@@ -11,16 +11,18 @@ from datetime import date
 
 import duckdb
 
-from meshwork import ports, quality, rules, warehouse
-from meshwork.errors import ContractViolation, PublishError
-from meshwork.mesh import Port, Product
-from meshwork.names import quote
+from meshwork.core.errors import ContractViolation, PublishError
+from meshwork.core.names import quote
+from meshwork.model import rules
+from meshwork.model.mesh import Port, Product
+from meshwork.quality import validator
+from meshwork.storage import snapshots, warehouse
 
 
 @dataclass
 class PublishOutcome:
-    reports: list[quality.QualityReport]
-    manifests: list[ports.Manifest]
+    reports: list[validator.QualityReport]
+    manifests: list[snapshots.Manifest]
 
     @property
     def passed(self) -> bool:
@@ -52,8 +54,8 @@ def live_ports(product: Product, today: date | None = None) -> list[Port]:
 
 
 def validate(
-    con: duckdb.DuckDBPyConnection, product: Product, table: str, resolve_port: quality.PortResolver | None = None
-) -> list[quality.QualityReport]:
+    con: duckdb.DuckDBPyConnection, product: Product, table: str, resolve_port: validator.PortResolver | None = None
+) -> list[validator.QualityReport]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
         [table],
@@ -67,10 +69,10 @@ def validate(
             raise PublishError("\n".join(str(p) for p in problems))
         try:
             view = port_view(con, product, port, table)
-            validator = quality.Validator(con, view, port.contract, port.ref, resolve_port, domain=product.domain)
+            checker = validator.Validator(con, view, port.contract, port.ref, resolve_port, domain=product.domain)
         except duckdb.Error as exc:  # a mapped column whose expression no longer fits the table
             raise ContractViolation(f"{product.key}: cannot shape {port.ref} from the table: {exc}") from exc
-        reports.append(validator.run(port_rules))
+        reports.append(checker.run(port_rules))
     return reports
 
 
@@ -79,7 +81,7 @@ def publish(
     product: Product,
     table: str,
     run_id: str | None,
-    resolve_port: quality.PortResolver | None = None,
+    resolve_port: validator.PortResolver | None = None,
 ) -> PublishOutcome:
     """Validate then publish every live port; raise :class:`ContractViolation` (publishing nothing) on errors."""
     reports = validate(con, product, table, resolve_port)
@@ -93,7 +95,7 @@ def publish(
     built_by = warehouse.last_build(con, table)
     for port in live_ports(product):
         outcome.manifests.append(
-            ports.write_snapshot(
+            snapshots.write_snapshot(
                 con,
                 domain=product.domain,
                 product=product.name,

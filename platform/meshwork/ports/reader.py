@@ -4,7 +4,7 @@ It resolves the consumer's declared input to the latest complete snapshot of the
 version, refuses anything undeclared, verifies the snapshot's files against its manifest, records
 the read in the audit log, and hands back a DuckDB relation over the Parquet files inside the
 consumer's own connection (the producer spends no compute on it). With ports on object storage the
-files are local, checksum-verified copies from :mod:`meshwork.port_cache`.
+files are local, checksum-verified copies from :mod:`meshwork.storage.port_cache`.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork import audit, masking, ports
-from meshwork.contracts import Contract
-from meshwork.descriptors import Visibility
-from meshwork.errors import PortAccessError
-from meshwork.mesh import Mesh, Product
-from meshwork.names import check_identifier
+from meshwork.core import audit
+from meshwork.core.errors import PortAccessError
+from meshwork.core.names import check_identifier
+from meshwork.model.contracts import Contract
+from meshwork.model.descriptors import Visibility
+from meshwork.model.mesh import Mesh, Product
+from meshwork.ports import masking
+from meshwork.storage import snapshots
 
 
 @dataclass(frozen=True)
 class ResolvedPort:
     ref: str
     snapshot_id: str
-    manifest: ports.Manifest
+    manifest: snapshots.Manifest
     files: list[Path]
     masked_with: Contract | None = None  # set when the consumer reads the masked variant
 
@@ -89,7 +91,7 @@ class PortReader:
                 "and there is no valid grant for this consumer"
             )
         try:
-            readable = ports.read_latest(producer.domain, producer.name, declared.major)
+            readable = snapshots.read_latest(producer.domain, producer.name, declared.major)
         except FileNotFoundError as exc:  # `latest` names a snapshot whose manifest is gone
             raise PortAccessError(f"{declared.ref} is damaged: {exc}") from exc
         if readable is None:

@@ -7,7 +7,7 @@ DuckDB connection, so the checks compile to SQL and the data never leaves the da
 failure cases (the failing rows pandera reports) come back to Python.
 
 pandera is used here for what it does well: letting a domain team express its own rules in
-Python. The contract's standard rules run in ``meshwork.quality`` instead, in one scan, because
+Python. The contract's standard rules run in ``meshwork.quality.validator`` instead, in one scan, because
 pandera's ibis backend skipped ``unique=True`` without a word when we measured it.
 """
 
@@ -20,7 +20,7 @@ import duckdb
 import ibis
 import pandera.ibis as pa
 
-from meshwork.names import check_identifier
+from meshwork.core.names import check_identifier
 
 
 def run(

@@ -19,10 +19,10 @@ from typing import Any
 
 import duckdb
 
-from meshwork.contracts import Contract
-from meshwork.names import quote
-from meshwork.rules import PII_PATTERN, Rule
-from meshwork.sqltypes import canonical_types
+from meshwork.core.names import quote
+from meshwork.core.sqltypes import canonical_types
+from meshwork.model.contracts import Contract
+from meshwork.model.rules import PII_PATTERN, Rule
 
 _LOOKS_PII = re.compile(PII_PATTERN)
 SAMPLE_ROWS = 5
@@ -282,7 +282,7 @@ class Validator:
         )
 
     def _python(self, rule: Rule) -> RuleResult:
-        from meshwork import pandera_checks
+        from meshwork.quality import pandera_checks
 
         module_name, _, attr = rule.params["implementation"].partition(":")
         try:

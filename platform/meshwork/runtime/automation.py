@@ -6,10 +6,10 @@ from collections import defaultdict
 
 import dagster as dg
 
-from meshwork.descriptors import ProductKind
-from meshwork.domain_runs import run_tags
-from meshwork.mesh import Domain
-from meshwork.specs import asset_key
+from meshwork.model.descriptors import ProductKind
+from meshwork.model.mesh import Domain
+from meshwork.runtime.domain_runs import run_tags
+from meshwork.runtime.specs import asset_key
 
 
 def schedules(domain: Domain) -> list[dg.ScheduleDefinition]:

@@ -24,9 +24,11 @@ from typing import Any
 
 import psutil
 
-from meshwork import instance, orphan_runs, ports, settings
-from meshwork.domain_runs import build_job_name
-from meshwork.mesh import Mesh
+from meshwork.core import settings
+from meshwork.model.mesh import Mesh
+from meshwork.runtime import instance, orphan_runs
+from meshwork.runtime.domain_runs import build_job_name
+from meshwork.storage import snapshots
 
 
 @dataclass
@@ -180,8 +182,8 @@ def port_summary(mesh: Mesh) -> list[dict[str, Any]]:
     rows = []
     for product in mesh.products.values():
         for port in product.ports:
-            snapshot = ports.latest_snapshot(product.domain, product.name, port.major)
-            manifest = ports.read_manifest(product.domain, product.name, port.major, snapshot) if snapshot else None
+            snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
+            manifest = snapshots.read_manifest(product.domain, product.name, port.major, snapshot) if snapshot else None
             rows.append(
                 {
                     "domain": product.domain,

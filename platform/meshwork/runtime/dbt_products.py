@@ -22,12 +22,14 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
-from meshwork import dbt_runner, gate, landing, run_lineage, settings, specs, warehouse
-from meshwork.errors import MeshDefinitionError, Problem
-from meshwork.mesh import Mesh, Product
-from meshwork.python_products import input_metadata
-from meshwork.reader import PortReader, ResolvedPort
-from meshwork.sqltypes import canonical_type
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError, Problem
+from meshwork.core.sqltypes import canonical_type
+from meshwork.model.mesh import Mesh, Product
+from meshwork.ports.reader import PortReader, ResolvedPort
+from meshwork.runtime import dbt_runner, gate, run_lineage, specs
+from meshwork.runtime.python_products import input_metadata
+from meshwork.storage import landing, warehouse
 
 PORT_SOURCE_PREFIX = "port_"
 

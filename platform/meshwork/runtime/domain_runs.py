@@ -1,7 +1,7 @@
 """How a domain's runs are started, and the run tag every one of them carries.
 
 The instance's run queue admits one run per value of :data:`DOMAIN_TAG` at a time (see
-``meshwork.instance``). Dagster copies tags onto a run only from the definition that starts it (a
+``meshwork.runtime.instance``). Dagster copies tags onto a run only from the definition that starts it (a
 job, a schedule, an automation sensor); asset tags never become run tags. So each entry point of a
 domain declares the tag itself: the build job that ``mesh build`` executes, the ingest and retention
 schedules, and the domain's automation sensor. Runs launched from the UI's "Materialize" button use

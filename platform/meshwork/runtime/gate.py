@@ -11,12 +11,14 @@ from typing import Any
 
 import dagster as dg
 
-from meshwork import publish, run_lineage, specs, warehouse
-from meshwork.errors import ContractViolation
-from meshwork.mesh import Mesh, Product
-from meshwork.names import quote
-from meshwork.quality import QualityReport
-from meshwork.reader import PortReader, ResolvedPort
+from meshwork.core.errors import ContractViolation
+from meshwork.core.names import quote
+from meshwork.model.mesh import Mesh, Product
+from meshwork.ports import publish
+from meshwork.ports.reader import PortReader, ResolvedPort
+from meshwork.quality.validator import QualityReport
+from meshwork.runtime import run_lineage, specs
+from meshwork.storage import warehouse
 
 
 def table_name(product: Product) -> str:

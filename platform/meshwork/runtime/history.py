@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from meshwork import ports, settings
-from meshwork.mesh import Port
+from meshwork.core import settings
+from meshwork.model.mesh import Port
+from meshwork.storage import snapshots
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -58,25 +59,25 @@ def snapshot_time(snapshot_id: str) -> datetime | None:
     return datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC) if m else None
 
 
-def snapshots(port: Port) -> tuple[list[ports.Manifest], str | None]:
+def port_snapshots(port: Port) -> tuple[list[snapshots.Manifest], str | None]:
     """Retained snapshots of a port version, oldest first, and the id ``latest`` points at."""
     found = []
-    for snapshot_id in ports.snapshot_ids(port.domain, port.product, port.major):
+    for snapshot_id in snapshots.snapshot_ids(port.domain, port.product, port.major):
         with contextlib.suppress(OSError, ValueError):  # a snapshot removed by retention meanwhile
-            found.append(ports.read_manifest(port.domain, port.product, port.major, snapshot_id))
+            found.append(snapshots.read_manifest(port.domain, port.product, port.major, snapshot_id))
     try:
-        latest_id = ports.latest_snapshot(port.domain, port.product, port.major)
+        latest_id = snapshots.latest_snapshot(port.domain, port.product, port.major)
     except (OSError, ValueError):
         latest_id = None
     return found, latest_id
 
 
-def latest(port: Port) -> ports.Manifest | None:
-    snapshot_id = ports.latest_snapshot(port.domain, port.product, port.major)
+def latest(port: Port) -> snapshots.Manifest | None:
+    snapshot_id = snapshots.latest_snapshot(port.domain, port.product, port.major)
     if not snapshot_id:
         return None
     try:
-        return ports.read_manifest(port.domain, port.product, port.major, snapshot_id)
+        return snapshots.read_manifest(port.domain, port.product, port.major, snapshot_id)
     except (OSError, ValueError):
         return None
 
@@ -105,7 +106,7 @@ def gate_runs(instance: dg.DagsterInstance | None, product_key: str, limit: int 
         return []
     import dagster as dg
 
-    from meshwork import specs
+    from meshwork.runtime import specs
 
     check = dg.AssetCheckKey(specs.asset_key(product_key), specs.CONTRACT_CHECK)
     try:

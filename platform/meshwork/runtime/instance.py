@@ -6,7 +6,7 @@ is set (runs, event log and schedules; the production setup). Either way the fil
 - pools limited to one slot: the pool ``warehouse_<domain>`` is what serializes writers of a
   domain's warehouse across steps and runs;
 - the queued run coordinator, admitting at most one run per domain (runs carry the tag
-  ``meshwork/domain``, see ``meshwork.domain_runs``) and ``MESH_MAX_CONCURRENT_RUNS`` in all.
+  ``meshwork/domain``, see ``meshwork.runtime.domain_runs``) and ``MESH_MAX_CONCURRENT_RUNS`` in all.
 
 Meshwork owns the file while its first line is :data:`MARKER` and rewrites it when the settings
 change (switching to PostgreSQL, say); delete that line to manage the file by hand.
@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from meshwork import orphan_runs, settings
-from meshwork.domain_runs import DOMAIN_TAG
-from meshwork.errors import MeshError
+from meshwork.core import settings
+from meshwork.core.errors import MeshError
+from meshwork.runtime import orphan_runs
+from meshwork.runtime.domain_runs import DOMAIN_TAG
 
-MARKER = "# Written by meshwork.instance from the mesh settings; delete this line to edit the file by hand."
+MARKER = "# Written by meshwork.runtime.instance from the mesh settings; delete this line to edit the file by hand."
 
 # What this module wrote before it had a marker: still ours to rewrite.
 _UNMARKED_V1 = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from meshwork import settings
+from meshwork.core import settings
 
 BUILD_TAG = "meshwork/build"
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -43,7 +43,7 @@ def close(instance: dg.DagsterInstance, build_id: str) -> list[str]:
 
 def close_or_remember(build_id: str) -> list[str]:
     """Close the build's runs now, or, when the instance cannot be reached, at the next build."""
-    from meshwork.instance import ping  # meshwork.instance imports this module
+    from meshwork.runtime.instance import ping  # meshwork.runtime.instance imports this module
 
     try:
         if problem := ping():

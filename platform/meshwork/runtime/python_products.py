@@ -16,11 +16,13 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from meshwork import landing, run_lineage, settings, specs, warehouse
-from meshwork.errors import MeshDefinitionError, Problem
-from meshwork.mesh import Mesh, Product
-from meshwork.names import quote
-from meshwork.reader import PortReader, ResolvedPort
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError, Problem
+from meshwork.core.names import quote
+from meshwork.model.mesh import Mesh, Product
+from meshwork.ports.reader import PortReader, ResolvedPort
+from meshwork.runtime import run_lineage, specs
+from meshwork.storage import landing, warehouse
 
 
 @dataclass

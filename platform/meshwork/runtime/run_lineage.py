@@ -16,14 +16,16 @@ from typing import Any, ParamSpec
 
 import dagster as dg
 
-from meshwork import lineage, lineage_delivery, settings, specs
-from meshwork.column_lineage import ColumnOrigin, DbtColumnLineage, Relation, load_manifest
-from meshwork.mesh import Mesh, Product
-from meshwork.quality import QualityReport
-from meshwork.reader import ResolvedPort
+from meshwork.core import settings
+from meshwork.lineage import delivery, events
+from meshwork.lineage.column_lineage import ColumnOrigin, DbtColumnLineage, Relation, load_manifest
+from meshwork.model.mesh import Mesh, Product
+from meshwork.ports.reader import ResolvedPort
+from meshwork.quality.validator import QualityReport
+from meshwork.runtime import specs
 
 INPUTS_METADATA = "meshwork/inputs"
-log = logging.getLogger("meshwork.lineage")
+log = logging.getLogger("meshwork.lineage.events")
 P = ParamSpec("P")
 
 Context = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
@@ -40,8 +42,8 @@ def _never_raises(fn: Callable[P, None]) -> Callable[P, None]:
     return wrapper
 
 
-def _info(context: Context, product: Product) -> lineage.RunInfo:
-    return lineage.RunInfo(
+def _info(context: Context, product: Product) -> events.RunInfo:
+    return events.RunInfo(
         dagster_run_id=context.run.run_id,
         job_name=context.run.job_name,
         engine=product.descriptor.implementation.engine,
@@ -52,11 +54,11 @@ def reads_metadata(reads: Iterable[ResolvedPort]) -> dict[str, Any]:
     return {INPUTS_METADATA: dg.MetadataValue.json([{"port": r.ref, "snapshot": r.snapshot_id} for r in reads])}
 
 
-def _port_reads(reads: Iterable[ResolvedPort]) -> list[lineage.PortRead]:
-    return [lineage.PortRead(r.ref, r.snapshot_id) for r in reads]
+def _port_reads(reads: Iterable[ResolvedPort]) -> list[events.PortRead]:
+    return [events.PortRead(r.ref, r.snapshot_id) for r in reads]
 
 
-def recorded_reads(context: Context, product: Product) -> list[lineage.PortRead]:
+def recorded_reads(context: Context, product: Product) -> list[events.PortRead]:
     """The snapshots the latest build of ``product`` read, from its materialization's metadata."""
     record = context.instance.get_latest_materialization_event(specs.asset_key(product.key))
     materialization = record.asset_materialization if record else None
@@ -64,7 +66,7 @@ def recorded_reads(context: Context, product: Product) -> list[lineage.PortRead]
     data = value.value if isinstance(value, dg.JsonMetadataValue) else None
     if not isinstance(data, list):
         return []
-    return [lineage.PortRead(d["port"], d.get("snapshot")) for d in data if isinstance(d, dict) and "port" in d]
+    return [events.PortRead(d["port"], d.get("snapshot")) for d in data if isinstance(d, dict) and "port" in d]
 
 
 def _columns_of(mesh: Mesh) -> Callable[[Relation], Mapping[str, str] | None]:
@@ -100,7 +102,7 @@ def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOr
 
 @_never_raises
 def started(context: Context, mesh: Mesh, product: Product) -> None:
-    lineage_delivery.emit(lineage.start_event(mesh, product, _info(context, product)), context.log)
+    delivery.emit(events.start_event(mesh, product, _info(context, product)), context.log)
 
 
 @_never_raises
@@ -112,8 +114,8 @@ def failed(
     reads: Iterable[ResolvedPort] = (),
     reports: list[QualityReport] | None = None,
 ) -> None:
-    event = lineage.fail_event(mesh, product, _info(context, product), error, _port_reads(reads), reports)
-    lineage_delivery.emit(event, context.log)
+    event = events.fail_event(mesh, product, _info(context, product), error, _port_reads(reads), reports)
+    delivery.emit(event, context.log)
 
 
 @_never_raises
@@ -121,8 +123,8 @@ def gate_failed(
     context: Context, mesh: Mesh, product: Product, error: BaseException | str, reports: list[QualityReport]
 ) -> None:
     reads = recorded_reads(context, product)
-    event = lineage.fail_event(mesh, product, _info(context, product), error, reads, reports)
-    lineage_delivery.emit(event, context.log)
+    event = events.fail_event(mesh, product, _info(context, product), error, reads, reports)
+    delivery.emit(event, context.log)
 
 
 @_never_raises
@@ -136,7 +138,7 @@ def published(
 ) -> None:
     reads = [*recorded_reads(context, product), *_port_reads(gate_reads)]
     columns, sql = dbt_column_lineage(mesh, product)
-    event = lineage.complete_event(
+    event = events.complete_event(
         mesh, product, _info(context, product), reads, manifests, reports, columns=columns, sql=sql
     )
-    lineage_delivery.emit(event, context.log)
+    delivery.emit(event, context.log)

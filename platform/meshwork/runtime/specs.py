@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from meshwork import settings
-from meshwork.descriptors import ProductKind
-from meshwork.mesh import Mesh, Product
+from meshwork.core import settings
+from meshwork.model.descriptors import ProductKind
+from meshwork.model.mesh import Mesh, Product
 
 CONTRACT_CHECK = "contract"
 TAG_PREFIX = "meshwork/"
@@ -93,7 +93,7 @@ def metadata(product: Product) -> dict[str, object]:
 
 
 def catalog_page_url(product: Product) -> str:
-    """The product's page in the catalog that `mesh catalog build` writes (see meshwork.catalog)."""
+    """The product's page in the catalog that `mesh catalog build` writes (see meshwork.catalog.site)."""
     return f"{settings.catalog_url()}/{product.domain}/{product.name}.html"
 
 

@@ -26,14 +26,17 @@ import duckdb
 import jinja2
 import yaml
 
-from meshwork import publish, python_products, settings, warehouse
-from meshwork.dbt_products import ensure_manifest
-from meshwork.errors import PortAccessError
-from meshwork.gate import table_name
-from meshwork.mesh import Mesh, Product, ensure_importable, load_mesh
-from meshwork.names import quote
-from meshwork.quality import QualityReport
-from meshwork.reader import port_view_name
+from meshwork.core import settings
+from meshwork.core.errors import PortAccessError
+from meshwork.core.names import quote
+from meshwork.model.mesh import Mesh, Product, ensure_importable, load_mesh
+from meshwork.ports import publish
+from meshwork.ports.reader import port_view_name
+from meshwork.quality.validator import QualityReport
+from meshwork.runtime import python_products
+from meshwork.runtime.dbt_products import ensure_manifest
+from meshwork.runtime.gate import table_name
+from meshwork.storage import warehouse
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -97,7 +100,7 @@ def run_product(
             ensure_importable(mesh.project_dir)
             fn, _ = python_products.load_function(product)
             reader = _SampleReader(con, product, tables)
-            ctx = _SampleContext(con, product, reader, logging.getLogger("meshwork.testing"), landing)  # type: ignore[arg-type]
+            ctx = _SampleContext(con, product, reader, logging.getLogger("meshwork.runtime.testing"), landing)  # type: ignore[arg-type]
             fn(ctx).create(table)
         else:
             con.execute(f"CREATE TABLE {quote(table)} AS {_render_model(mesh, product, table, tables, landing)}")

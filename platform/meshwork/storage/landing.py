@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork import settings
-from meshwork.descriptors import SourceRef
-from meshwork.mesh import Product
+from meshwork.core import settings
+from meshwork.model.descriptors import SourceRef
+from meshwork.model.mesh import Product
 
 _READERS = {
     ".parquet": "read_parquet(?)",

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from meshwork import settings
+from meshwork.core import settings
 
 # Files read in the last hour are never evicted: a view or a running query may still point at them.
 MIN_AGE_SECONDS = 3600

@@ -1,6 +1,6 @@
 """Where output port snapshots are stored: a local folder (the default) or S3-compatible object storage.
 
-:mod:`meshwork.ports` owns the layout and the publish protocol; a store only moves bytes. Keys are
+:mod:`meshwork.storage.snapshots` owns the layout and the publish protocol; a store only moves bytes. Keys are
 POSIX paths relative to the store's root, exactly the local layout::
 
     <domain>/<product>/v<major>/<snapshot-id>/<file>      <domain>/<product>/v<major>/latest
@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshwork import settings
+from meshwork.core import settings
 
 if TYPE_CHECKING:
-    from meshwork.ports import FileEntry
+    from meshwork.storage.snapshots import FileEntry
 
 MANIFEST = "_manifest.json"
 TMP_PREFIX = ".tmp-"
@@ -244,7 +244,7 @@ def current() -> PortStore:
     with _lock:  # one client per configuration: creating boto3 clients is slow and not thread-safe
         store = _stores.get(config)
         if store is None:
-            from meshwork.s3_port_store import S3PortStore  # boto3 is imported only when it is used
+            from meshwork.storage.s3_store import S3PortStore  # boto3 is imported only when it is used
 
             store = _stores[config] = S3PortStore(*config)
     return store

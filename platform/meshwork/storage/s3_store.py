@@ -8,7 +8,7 @@ switch: readers start from it, never from a listing, and a snapshot no pointer n
 A publish that dies midway leaves ``latest`` on the previous snapshot and, at worst, a prefix
 without a manifest, which retention removes once it is an hour old.
 
-Readers fetch files into :mod:`meshwork.port_cache`, verifying each one's sha256 as it streams.
+Readers fetch files into :mod:`meshwork.storage.port_cache`, verifying each one's sha256 as it streams.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from meshwork import port_cache, settings
-from meshwork.port_store import MANIFEST, TMP_PREFIX, PortStore
+from meshwork.core import settings
+from meshwork.storage import port_cache
+from meshwork.storage.port_store import MANIFEST, TMP_PREFIX, PortStore
 
 if TYPE_CHECKING:
-    from meshwork.ports import FileEntry
+    from meshwork.storage.snapshots import FileEntry
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _BLOCK = 1 << 20

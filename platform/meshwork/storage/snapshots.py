@@ -11,7 +11,7 @@ renames a hidden ``.tmp-<id>`` folder in one step; object storage, which has no 
 data file first and the manifest last. Only then is ``latest`` replaced, atomically (a rename, or a
 single PUT). A reader follows ``latest`` to a manifest and checks each file's sha256 before use, so
 it sees the old snapshot or the new one, never a mix, and a publish that dies midway leaves
-``latest`` where it was. See :mod:`meshwork.port_store`.
+``latest`` where it was. See :mod:`meshwork.storage.port_store`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from pathlib import Path
 import duckdb
 from pydantic import BaseModel
 
-from meshwork import port_cache, port_store, settings
-from meshwork.errors import PublishError
-from meshwork.names import check_identifier, quote
+from meshwork.core import settings
+from meshwork.core.errors import PublishError
+from meshwork.core.names import check_identifier, quote
+from meshwork.storage import port_cache, port_store
 
 MANIFEST = port_store.MANIFEST
 CONTRACT = "_contract.odcs.yaml"

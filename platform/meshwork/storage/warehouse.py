@@ -2,7 +2,7 @@
 
 DuckDB allows one read-write process per file, so a warehouse is opened only by its own domain's
 runs, one step at a time: every asset that touches it claims the Dagster concurrency pool named by
-:func:`pool`, whose limit is 1 in the instance configuration (see ``meshwork.instance``). No other
+:func:`pool`, whose limit is 1 in the instance configuration (see ``meshwork.runtime.instance``). No other
 domain ever opens it; they read the domain's output ports instead.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork import settings
-from meshwork.names import check_identifier
+from meshwork.core import settings
+from meshwork.core.names import check_identifier
 
 
 def path(domain: str) -> Path:
