@@ -31,6 +31,7 @@ from meshwork.authoring.templates import ColumnDraft
 from meshwork.core import settings
 from meshwork.core.names import IDENTIFIER
 from meshwork.model.descriptors import ProductKind
+from meshwork.storage import dbt_project
 
 _REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
 _SOURCE = re.compile(r"""\bsource\(\s*(['"])(?P<source>[^'"]+)\1\s*,\s*(['"])(?P<table>[^'"]+)\3\s*\)""")
@@ -72,8 +73,6 @@ def read_project(path: Path) -> External:
 
 def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
     """The project's manifest, and the columns (name, DuckDB type) of every model that builds."""
-    from meshwork.runtime.dbt_products import dbt_executable
-
     with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
         root = Path(tmp)
         project = root / "project"
@@ -85,7 +84,7 @@ def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
         (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
         # Tests are left out: a failing test does not change a model's columns.
         command = [
-            dbt_executable(),
+            dbt_project.dbt_executable(),
             "build",
             "--resource-type",
             "seed",
@@ -405,15 +404,5 @@ def _product_files(
 
 def _upstream_resources(manifest: dict, uid: str) -> set[str]:
     """Sources and seeds a model reads, directly or through other models."""
-    found, stack, seen = set(), [uid], set()
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for parent in manifest["nodes"].get(current, {}).get("depends_on", {}).get("nodes", []):
-            if parent.startswith(("source.", "seed.")):
-                found.add(parent)
-            else:
-                stack.append(parent)
-    return found
+    leaves = ("source.", "seed.")
+    return {n for n in dbt_project.ancestors(manifest, uid, lambda n: not n.startswith(leaves)) if n.startswith(leaves)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,52 +17,36 @@ import yaml
 
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
-from meshwork.core import settings
-from meshwork.core.errors import MeshDefinitionError
-from meshwork.model.mesh import load_mesh, workspace_domains
+from meshwork.core import yamltext
+from meshwork.governance.validation import validate_project
+from meshwork.model.mesh import workspace_domains
+from meshwork.storage import dbt_project
 
 
 def dbt_parse(dbt_dir: Path) -> dict:
     """Parse a dbt project into a manifest kept inside it (never the checkout's own target/)."""
-    from meshwork.runtime.dbt_products import dbt_executable, dbt_vars
-
-    target = dbt_dir / "target"
-    proc = subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(dbt_dir),
-            "--profiles-dir",
-            str(dbt_dir),
-            "--target-path",
-            str(target),
-            "--vars",
-            json.dumps(dbt_vars(None)),
-        ],
-        cwd=dbt_dir,
-        env=settings.subprocess_env(
-            {"MESH_PROJECT_DIR": str(dbt_dir.parent), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        ),
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise ScaffoldError(f"dbt parse failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
-    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    env = {"MESH_PROJECT_DIR": str(dbt_dir.parent), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    manifest = dbt_project.parse(dbt_dir, dbt_dir / "target", env)
+    return json.loads(manifest.read_text(encoding="utf-8"))
 
 
 def check_project(domains: list[str], python_files: Sequence[Path] = ()) -> Callable[[Path], list[str]]:
-    """A check for :meth:`Changeset.validate`: the changed project loads, parses and matches its contracts."""
+    """A check for :meth:`Changeset.validate`: the changed project loads, parses and matches its contracts.
+
+    The same :func:`validate_project` as `mesh check`, on the staged copy, without the policies (they
+    import the checkout's own ``domains.*.policies``).
+    """
 
     def check(root: Path) -> list[str]:
-        from meshwork.runtime.dbt_products import check_models
-
-        try:
-            mesh = load_mesh(root, check_grants=False)
-        except MeshDefinitionError as exc:
-            return [str(p) for p in exc.problems]
+        report = validate_project(
+            root,
+            domains=domains,
+            check_grants=False,
+            manifest=lambda: dbt_parse(root / "dbt_project"),
+            policies=False,
+        )
+        if report.mesh is None:
+            return report.problems
         registered = {d for d, _ in workspace_domains(root / "workspace.yaml")[0]}
         problems = [f"domain '{d}' is not registered in workspace.yaml" for d in domains if d not in registered]
         for rel in python_files:
@@ -71,24 +54,13 @@ def check_project(domains: list[str], python_files: Sequence[Path] = ()) -> Call
                 ast.parse((root / rel).read_text(encoding="utf-8"), filename=str(rel))
             except SyntaxError as exc:
                 problems.append(f"{rel}: {exc}")
-        try:
-            manifest = dbt_parse(root / "dbt_project")
-        except ScaffoldError as exc:
-            return [*problems, str(exc)]
-        for domain in domains:
-            try:
-                check_models(mesh, domain, manifest)
-            except MeshDefinitionError as exc:
-                problems += [str(p) for p in exc.problems]
-        return problems
+        return problems + report.problems
 
     return check
 
 
 def _edit(cs: Changeset, rel: str, path: list[str], snippet: str, expect, after_item=None) -> None:
     """Insert ``snippet`` into a YAML file as text; ``expect(old, new)`` proves the parsed meaning."""
-    from meshwork.core import yamltext
-
     before = cs.read(rel)
     if before is None:
         raise ScaffoldError(f"{rel} does not exist")

@@ -3,24 +3,24 @@
 A policy has an id, a one-line rationale, a severity and a scope. Global policies live in
 ``meshwork.governance.global_policies``; a domain adds its own in ``domains/<domain>/policies.py`` with the same
 decorator, and they apply to that domain's products only. Every policy evaluates over the whole mesh
-model (descriptors, contracts, grants) and, when it asks for them, the Dagster asset specs of every
-code location. `mesh check` runs them all: the CI gate; the governance code location runs the same
-ones at runtime.
+model (descriptors, contracts, grants), the dbt manifest and, when it asks for them, the asset specs of
+every code location. Governance does not import Dagster: whoever can build the asset graph (the CLI,
+the platform code location) hands a loader for it to :func:`find_violations`. `mesh check` runs them
+all: the CI gate; the governance code location runs the same ones at runtime.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import dagster as dg
+from typing import Any, Literal, Protocol
 
 from meshwork.core.errors import MeshDefinitionError, Problem
 from meshwork.model.mesh import Mesh, ensure_importable
+from meshwork.storage import dbt_project
 
 Severity = Literal["error", "warn"]
 
@@ -42,35 +42,46 @@ class NeedsAssetGraph(Exception):
     """A policy asked for every location's asset graph, which one location's load cannot build."""
 
 
+class AssetKeyLike(Protocol):
+    path: Sequence[str]
+
+
+class AssetDepLike(Protocol):
+    asset_key: AssetKeyLike
+
+
+class AssetSpecLike(Protocol):
+    """What policies read of an asset spec (``dagster.AssetSpec`` has these)."""
+
+    key: AssetKeyLike
+    group_name: str | None
+    deps: Iterable[AssetDepLike]
+
+
+AssetGraph = Mapping[str, Sequence[Any]]  # domain -> its location's asset specs (AssetSpecLike)
+
+
 @dataclass
 class GovernanceContext:
-    """What policies look at. The asset specs are loaded only if a policy asks for them."""
+    """What policies look at. The asset graph and the dbt manifest are loaded only if a policy asks."""
 
     mesh: Mesh
-    with_asset_graph: bool = True
-    _specs: dict[str, list[dg.AssetSpec]] | None = field(default=None, repr=False)
+    asset_graph: Callable[[], AssetGraph] | None = None
+    _specs: AssetGraph | None = field(default=None, repr=False)
     _manifest: dict | None = field(default=None, repr=False)
 
     @property
     def dbt_manifest(self) -> dict:
         if self._manifest is None:
-            import json
-
-            from meshwork.runtime.dbt_products import ensure_manifest
-
-            self._manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+            self._manifest = dbt_project.load_manifest()
         return self._manifest
 
     @property
-    def asset_specs(self) -> dict[str, list[dg.AssetSpec]]:
-        if not self.with_asset_graph:
+    def asset_specs(self) -> AssetGraph:
+        if self.asset_graph is None:
             raise NeedsAssetGraph
         if self._specs is None:
-            from meshwork.locations.domain import build_domain_definitions
-
-            self._specs = {
-                d: list(build_domain_definitions(self.mesh, d).resolve_all_asset_specs()) for d in self.mesh.domains
-            }
+            self._specs = self.asset_graph()
         return self._specs
 
 
@@ -139,10 +150,10 @@ def load_policies(mesh: Mesh) -> tuple[list[Policy], list[Finding]]:
     return list(seen.values()), problems
 
 
-def evaluate(mesh: Mesh, with_asset_graph: bool = True) -> list[Finding]:
-    """Every policy's findings. Without the asset graph, the policies that need it are skipped."""
+def find_violations(mesh: Mesh, asset_graph: Callable[[], AssetGraph] | None = None) -> list[Finding]:
+    """Every policy's findings. Without an asset graph loader, the policies that need it are skipped."""
     policies, findings = load_policies(mesh)
-    ctx = GovernanceContext(mesh, with_asset_graph)
+    ctx = GovernanceContext(mesh, asset_graph)
     for p in policies:
         try:
             findings += p.evaluate(ctx)
@@ -160,7 +171,7 @@ def enforce_at_load(mesh: Mesh, domain: str) -> None:
     over the whole asset graph run in CI and in the platform location's governance sensor instead:
     building every location's definitions inside each one would multiply load time by the domains.
     """
-    errors = [f for f in evaluate(mesh, with_asset_graph=False) if f.domain == domain and f.severity == "error"]
+    errors = [f for f in find_violations(mesh) if f.domain == domain and f.severity == "error"]
     if errors:
         raise MeshDefinitionError(
             [

@@ -59,3 +59,8 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
         # in parallel processes buys nothing and costs a process start per step.
         executor=dg.in_process_executor,
     )
+
+
+def asset_graph(mesh: Mesh) -> dict[str, list[dg.AssetSpec]]:
+    """Every domain's asset specs as its code location defines them (for policies over the whole graph)."""
+    return {d: list(build_domain_definitions(mesh, d).resolve_all_asset_specs()) for d in mesh.domains}

@@ -13,7 +13,6 @@ needs the real build (``mesh build``).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -34,9 +33,8 @@ from meshwork.ports import publish
 from meshwork.ports.reader import port_view_name
 from meshwork.quality.validator import QualityReport
 from meshwork.runtime import python_products
-from meshwork.runtime.dbt_products import ensure_manifest
 from meshwork.runtime.gate import table_name
-from meshwork.storage import warehouse
+from meshwork.storage import dbt_project, warehouse
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -160,7 +158,7 @@ def _write_source(con: duckdb.DuckDBPyConnection, landing: Path, key: str, rows:
 
 
 def _render_model(mesh: Mesh, product: Product, table: str, tables: dict[str, str], landing: Path) -> str:
-    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    manifest = dbt_project.load_manifest()
     models = {
         n["name"]: n
         for n in manifest["nodes"].values()
