@@ -22,7 +22,8 @@ from typing import Any
 import duckdb
 
 from meshwork.core import settings
-from meshwork.model.mesh import Mesh, Product, ensure_importable, load_mesh
+from meshwork.model.loader import ensure_importable, load_mesh
+from meshwork.model.mesh import Mesh, Product
 
 
 @dataclass

@@ -164,7 +164,7 @@ def main() -> None:
         generate(root, home, domains, args.per_domain)
         os.environ.update(MESH_HOME=str(home), MESH_PROJECT_DIR=str(root), DAGSTER_HOME=str(home / "dagster"))
         from meshwork.catalog import site
-        from meshwork.model.mesh import load_mesh
+        from meshwork.model.loader import load_mesh
 
         n = domains * args.per_domain
         out = Path(tmp) / "site"

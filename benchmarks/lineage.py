@@ -62,7 +62,7 @@ def main() -> None:
 
     from meshwork.lineage import delivery, events
     from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
-    from meshwork.model.mesh import load_mesh
+    from meshwork.model.loader import load_mesh
     from meshwork.model.rules import Rule
     from meshwork.quality.validator import QualityReport, RuleResult
     from meshwork.storage import snapshots

@@ -53,7 +53,7 @@ def domain_loop(domain: str, env: dict[str, str], deadline: float, logs: Path, s
 
 def reader_loop(deadline: float, stats: Counter, lock: threading.Lock, seen: dict[str, set], errors: list[str]):
     from meshwork.core.errors import PortAccessError
-    from meshwork.model.mesh import load_mesh
+    from meshwork.model.loader import load_mesh
     from meshwork.ports.reader import PortReader
 
     mesh = load_mesh()
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if first.returncode != 0:
         print(first.stdout[-3000:], first.stderr[-3000:], file=sys.stderr)
         return 1
-    from meshwork.model.mesh import load_mesh
+    from meshwork.model.loader import load_mesh
 
     domains = load_mesh().domain_order()
     logs = home / "logs" / "soak"

@@ -61,7 +61,7 @@ def run_one(mode: str, db: Path) -> dict:
     """Executed in a child process: one timed validation, plus this process's peak RSS."""
     import duckdb
 
-    from meshwork.model.mesh import load_mesh
+    from meshwork.model.loader import load_mesh
     from meshwork.model.rules import compile_rules
     from meshwork.quality.validator import Validator
     from meshwork.storage import warehouse

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from meshwork.locations.domain import domain_definitions
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from tests.conftest import REPO, dagster_cli
 
 DOMAINS = ["sales", "customers", "support", "finance", "marketing"]

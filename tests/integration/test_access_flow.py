@@ -10,8 +10,8 @@ import pytest
 
 from meshwork.core import audit
 from meshwork.core.errors import MeshDefinitionError
-from meshwork.governance import access
-from meshwork.model.mesh import load_mesh
+from meshwork.model import grants
+from meshwork.model.loader import load_mesh
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def test_an_expired_approval_no_longer_counts(ungranted: Path):
 
 
 def test_a_grant_typed_into_the_store_is_forged_ignored_and_flagged(ungranted: Path):
-    store = access.store_path()
+    store = grants.store_path()
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(
         json.dumps(
@@ -121,11 +121,11 @@ def test_a_grant_typed_into_the_store_is_forged_ignored_and_flagged(ungranted: P
 def test_bad_requests_are_refused_and_change_nothing(args, message, ungranted: Path):
     result = cli(ungranted, "access", "request", *args, "--reason", "x")
     assert result.returncode == 2 and message in result.stderr
-    assert access.load() == [] and audit.entries("access") == []
+    assert grants.load() == [] and audit.entries("access") == []
 
 
 def test_a_duplicate_request_is_refused(ungranted: Path):
     assert cli(ungranted, "access", "request", CONSUMER, PORT, "--reason", "x").returncode == 0
     again = cli(ungranted, "access", "request", CONSUMER, PORT, "--reason", "x")
     assert again.returncode == 2 and "already has a pending or approved request" in again.stderr
-    assert len(access.load()) == 1
+    assert len(grants.load()) == 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from meshwork.catalog.export import CatalogExport
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from tests.conftest import BIN, REPO, mesh_cli
 from tests.integration import chromium
 from tests.integration.test_contract_versions import introduce_v2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from meshwork.core.errors import MeshDefinitionError
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.storage import snapshots
 from tests.conftest import mesh_cli
 

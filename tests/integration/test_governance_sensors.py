@@ -14,7 +14,7 @@ import pytest
 from meshwork.governance import access, notify
 from meshwork.locations import governance_sensors
 from meshwork.locations.governance_sensors import GOVERNANCE, GRANTS, SLA
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import BIN, REPO
 from tests.integration.test_policies import edit

@@ -13,7 +13,8 @@ import pytest
 from meshwork.catalog import metrics, site
 from meshwork.catalog.export import CatalogExport
 from meshwork.core import settings
-from meshwork.model.mesh import load_mesh
+from meshwork.locations import metric_assets
+from meshwork.model.loader import load_mesh
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -34,9 +35,9 @@ def home(built_mesh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 def materialize(home: Path, selection: list[str] | None = None) -> dict[str, dict]:
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         result = dg.materialize(
-            metrics.metric_assets(),
+            metric_assets.metric_assets(),
             instance=instance,
-            selection=[f"{metrics.PREFIX}/{n}" for n in selection] if selection else None,
+            selection=[f"{metric_assets.PREFIX}/{n}" for n in selection] if selection else None,
         )
         assert result.success
         return {
@@ -50,7 +51,7 @@ def value(name: str) -> dict:
 
 
 def test_metric_assets_are_in_the_mesh_metrics_group_under_the_mesh_prefix():
-    (assets,) = metrics.metric_assets()
+    (assets,) = metric_assets.metric_assets()
     assert {k.to_user_string() for k in assets.keys} == {f"mesh/{n}" for n in NAMES}
     assert set(assets.group_names_by_key.values()) == {"mesh_metrics"}
 
@@ -142,7 +143,7 @@ def test_a_failed_contract_gate_counts_as_a_failed_publish_and_shows_in_the_cata
 def test_metrics_tolerate_a_mesh_never_built_and_a_project_outside_git(project: Path):
     facts = metrics.gather(load_mesh(project), None, datetime.now(UTC))
     assert facts.first_commits == {}  # the copied project is not a git repository
-    values = {m.name: metrics.evaluate(m, facts)["summary"] for m in metrics.METRICS}
+    values = {m.name: metrics.measure(m, facts)["summary"] for m in metrics.METRICS}
     assert values["sla_attainment"]["attainment"] == 0 and values["sla_attainment"]["unpublished"] == 7
     assert values["contract_pass_rate"]["pass_rate"] is None
     assert values["time_to_first_publish"]["measured"] == 0

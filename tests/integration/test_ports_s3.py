@@ -20,10 +20,10 @@ import pytest
 from meshwork.core import audit, settings
 from meshwork.core.errors import PortAccessError, PublishError
 from meshwork.governance import retention
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.ports import publish
 from meshwork.ports.reader import PortReader
-from meshwork.storage import port_store, snapshots, warehouse
+from meshwork.storage import snapshots, stores, warehouse
 from meshwork.storage.s3_store import S3PortStore
 from tests.conftest import mesh_cli
 from tests.s3 import Bucket
@@ -84,7 +84,7 @@ def test_a_reader_keeps_the_snapshot_it_resolved_when_retention_deletes_it(mesh)
     first = publish_orders(mesh, 10)
     con = duckdb.connect()
     relation = PortReader(mesh, mesh.product("finance/daily_revenue"), con).relation("sales/orders")
-    port_store.current().delete_snapshot("sales/orders/v1", first.snapshot_id)
+    stores.current().delete_snapshot("sales/orders/v1", first.snapshot_id)
     assert relation.aggregate("count(*)").fetchall() == [(10,)]
 
 
@@ -318,7 +318,7 @@ def test_two_domains_build_through_dagster_with_their_ports_on_s3(mesh_home, s3_
 PUBLISHER = """
 from meshwork.ports import publish
 from meshwork.storage import warehouse
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 
 mesh = load_mesh()
 with warehouse.connect("sales") as con:

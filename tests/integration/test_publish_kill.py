@@ -20,7 +20,7 @@ PUBLISHER = """
 import sys
 from meshwork.ports import publish
 from meshwork.storage import warehouse
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 
 mesh = load_mesh()
 with warehouse.connect("sales") as con:

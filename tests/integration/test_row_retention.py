@@ -12,7 +12,7 @@ import pytest
 
 from meshwork.core import audit
 from meshwork.governance import retention
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow

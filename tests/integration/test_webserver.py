@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import BIN, REPO
 

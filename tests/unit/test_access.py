@@ -11,7 +11,7 @@ import pytest
 
 from meshwork.core import audit
 from meshwork.core.errors import MeshDefinitionError, PortAccessError
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.ports import publish
 from meshwork.ports.reader import PortReader
 from meshwork.storage import warehouse

@@ -12,7 +12,7 @@ from openlineage.client.serde import Serde
 
 from meshwork.core import settings
 from meshwork.lineage import delivery, events
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from tests.lineage_support import free_port, read_events, receiver, schema_errors
 
 

@@ -12,7 +12,7 @@ from openlineage.client.serde import Serde
 
 from meshwork.lineage import events
 from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.model.rules import Rule
 from meshwork.quality.validator import QualityReport, RuleResult
 from meshwork.storage import snapshots

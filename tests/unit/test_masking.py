@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from meshwork.core import audit
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.ports import publish
 from meshwork.ports.reader import PortReader
 from meshwork.storage import warehouse

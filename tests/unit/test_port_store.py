@@ -10,20 +10,21 @@ from pathlib import Path
 import pytest
 
 from meshwork.core import settings
-from meshwork.storage import port_cache, port_store
+from meshwork.storage import port_cache, stores
+from meshwork.storage.local_store import LocalPortStore
 
 
 def test_ports_stay_in_mesh_home_unless_configured(mesh_home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("MESH_PORTS_URL", raising=False)
-    store = port_store.current()
-    assert isinstance(store, port_store.LocalPortStore) and store.root == mesh_home / "ports"
+    store = stores.current()
+    assert isinstance(store, LocalPortStore) and store.root == mesh_home / "ports"
 
 
 def test_a_local_folder_or_file_url_moves_the_local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MESH_PORTS_URL", f"file://{tmp_path / 'shared'}")
     assert settings.ports_dir() == tmp_path / "shared"
-    store = port_store.current()
-    assert isinstance(store, port_store.LocalPortStore) and store.root == tmp_path / "shared"
+    store = stores.current()
+    assert isinstance(store, LocalPortStore) and store.root == tmp_path / "shared"
 
 
 def test_an_s3_url_selects_the_object_store_with_its_endpoint(monkeypatch: pytest.MonkeyPatch):
@@ -33,18 +34,18 @@ def test_an_s3_url_selects_the_object_store_with_its_endpoint(monkeypatch: pytes
     monkeypatch.setenv("MESH_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # never contacted: clients connect lazily
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    store = port_store.current()
+    store = stores.current()
     assert isinstance(store, S3PortStore)
     assert (store.bucket, store.prefix) == ("data-mesh", "prod/ports/")
     assert store.where("sales/orders/v1/latest") == "s3://data-mesh/prod/ports/sales/orders/v1/latest"
     assert store.client.meta.endpoint_url == "http://127.0.0.1:9"
-    assert port_store.current() is store  # one client per configuration
+    assert stores.current() is store  # one client per configuration
 
 
 def test_an_s3_url_without_a_bucket_is_refused(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MESH_PORTS_URL", "s3://")
     with pytest.raises(ValueError, match="write s3://bucket"):
-        port_store.current()
+        stores.current()
 
 
 def test_the_cache_size_is_read_with_units(monkeypatch: pytest.MonkeyPatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 from meshwork.core import audit
 from meshwork.governance import retention
 from meshwork.locations.domain import build_domain_definitions
-from meshwork.model.mesh import load_mesh
+from meshwork.model.loader import load_mesh
 from meshwork.ports import publish
 from meshwork.storage import snapshots, warehouse
 

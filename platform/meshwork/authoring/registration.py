@@ -19,7 +19,7 @@ from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.core import yamltext
 from meshwork.governance.validation import validate_project
-from meshwork.model.mesh import workspace_domains
+from meshwork.model.loader import workspace_domains
 from meshwork.storage import dbt_project
 
 

@@ -22,9 +22,11 @@ from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.templates import ColumnDraft, Input
 from meshwork.core.errors import MeshDefinitionError
 from meshwork.core.names import IDENTIFIER, TEAM, parse_major
+from meshwork.governance import access
+from meshwork.model.classification import PII_CLASSES
 from meshwork.model.descriptors import InputPort, ProductKind, Visibility
-from meshwork.model.mesh import Mesh, load_mesh, workspace_domains
-from meshwork.quality.validator import PII_CLASSES
+from meshwork.model.loader import load_mesh, workspace_domains
+from meshwork.model.mesh import Mesh
 
 RESERVED_DOMAINS = {"sources", "platform", "meshwork"}  # asset-key prefix of dbt sources; platform location
 _EMAIL = re.compile(r"^[^@\s,{}\[\]'\"]+@[^@\s,{}\[\]'\"]+\.[^@\s,{}\[\]'\"]+$")
@@ -325,8 +327,6 @@ def new_product(
 
 def _request_access(project: Path, consumer: str, inputs: list[Input], reason: str) -> list[dict]:
     """Open an access request for every restricted input this product holds no grant for."""
-    from meshwork.governance import access
-
     restricted = [
         i for i in inputs if i.producer.visibility == Visibility.RESTRICTED and i.port.domain != consumer.split("/")[0]
     ]

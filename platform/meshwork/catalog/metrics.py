@@ -1,4 +1,4 @@
-"""Mesh metrics: how the mesh is used and how well it keeps its promises, as Dagster assets.
+"""Mesh metrics: how the mesh is used and how well it keeps its promises.
 
 Computed from the mesh model (declared input ports), the port store (snapshot manifests), the audit
 log (actual reads) and the Dagster instance (contract-gate evaluations):
@@ -13,16 +13,14 @@ log (actual reads) and the Dagster instance (contract-gate evaluations):
 ``change_lead_time``   from an upstream publish to the first downstream snapshot built after it
 =====================  ========================================================================
 
-Each asset (key ``mesh/<name>``, group ``mesh_metrics``) writes ``$MESH_HOME/metrics/<name>.json``
-and appends its summary to ``metrics/history.jsonl``; the catalog plots both. The assets are not a
-code location of their own: the platform's code location adds ``metric_assets()``.
+This module is the maths (:func:`gather` the facts once, :func:`measure` each metric). The platform
+code location materializes them as assets ``mesh/<name>`` (:mod:`meshwork.locations.metric_assets`),
+which keep their values with :mod:`meshwork.catalog.metric_history`; the catalog plots them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import statistics
 import subprocess
 from collections.abc import Callable
@@ -31,18 +29,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshwork.core import audit, settings
+from meshwork.core import audit
 from meshwork.model.descriptors import InputPort
-from meshwork.model.mesh import Mesh, Product, load_mesh
+from meshwork.model.mesh import Mesh, Product
 from meshwork.runtime import history
 from meshwork.storage.snapshots import Manifest
 
 if TYPE_CHECKING:
     import dagster as dg
 
-GROUP = "mesh_metrics"
-PREFIX = "mesh"
-HISTORY = "history.jsonl"
 GATE_RUNS_READ = 50  # per product: enough for a pass rate over recent runs, bounded for big meshes
 
 
@@ -385,7 +380,7 @@ METRICS = [
 BY_NAME = {m.name: m for m in METRICS}
 
 
-def evaluate(metric: Metric, facts: Facts) -> dict[str, Any]:
+def measure(metric: Metric, facts: Facts) -> dict[str, Any]:
     summary, rows = metric.compute(facts)
     return {
         "name": metric.name,
@@ -394,95 +389,3 @@ def evaluate(metric: Metric, facts: Facts) -> dict[str, Any]:
         "summary": summary,
         "rows": rows,
     }
-
-
-def write(value: dict[str, Any]) -> Path:
-    """Write a metric's latest value (atomically) and append its summary to the history."""
-    folder = settings.metrics_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{value['name']}.json"
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-    line = {"at": value["computed_at"], "name": value["name"], "summary": value["summary"]}
-    with (folder / HISTORY).open("a", encoding="utf-8") as f:
-        f.write(json.dumps(line, default=str) + "\n")
-    return path
-
-
-def read_latest() -> dict[str, dict[str, Any]]:
-    """The last materialized value of each metric, by name."""
-    found = {}
-    for metric in METRICS:
-        path = settings.metrics_dir() / f"{metric.name}.json"
-        with contextlib.suppress(OSError, ValueError):
-            found[metric.name] = json.loads(path.read_text(encoding="utf-8"))
-    return found
-
-
-def read_history() -> list[dict[str, Any]]:
-    path = settings.metrics_dir() / HISTORY
-    if not path.is_file():
-        return []
-    rows: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(ValueError):
-            rows.append(json.loads(line))
-    return rows
-
-
-def _markdown(rows: list[dict[str, Any]], limit: int = 25) -> str:
-    if not rows:
-        return "_no rows_"
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows[:limit]:
-        lines.append("| " + " | ".join(str(r[h]).replace("|", "\\|") if r[h] is not None else "–" for h in head) + " |")
-    if len(rows) > limit:
-        lines.append(f"\n… {len(rows) - limit} more rows in the JSON file")
-    return "\n".join(lines)
-
-
-def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
-    import dagster as dg
-
-    meta: dict[str, Any] = {}
-    for k, v in value["summary"].items():
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            meta[k] = dg.MetadataValue.text(str(v) if v is not None else "n/a")
-        else:
-            meta[k] = v
-    meta["rows"] = dg.MetadataValue.md(_markdown(value["rows"]))
-    meta["dagster/row_count"] = len(value["rows"])
-    meta["path"] = dg.MetadataValue.path(str(path))
-    return meta
-
-
-def metric_assets() -> list[dg.AssetsDefinition]:
-    """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
-    # Imported here, not at module level: the catalog uses this module without needing Dagster.
-    import dagster as dg
-
-    @dg.multi_asset(
-        name="mesh_metrics",
-        group_name=GROUP,
-        can_subset=True,
-        specs=[
-            dg.AssetSpec(
-                key=dg.AssetKey([PREFIX, m.name]),
-                description=m.description,
-                kinds={"python", "json"},
-                skippable=True,
-            )
-            for m in METRICS
-        ],
-    )
-    def _metrics(context):  # an AssetExecutionContext (Dagster reads the annotation, so none here)
-        mesh = load_mesh(check_grants=False)  # a lapsed grant must not hide the metrics
-        facts = gather(mesh, context.instance)
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            value = evaluate(BY_NAME[key.path[-1]], facts)
-            path = write(value)
-            yield dg.MaterializeResult(asset_key=key, metadata=_metadata(value, path))
-
-    return [_metrics]

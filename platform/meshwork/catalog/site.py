@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from meshwork.catalog import metrics, render
+from meshwork.catalog import metric_history, metrics, render
 from meshwork.catalog.export import (
     LINEAGE_DEPTH,
     CatalogExport,
@@ -245,12 +245,12 @@ def _product(facts: metrics.Facts, product: Product, ups, downs) -> ProductEntry
 
 def _metrics(facts: metrics.Facts) -> list[MetricEntry]:
     """The materialized metrics when the assets have run; otherwise computed now (not recorded)."""
-    stored = metrics.read_latest()
+    stored = metric_history.read_latest()
     return [
         MetricEntry.model_validate(
             {**stored[m.name], "source": "materialized"}
             if m.name in stored
-            else {**metrics.evaluate(m, facts), "source": "computed"}
+            else {**metrics.measure(m, facts), "source": "computed"}
         )
         for m in metrics.METRICS
     ]
@@ -319,7 +319,7 @@ def build(mesh: Mesh, out: Path | None = None, now: datetime | None = None) -> B
         previous = set(json.loads((out / PAGES).read_text(encoding="utf-8")))
     with history.open_instance() as instance:
         export = collect(mesh, instance, now)
-    renderer = render.Renderer(export, metrics.read_history())
+    renderer = render.Renderer(export, metric_history.read_history())
     pages = []
     for product in export.products:
         path = out / product.page

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshwork.governance.policies import GovernanceContext, policy
+from meshwork.model.classification import is_pii
 from meshwork.model.descriptors import Visibility
-from meshwork.quality.validator import PII_CLASSES
 
 CLASSIFICATIONS = {"public", "internal", "confidential", "pii", "sensitive-pii"}
 
@@ -47,7 +47,7 @@ def classification(ctx: GovernanceContext):
 def pii_not_public(ctx: GovernanceContext):
     for p in ctx.mesh.products.values():
         for port in p.ports:
-            pii = [c.name for c in port.contract.columns if (c.classification or "").lower() in PII_CLASSES]
+            pii = [c.name for c in port.contract.columns if is_pii(c)]
             if pii and port.visibility == Visibility.PUBLIC:
                 yield (
                     p.key,
@@ -61,7 +61,7 @@ def pii_not_public(ctx: GovernanceContext):
 def pii_retention(ctx: GovernanceContext):
     for p in ctx.mesh.products.values():
         holds_pii = any(
-            (c.classification or "").lower() in PII_CLASSES for port in p.ports for c in port.contract.columns
+            is_pii(c) for port in p.ports for c in port.contract.columns
         )
         if holds_pii and not p.descriptor.retention:
             yield p.key, "the product holds PII but declares no retention period (retention: <days>d)", p.path

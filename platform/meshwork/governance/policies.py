@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from meshwork.core.errors import MeshDefinitionError, Problem
-from meshwork.model.mesh import Mesh, ensure_importable
+from meshwork.model.loader import ensure_importable
+from meshwork.model.mesh import Mesh
 from meshwork.storage import dbt_project
 
 Severity = Literal["error", "warn"]
@@ -96,7 +97,7 @@ class Policy:
     scope: str  # "global" or a domain name
     check: Check
 
-    def evaluate(self, ctx: GovernanceContext) -> list[Finding]:
+    def findings(self, ctx: GovernanceContext) -> list[Finding]:
         findings = [Finding(self.id, self.severity, s, m, f) for s, m, f in self.check(ctx)]
         if self.scope != "global":  # a domain governs itself, not its neighbours
             findings = [f for f in findings if f.domain == self.scope]
@@ -156,7 +157,7 @@ def find_violations(mesh: Mesh, asset_graph: Callable[[], AssetGraph] | None = N
     ctx = GovernanceContext(mesh, asset_graph)
     for p in policies:
         try:
-            findings += p.evaluate(ctx)
+            findings += p.findings(ctx)
         except NeedsAssetGraph:
             continue
         except Exception as exc:

@@ -5,20 +5,17 @@ points at, so a port always stays readable). With ``retentionColumn`` set, rows 
 column is older than the period are also deleted from the landing files, the domain's warehouse
 table and every retained snapshot (rewritten atomically, like an erasure), so no build brings them
 back. Each domain's code location carries a daily job that purges its own products
-(``<domain>_retention``); `mesh retention purge` does the same for the whole mesh. Every purge is
-written to the audit log.
+(``<domain>_retention``, see :mod:`meshwork.runtime.automation`); `mesh retention purge` does the
+same for the whole mesh. Every purge is written to the audit log.
 """
 
 import re
 from datetime import UTC, datetime, timedelta
 
-import dagster as dg
-
 from meshwork.core import audit, settings
 from meshwork.core.names import quote
-from meshwork.model.mesh import Domain, Mesh, Product
-from meshwork.runtime import domain_runs
-from meshwork.storage import landing, port_store, snapshots, warehouse
+from meshwork.model.mesh import Mesh, Product
+from meshwork.storage import landing, snapshots, stores, warehouse
 
 _DAYS = re.compile(r"^(\d+)\s*d$")
 
@@ -43,7 +40,7 @@ def purge_product(product: Product, now: datetime | None = None) -> list[str]:
                 continue
             created = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
             if now - created > keep_for:
-                port_store.current().delete_snapshot(version, snapshot)
+                stores.current().delete_snapshot(version, snapshot)
                 removed.append(f"{port.ref}/{snapshot}")
     if removed:
         audit.record("retention.purge", product=product.key, snapshots=removed, retention=product.descriptor.retention)
@@ -99,26 +96,3 @@ def purge(mesh: Mesh, domains: list[str] | None = None, now: datetime | None = N
             if removed:
                 out[p.key] = removed
     return out
-
-
-def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | None:
-    if not any(period(p) for p in domain.products):
-        return None
-
-    # The purge rewrites warehouse tables: it queues behind the domain's builds for the single writer.
-    @dg.op(name=f"{domain.name}_purge_expired_data", pool=warehouse.pool(domain.name))
-    def purge_op(context: dg.OpExecutionContext) -> None:
-        removed = purge(mesh, [domain.name])
-        context.log.info(f"purged {sum(len(v) for v in removed.values())} item(s): {removed}")
-
-    @dg.job(
-        name=f"{domain.name}_retention",
-        description="Purges snapshots and rows older than the declared retention.",
-        tags=domain_runs.run_tags(domain.name),  # copied onto its runs; see meshwork.runtime.domain_runs
-    )
-    def retention_job() -> None:
-        purge_op()
-
-    return dg.ScheduleDefinition(
-        job=retention_job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
-    )

@@ -15,7 +15,8 @@ from typing import Any
 
 from meshwork.core.errors import MeshDefinitionError
 from meshwork.governance.policies import AssetGraph, Finding, Policy, find_violations, load_policies
-from meshwork.model.mesh import Mesh, load_mesh
+from meshwork.model.loader import load_mesh
+from meshwork.model.mesh import Mesh
 from meshwork.storage import dbt_project
 
 

@@ -22,6 +22,9 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
 
+from meshwork.core import settings
+from meshwork.model.mesh import Mesh, Product
+
 log = logging.getLogger(__name__)
 
 DIALECT = "duckdb"
@@ -183,3 +186,34 @@ def load_manifest(path: Path) -> dict[str, Any] | None:
         return _manifest(path, path.stat().st_mtime_ns)
     except (OSError, ValueError):
         return None
+
+
+def _columns_of(mesh: Mesh) -> Callable[[Relation], Mapping[str, str] | None]:
+    def columns_of(relation: Relation) -> Mapping[str, str] | None:
+        if relation.kind != "port":
+            return None
+        domain, name, version = relation.name.split("/")
+        producer = mesh.products.get(f"{domain}/{name}")
+        port = producer.port(int(version[1:])) if producer else None
+        return {c.name: c.physical_type for c in port.contract.columns} if port else None
+
+    return columns_of
+
+
+def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOrigin], str | None]:
+    """Column lineage and compiled SQL of a dbt product, from its domain's last dbt run."""
+    if product.descriptor.implementation.engine != "dbt":
+        return {}, None
+    manifest = load_manifest(settings.dbt_target_dir(product.domain) / "manifest.json")
+    if manifest is None:
+        return {}, None
+    model = product.descriptor.implementation.model or product.name
+    sql = next(
+        (
+            n.get("compiled_code")
+            for n in manifest.get("nodes", {}).values()
+            if n.get("resource_type") == "model" and n.get("name") == model
+        ),
+        None,
+    )
+    return DbtColumnLineage(manifest, _columns_of(mesh)).model(model), sql

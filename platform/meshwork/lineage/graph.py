@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshwork.lineage.column_lineage import ColumnOrigin
+from meshwork.lineage.column_lineage import ColumnOrigin, dbt_column_lineage
 from meshwork.model.mesh import Mesh, Product
-from meshwork.runtime.run_lineage import dbt_column_lineage
 
 
 def _edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:

@@ -6,8 +6,9 @@ import logging
 
 import dagster as dg
 
-from meshwork.governance import policies, retention
-from meshwork.model.mesh import Mesh, current_mesh, ensure_importable
+from meshwork.governance import policies
+from meshwork.model.loader import current_mesh, ensure_importable
+from meshwork.model.mesh import Mesh
 from meshwork.runtime import automation, domain_runs, gate, python_products, specs
 
 
@@ -45,7 +46,7 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
             assets.append(dbt)
             resources["dbt"] = dbt_products.dbt_resource()
     schedules = automation.schedules(mesh.domains[domain])
-    if (purge := retention.retention_schedule(mesh, mesh.domains[domain])) is not None:
+    if (purge := automation.retention_schedule(mesh, mesh.domains[domain])) is not None:
         schedules.append(purge)
     automated = any(specs.automation_condition(mesh, p) for p in mesh.domains[domain].products)
     return dg.Definitions(

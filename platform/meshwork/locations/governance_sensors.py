@@ -20,8 +20,11 @@ from meshwork.core import settings
 from meshwork.core.errors import MeshDefinitionError
 from meshwork.governance import notify
 from meshwork.governance.notify import Notice
+from meshwork.governance.policies import find_violations
+from meshwork.locations.domain import asset_graph
 from meshwork.model.descriptors import Visibility
-from meshwork.model.mesh import Mesh, Product, load_mesh
+from meshwork.model.loader import load_mesh
+from meshwork.model.mesh import Mesh, Product
 from meshwork.storage import snapshots
 
 GOVERNANCE, SLA, GRANTS = "governance", "sla", "grants"
@@ -77,9 +80,7 @@ def _team(mesh: Mesh, product_or_domain: str) -> str:
 
 
 def policy_evaluations(mesh: Mesh) -> list[Evaluation]:
-    from meshwork.governance.policies import evaluate  # imports every domain's policies: only when asked
-
-    findings = evaluate(mesh)
+    findings = find_violations(mesh, lambda: asset_graph(mesh))
     out = []
     for product in mesh.products.values():
         # A finding about a whole domain concerns each of its products.
@@ -181,7 +182,7 @@ def grant_evaluations(mesh: Mesh, today: date, notice_days: int) -> list[Evaluat
     return out
 
 
-def evaluate(check: str, mesh: Mesh, now: datetime | None = None) -> list[Evaluation]:
+def evaluations_for(check: str, mesh: Mesh, now: datetime | None = None) -> list[Evaluation]:
     now = now or datetime.now(UTC)
     if check == GOVERNANCE:
         return policy_evaluations(mesh)
@@ -223,7 +224,7 @@ def _sensor(check: str) -> dg.SensorDefinition:
             mesh = _load()
         except MeshDefinitionError as exc:  # `mesh check` and the domain locations say the same, louder
             return dg.SkipReason(f"the mesh does not load: {exc}")
-        evaluations = evaluate(check, mesh)
+        evaluations = evaluations_for(check, mesh)
         notices, cursor = changes(evaluations, context.cursor)
         delivery = notify.deliver(notices)
         if delivery.error:
@@ -244,7 +245,7 @@ def _checks(mesh: Mesh, check: str, describe: Callable[[Product], str]) -> dg.As
     @dg.multi_asset_check(specs=specs, name=f"{check}_checks", can_subset=True)
     def _run(context: dg.AssetCheckExecutionContext):
         selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-        for ev in evaluate(check, _load()):
+        for ev in evaluations_for(check, _load()):
             if (ev.asset_key(), ev.check) in selected:
                 yield ev.to_result()
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from meshwork.catalog.metrics import metric_assets
 from meshwork.locations.governance_sensors import governance_definitions
-from meshwork.model.mesh import load_mesh
+from meshwork.locations.metric_assets import metric_assets
+from meshwork.model.loader import load_mesh
 
 
 @dg.definitions

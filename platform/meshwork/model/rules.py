@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER
+from meshwork.model.classification import PII_PATTERN
 from meshwork.model.contracts import Contract
 
 Severity = Literal["error", "warn"]
@@ -88,8 +89,6 @@ def _words(ops: dict[str, float]) -> str:
     return " and ".join(text[k].format(v) for k, v in ops.items())
 
 
-# E-mail addresses and international phone numbers: the PII that leaks most often into free text.
-PII_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+[0-9][0-9 ().-]{7,}[0-9]"
 
 
 def _scans_for_pii(column: Any) -> bool:

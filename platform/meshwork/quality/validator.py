@@ -21,12 +21,12 @@ import duckdb
 
 from meshwork.core.names import quote
 from meshwork.core.sqltypes import canonical_types
+from meshwork.model.classification import PII_PATTERN, is_pii
 from meshwork.model.contracts import Contract
-from meshwork.model.rules import PII_PATTERN, Rule
+from meshwork.model.rules import Rule
 
 _LOOKS_PII = re.compile(PII_PATTERN)
 SAMPLE_ROWS = 5
-PII_CLASSES = {"pii", "sensitive-pii", "sensitive_pii", "personal", "confidential-pii"}
 REDACTED = "***"
 
 
@@ -139,7 +139,7 @@ class Validator:
         self.domain = domain
         actual = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(table)}").fetchall()}
         self.types = actual
-        self.pii = [c.name for c in contract.columns if (c.classification or "").lower() in PII_CLASSES]
+        self.pii = [c.name for c in contract.columns if is_pii(c)]
 
     # -- public ---------------------------------------------------------------------------------
     def run(self, rules: list[Rule]) -> QualityReport:

@@ -1,4 +1,5 @@
-"""Schedules for source-aligned products (downstream products use automation conditions, see specs)."""
+"""Schedules: ingestion of source-aligned products (downstream products use automation conditions, see
+specs) and each domain's daily retention purge."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections import defaultdict
 
 import dagster as dg
 
+from meshwork.governance import retention
 from meshwork.model.descriptors import ProductKind
-from meshwork.model.mesh import Domain
+from meshwork.model.mesh import Domain, Mesh
 from meshwork.runtime.domain_runs import run_tags
 from meshwork.runtime.specs import asset_key
+from meshwork.storage import warehouse
 
 
 def schedules(domain: Domain) -> list[dg.ScheduleDefinition]:
@@ -33,3 +36,26 @@ def schedules(domain: Domain) -> list[dg.ScheduleDefinition]:
             )
         )
     return result
+
+
+def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | None:
+    if not any(retention.period(p) for p in domain.products):
+        return None
+
+    # The purge rewrites warehouse tables: it queues behind the domain's builds for the single writer.
+    @dg.op(name=f"{domain.name}_purge_expired_data", pool=warehouse.pool(domain.name))
+    def purge_op(context: dg.OpExecutionContext) -> None:
+        removed = retention.purge(mesh, [domain.name])
+        context.log.info(f"purged {sum(len(v) for v in removed.values())} item(s): {removed}")
+
+    @dg.job(
+        name=f"{domain.name}_retention",
+        description="Purges snapshots and rows older than the declared retention.",
+        tags=run_tags(domain.name),  # copied onto its runs; see meshwork.runtime.domain_runs
+    )
+    def retention_job() -> None:
+        purge_op()
+
+    return dg.ScheduleDefinition(
+        job=retention_job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+    )

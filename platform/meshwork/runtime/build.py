@@ -108,7 +108,7 @@ def _run_domain(domain: str, log_dir: Path) -> DomainResult:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        if proc.returncode != 0 and (closed := orphan_runs.close_or_remember(build_id)):
+        if proc.returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
     return DomainResult(domain, proc.returncode == 0, time.monotonic() - start, log, proc.returncode)
 

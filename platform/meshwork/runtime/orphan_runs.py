@@ -11,6 +11,7 @@ frees their slots, or, if the storage is down, notes the id so the next build ca
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -41,10 +42,11 @@ def close(instance: dg.DagsterInstance, build_id: str) -> list[str]:
     return closed
 
 
-def close_or_remember(build_id: str) -> list[str]:
-    """Close the build's runs now, or, when the instance cannot be reached, at the next build."""
-    from meshwork.runtime.instance import ping  # meshwork.runtime.instance imports this module
+def close_or_remember(build_id: str, ping: Callable[[], str | None]) -> list[str]:
+    """Close the build's runs now, or, when the instance cannot be reached, at the next build.
 
+    ``ping`` says why the instance storage does not answer (``meshwork.runtime.instance.ping``).
+    """
     try:
         if problem := ping():
             raise ConnectionError(problem)

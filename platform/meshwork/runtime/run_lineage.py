@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec
 
 import dagster as dg
 
-from meshwork.core import settings
 from meshwork.lineage import delivery, events
-from meshwork.lineage.column_lineage import ColumnOrigin, DbtColumnLineage, Relation, load_manifest
+from meshwork.lineage.column_lineage import dbt_column_lineage
 from meshwork.model.mesh import Mesh, Product
 from meshwork.ports.reader import ResolvedPort
 from meshwork.quality.validator import QualityReport
@@ -67,37 +66,6 @@ def recorded_reads(context: Context, product: Product) -> list[events.PortRead]:
     if not isinstance(data, list):
         return []
     return [events.PortRead(d["port"], d.get("snapshot")) for d in data if isinstance(d, dict) and "port" in d]
-
-
-def _columns_of(mesh: Mesh) -> Callable[[Relation], Mapping[str, str] | None]:
-    def columns_of(relation: Relation) -> Mapping[str, str] | None:
-        if relation.kind != "port":
-            return None
-        domain, name, version = relation.name.split("/")
-        producer = mesh.products.get(f"{domain}/{name}")
-        port = producer.port(int(version[1:])) if producer else None
-        return {c.name: c.physical_type for c in port.contract.columns} if port else None
-
-    return columns_of
-
-
-def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOrigin], str | None]:
-    """Column lineage and compiled SQL of a dbt product, from its domain's last dbt run."""
-    if product.descriptor.implementation.engine != "dbt":
-        return {}, None
-    manifest = load_manifest(settings.dbt_target_dir(product.domain) / "manifest.json")
-    if manifest is None:
-        return {}, None
-    model = product.descriptor.implementation.model or product.name
-    sql = next(
-        (
-            n.get("compiled_code")
-            for n in manifest.get("nodes", {}).values()
-            if n.get("resource_type") == "model" and n.get("name") == model
-        ),
-        None,
-    )
-    return DbtColumnLineage(manifest, _columns_of(mesh)).model(model), sql
 
 
 @_never_raises

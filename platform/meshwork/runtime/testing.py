@@ -28,7 +28,8 @@ import yaml
 from meshwork.core import settings
 from meshwork.core.errors import PortAccessError
 from meshwork.core.names import quote
-from meshwork.model.mesh import Mesh, Product, ensure_importable, load_mesh
+from meshwork.model.loader import ensure_importable, load_mesh
+from meshwork.model.mesh import Mesh, Product
 from meshwork.ports import publish
 from meshwork.ports.reader import port_view_name
 from meshwork.quality.validator import QualityReport

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -29,10 +29,7 @@ from botocore.exceptions import ClientError
 
 from meshwork.core import settings
 from meshwork.storage import port_cache
-from meshwork.storage.port_store import MANIFEST, TMP_PREFIX, PortStore
-
-if TYPE_CHECKING:
-    from meshwork.storage.snapshots import FileEntry
+from meshwork.storage.port_store import MANIFEST, TMP_PREFIX, FileEntry, PortStore
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _BLOCK = 1 << 20

@@ -28,19 +28,15 @@ from pydantic import BaseModel
 from meshwork.core import settings
 from meshwork.core.errors import PublishError
 from meshwork.core.names import check_identifier, quote
-from meshwork.storage import port_cache, port_store
+from meshwork.storage import port_cache, port_store, stores
+from meshwork.storage.local_store import LocalPortStore
+from meshwork.storage.port_store import FileEntry
 
 MANIFEST = port_store.MANIFEST
 CONTRACT = "_contract.odcs.yaml"
 LATEST = "latest"
 TMP_PREFIX = port_store.TMP_PREFIX
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
-
-
-class FileEntry(BaseModel):
-    path: str
-    bytes: int
-    sha256: str
 
 
 class ColumnEntry(BaseModel):
@@ -110,7 +106,7 @@ def write_snapshot(
     contract_text: str | None = None,
 ) -> Manifest:
     """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it."""
-    store = port_store.current()
+    store = stores.current()
     version = version_key(domain, product, major)
     snapshot_id = new_snapshot_id(run_id)
     tmp = store.staging(version, snapshot_id)
@@ -165,20 +161,20 @@ def _checksum(path: Path) -> str:
 
 def _point_latest(version: str, snapshot_id: str) -> None:
     # The last step of a publish: before it, readers still resolve the previous snapshot.
-    port_store.current().write_text(f"{version}/{LATEST}", snapshot_id + "\n")
+    stores.current().write_text(f"{version}/{LATEST}", snapshot_id + "\n")
 
 
 def snapshots(root: Path | str) -> list[str]:
     """Complete snapshot ids of a port version (a key or local folder), oldest first (ids sort by time)."""
-    return port_store.current().snapshot_ids(_version(root))
+    return stores.current().snapshot_ids(_version(root))
 
 
 def snapshot_ids(domain: str, product: str, major: int) -> list[str]:
-    return port_store.current().snapshot_ids(version_key(domain, product, major))
+    return stores.current().snapshot_ids(version_key(domain, product, major))
 
 
 def _latest(version: str) -> str | None:
-    text = port_store.current().read_text(f"{version}/{LATEST}")
+    text = stores.current().read_text(f"{version}/{LATEST}")
     return (text or "").strip() or None
 
 
@@ -192,7 +188,7 @@ def snapshot_key(manifest: Manifest) -> str:
 
 def read_manifest(domain: str, product: str, major: int, snapshot_id: str) -> Manifest:
     """The manifest of a snapshot; FileNotFoundError when the snapshot has none (incomplete or deleted)."""
-    store = port_store.current()
+    store = stores.current()
     key = f"{version_key(domain, product, major)}/{check_snapshot_id(snapshot_id)}/{MANIFEST}"
     text = store.read_text(key)
     if text is None:
@@ -205,12 +201,12 @@ def published_contract(domain: str, product: str, major: int) -> tuple[str, str]
     snapshot = latest_snapshot(domain, product, major)
     if not snapshot:
         return None
-    text = port_store.current().read_text(f"{version_key(domain, product, major)}/{snapshot}/{CONTRACT}")
+    text = stores.current().read_text(f"{version_key(domain, product, major)}/{snapshot}/{CONTRACT}")
     return (text, snapshot) if text is not None else None
 
 
 def published_majors(domain: str, product: str) -> list[int]:
-    store = port_store.current()
+    store = stores.current()
     base = f"{check_identifier(domain)}/{check_identifier(product)}"
     return sorted(
         int(name[1:])
@@ -222,9 +218,9 @@ def published_majors(domain: str, product: str) -> list[int]:
 def snapshot_files(manifest: Manifest) -> list[Path]:
     """Local files holding the snapshot's data: the stored files themselves in a local store; verified
     copies from the cache for object storage (raises :class:`PublishError` when one is damaged)."""
-    store = port_store.current()
+    store = stores.current()
     base = snapshot_key(manifest)
-    if isinstance(store, port_store.LocalPortStore):
+    if isinstance(store, LocalPortStore):
         return [store.path(f"{base}/{f.path}") for f in manifest.files]
     files, problems = readable_files(manifest)
     if problems:
@@ -239,14 +235,14 @@ def sql_file_list(files: list[Path]) -> str:
 
 def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
     """Problems with a snapshot's stored files (missing, wrong size, wrong checksum); empty when intact."""
-    store = port_store.current()
+    store = stores.current()
     base = snapshot_key(manifest)
     return [p for f in manifest.files if (p := store.problem(f"{base}/{f.path}", f, checksums))]
 
 
 def readable_files(manifest: Manifest) -> tuple[list[Path], list[str]]:
     """Local files DuckDB can read, each checked against the manifest's sha256 once; or the problems."""
-    store = port_store.current()
+    store = stores.current()
     base = snapshot_key(manifest)
     files, problems = [], []
     for entry in manifest.files:
@@ -313,7 +309,7 @@ ORPHAN_AGE = timedelta(hours=1)
 
 def apply_retention(root: Path | str, keep: int, orphan_age: timedelta = ORPHAN_AGE) -> list[str]:
     """Delete all but the newest ``keep`` snapshots (never the one ``latest`` names) and old leftovers."""
-    store = port_store.current()
+    store = stores.current()
     version = _version(root)
     current = _latest(version)
     removed = []
@@ -333,7 +329,7 @@ def delete_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, predicate: s
     count and checksums), then the old files are deleted: a reader holds either manifest. Copies of
     the old files in this mesh's cache of object-store files are evicted too.
     """
-    store = port_store.current()
+    store = stores.current()
     base = snapshot_key(manifest)
     old_files = snapshot_files(manifest)
     sources = sql_file_list(old_files)

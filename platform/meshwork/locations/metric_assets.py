@@ -1,0 +1,70 @@
+"""The mesh metrics as Dagster assets ``mesh/<name>`` (group ``mesh_metrics``) of the platform location.
+
+One subsettable multi-asset: the facts are gathered once per run, then each selected metric is
+measured (:mod:`meshwork.catalog.metrics`) and kept (:mod:`meshwork.catalog.metric_history`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from meshwork.catalog import metric_history, metrics
+from meshwork.model.loader import load_mesh
+
+GROUP = "mesh_metrics"
+PREFIX = "mesh"
+
+
+def _markdown(rows: list[dict[str, Any]], limit: int = 25) -> str:
+    if not rows:
+        return "_no rows_"
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows[:limit]:
+        lines.append("| " + " | ".join(str(r[h]).replace("|", "\\|") if r[h] is not None else "–" for h in head) + " |")
+    if len(rows) > limit:
+        lines.append(f"\n… {len(rows) - limit} more rows in the JSON file")
+    return "\n".join(lines)
+
+
+def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for k, v in value["summary"].items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            meta[k] = dg.MetadataValue.text(str(v) if v is not None else "n/a")
+        else:
+            meta[k] = v
+    meta["rows"] = dg.MetadataValue.md(_markdown(value["rows"]))
+    meta["dagster/row_count"] = len(value["rows"])
+    meta["path"] = dg.MetadataValue.path(str(path))
+    return meta
+
+
+def metric_assets() -> list[dg.AssetsDefinition]:
+    """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
+    @dg.multi_asset(
+        name="mesh_metrics",
+        group_name=GROUP,
+        can_subset=True,
+        specs=[
+            dg.AssetSpec(
+                key=dg.AssetKey([PREFIX, m.name]),
+                description=m.description,
+                kinds={"python", "json"},
+                skippable=True,
+            )
+            for m in metrics.METRICS
+        ],
+    )
+    def _metrics(context):  # an AssetExecutionContext (Dagster reads the annotation, so none here)
+        mesh = load_mesh(check_grants=False)  # a lapsed grant must not hide the metrics
+        facts = metrics.gather(mesh, context.instance)
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            value = metrics.measure(metrics.BY_NAME[key.path[-1]], facts)
+            path = metric_history.write(value)
+            yield dg.MaterializeResult(asset_key=key, metadata=_metadata(value, path))
+
+    return [_metrics]

@@ -1,0 +1,276 @@
+"""Load the mesh from the checkout: ``workspace.yaml``, each registered domain's ``domain.yaml``, its
+product descriptors and their contracts, then check the whole graph (unknown inputs, duplicate
+products, grants, retention, cycles across domains). Every problem found is reported at once, with
+its file and field.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from meshwork.core import settings
+from meshwork.core.errors import MeshDefinitionError, Problem
+from meshwork.model import grants
+from meshwork.model.contracts import load_contract
+from meshwork.model.descriptors import DomainDescriptor, ProductDescriptor, Visibility, load_model
+from meshwork.model.mesh import DOMAIN_MODULE_PREFIX, DOMAIN_MODULE_SUFFIX, Domain, Mesh, Port, Product
+from meshwork.model.rules import compile_rules
+
+
+def workspace_domains(workspace: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """(domain, location name) for each ``domains.<domain>.definitions`` entry of workspace.yaml."""
+    try:
+        data = yaml.safe_load(workspace.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return [], [Problem(f"cannot read the workspace: {exc}", file=workspace)]
+    entries = data.get("load_from") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return [], [Problem("expected a 'load_from' list of code locations", file=workspace, field="load_from")]
+    found, problems = [], []
+    for i, entry in enumerate(entries):
+        module = (entry or {}).get("python_module") if isinstance(entry, dict) else None
+        if isinstance(module, str):
+            module_name, location = module, None
+        elif isinstance(module, dict):
+            module_name, location = module.get("module_name", ""), module.get("location_name")
+        else:
+            continue
+        if module_name.startswith(DOMAIN_MODULE_PREFIX) and module_name.endswith(DOMAIN_MODULE_SUFFIX):
+            domain = module_name[len(DOMAIN_MODULE_PREFIX) : -len(DOMAIN_MODULE_SUFFIX)]
+            found.append((domain, location or domain))
+        elif module_name.startswith(DOMAIN_MODULE_PREFIX):
+            problems.append(
+                Problem(
+                    f"'{module_name}' is not a domain entry point; use domains.<domain>.definitions",
+                    file=workspace,
+                    field=f"load_from.{i}.python_module",
+                )
+            )
+    return found, problems
+
+
+def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -> tuple[Domain | None, list[Problem]]:
+    path = domains_dir / name
+    if not (path / "domain.yaml").is_file():
+        return None, [
+            Problem(
+                f"domain '{name}' is registered but {path / 'domain.yaml'} does not exist",
+                file=workspace,
+                field="load_from",
+            )
+        ]
+    descriptor, problems = load_model(DomainDescriptor, path / "domain.yaml")
+    if descriptor is None:
+        return None, problems
+    if descriptor.name != name:
+        return None, [
+            Problem(
+                f"the domain in folder '{name}' is named '{descriptor.name}'", file=path / "domain.yaml", field="name"
+            )
+        ]
+    products: list[Product] = []
+    by_name: dict[str, Path] = {}
+    for file in sorted((path / "products").glob("*.yaml")):
+        desc, errs = load_model(ProductDescriptor, file, product=f"{name}/{file.stem}")
+        problems += errs
+        if desc is None:
+            continue
+        key = f"{desc.domain}/{desc.name}"
+        if desc.domain != name:
+            problems.append(
+                Problem(
+                    f"the product lives in domain folder '{name}' but declares domain '{desc.domain}'",
+                    file=file,
+                    field="domain",
+                    product=key,
+                )
+            )
+            continue
+        if desc.name in by_name:
+            problems.append(
+                Problem(
+                    f"duplicate product key '{key}': also declared in {by_name[desc.name]}",
+                    file=file,
+                    field="name",
+                    product=key,
+                )
+            )
+            continue
+        by_name[desc.name] = file
+        ports, port_problems = [], []
+        for i, spec in enumerate(desc.output_ports):
+            contract, errs = load_contract((file.parent / spec.contract).resolve(), key)
+            if contract is not None:
+                errs = errs + compile_rules(contract, key)[1]
+            port_problems += [
+                Problem(e.reason, file=e.file, field=e.field or f"outputPorts.{i}.contract", product=key) for e in errs
+            ]
+            if contract is not None:
+                ports.append(Port(domain=name, product=desc.name, spec=spec, contract=contract))
+        majors = [p.major for p in ports]
+        if len(set(majors)) != len(majors):
+            port_problems.append(
+                Problem("two output ports share a major version", file=file, field="outputPorts", product=key)
+            )
+        problems += port_problems
+        if not port_problems:
+            products.append(
+                Product(descriptor=desc, path=file, owner=desc.owner or descriptor.owner, ports=tuple(ports))
+            )
+    return Domain(
+        name=name, path=path, descriptor=descriptor, products=tuple(products), location_name=location
+    ), problems
+
+
+def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
+    products = mesh.products
+    for product in products.values():
+        for i, port in enumerate(product.inputs):
+            problem = functools.partial(Problem, file=product.path, field=f"inputPorts.{i}", product=product.key)
+            producer = products.get(port.product)
+            if port.product == product.key:
+                yield problem("a product cannot read its own output port")
+            elif producer is None:
+                yield problem(f"input port names unknown product '{port.product}'")
+            elif (producer_port := producer.port(port.major)) is None:
+                have = ", ".join(p.version for p in producer.ports)
+                yield problem(f"'{port.product}' has no output port {port.version} (it publishes {have})")
+            elif producer_port.visibility == Visibility.PRIVATE and producer.domain != product.domain:
+                yield problem(f"'{port.ref}' is private to domain '{producer.domain}'")
+            elif (
+                check_grants
+                and producer_port.visibility == Visibility.RESTRICTED
+                and producer.domain != product.domain
+                and mesh.grant(product.key, producer_port) is None
+            ):
+                all_grants = [*producer_port.spec.grants, *mesh.runtime_grants.get(producer_port.ref, [])]
+                expired = [g for g in all_grants if g.consumer == product.key]
+                why = f"its grant expired on {expired[0].expires}" if expired else "it has no grant"
+                yield problem(
+                    f"'{port.ref}' is restricted and {why}; request access with "
+                    f"`mesh access request {product.key} {port.ref} --reason …`"
+                )
+            elif producer_port.spec.is_removed(mesh.today):
+                newer = ", ".join(p.version for p in producer.ports if p.major > port.major) or "none yet"
+                yield problem(
+                    f"'{port.ref}' was removed after {producer_port.spec.removed_after}; "
+                    f"pin a newer major version ({newer})"
+                )
+        declared = {i.product for i in product.inputs}
+        for out in product.ports:
+            for rule in compile_rules(out.contract, product.key)[0]:
+                target = rule.params.get("product") if rule.kind == "foreign_key" else None
+                if target and target.split("/")[0] == product.domain:
+                    # A sibling in the same domain is read from the domain's own warehouse.
+                    if target not in products or target == product.key:
+                        yield Problem(
+                            f"rule '{rule.id}' checks against {target}, which is not another product of "
+                            f"domain '{product.domain}'",
+                            file=out.contract.path,
+                            field="relationships",
+                            product=product.key,
+                        )
+                elif target and target not in declared:
+                    yield Problem(
+                        f"rule '{rule.id}' checks against {target}, which is not a declared input port",
+                        file=out.contract.path,
+                        field="relationships",
+                        product=product.key,
+                    )
+
+
+def _check_retention(mesh: Mesh) -> Iterable[Problem]:
+    for product in mesh.products.values():
+        column = product.descriptor.retention_column
+        for port in product.ports if column else ():
+            found = port.contract.column(column)  # type: ignore[arg-type]
+            kind = (found.physical_type or "").upper() if found else ""
+            if not (kind.startswith("DATE") or kind.startswith("TIMESTAMP")):
+                why = f"is {kind}" if found else "is not in the contract"
+                yield Problem(
+                    f"retentionColumn '{column}' {why}; it must be a DATE or TIMESTAMP column of {port.ref}",
+                    file=product.path,
+                    field="retentionColumn",
+                    product=product.key,
+                )
+
+
+def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for up in sorted(mesh.upstream_domains(name)):
+            if up not in mesh.domains:
+                continue
+            if state.get(up) == 1:
+                return stack[stack.index(up) :] + [up]
+            if state.get(up) is None and (cycle := visit(up)):
+                return cycle
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(mesh.domains):
+        if state.get(name) is None and (cycle := visit(name)):
+            path = " -> ".join(reversed(cycle))
+            yield Problem(
+                f"dependency cycle across domains: {path}; domains must form a directed acyclic graph",
+                file=mesh.domains[cycle[0]].path / "products",
+                product=None,
+            )
+            return
+
+
+def load_mesh(project_dir: Path | None = None, today: date | None = None, check_grants: bool = True) -> Mesh:
+    """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem.
+
+    ``today`` decides which port versions are deprecated or removed (tests pin it).
+    """
+    project_dir = project_dir or settings.project_dir()
+    workspace = project_dir / "workspace.yaml"
+    entries, problems = workspace_domains(workspace)
+    approved, _forged = grants.approved_grants()  # the store under MESH_HOME: this environment's approvals
+    mesh = Mesh(project_dir=project_dir, today=today or date.today(), runtime_grants=approved)
+    seen: set[str] = set()
+    for name, location in entries:
+        if name in seen:
+            problems.append(Problem(f"domain '{name}' is listed twice", file=workspace, field="load_from"))
+            continue
+        seen.add(name)
+        domain, errs = _load_domain(project_dir / "domains", name, location, workspace)
+        problems += errs
+        if domain:
+            mesh.domains[name] = domain
+    for folder in sorted((project_dir / "domains").glob("*/domain.yaml")):
+        if folder.parent.name not in seen:
+            problems.append(
+                Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
+            )
+    problems += list(_check_inputs(mesh, check_grants))
+    problems += list(_check_retention(mesh))
+    if not problems:
+        problems += list(_check_cycles(mesh))
+    if problems:
+        raise MeshDefinitionError(problems)
+    return mesh
+
+
+def ensure_importable(project_dir: Path) -> None:
+    """Let ``domains.*`` be imported from a tool's process, as Dagster does for its working directory."""
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+
+
+@functools.cache
+def current_mesh() -> Mesh:
+    """The mesh of this process's project, loaded once (code locations reload by restarting)."""
+    return load_mesh()

@@ -1,0 +1,139 @@
+"""Output ports in a local (or network-mounted) folder: the default port store.
+
+A snapshot is staged in a hidden folder beside its final place and made visible by one rename, so it
+appears whole or not at all; ``latest`` is replaced by writing a temporary file and renaming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from meshwork.core import settings
+from meshwork.storage.port_store import MANIFEST, TMP_PREFIX, FileEntry, PortStore, sha256_file
+
+
+class LocalPortStore(PortStore):
+    """Snapshots as folders under a local (or network-mounted) directory; rename makes them visible."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.url = str(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def where(self, key: str) -> str:
+        return str(self.path(key))
+
+    def read_text(self, key: str) -> str | None:
+        try:
+            return self.path(key).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def write_text(self, key: str, text: str) -> None:
+        target = self.path(key)
+        tmp = target.parent / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex}"
+        tmp.write_text(text, encoding="utf-8")
+        _fsync(tmp)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+
+    def put_file(self, key: str, source: Path) -> None:
+        _fsync(source)
+        os.replace(source, self.path(key))
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def children(self, prefix: str) -> list[str]:
+        folder = self.path(prefix)
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+    def snapshot_ids(self, version: str) -> list[str]:
+        root = self.path(version)
+        if not root.is_dir():
+            return []
+        return sorted(
+            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).is_file()
+        )
+
+    def staging(self, version: str, snapshot_id: str) -> Path:
+        # Beside its final place, so that the rename making it visible never crosses a filesystem.
+        root = self.path(version)
+        root.mkdir(parents=True, exist_ok=True)
+        return root / f"{TMP_PREFIX}{snapshot_id}"
+
+    def commit(self, staging: Path, version: str, snapshot_id: str) -> None:
+        for f in staging.iterdir():
+            _fsync(f)
+        os.rename(staging, self.path(version) / snapshot_id)
+        _fsync(self.path(version))
+
+    def discard(self, staging: Path, version: str, snapshot_id: str) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def scratch(self, key: str) -> Path:
+        target = self.path(key)
+        return target.parent / f".{target.name}.tmp"
+
+    def delete_snapshot(self, version: str, snapshot_id: str) -> None:
+        folder = self.path(version) / snapshot_id
+        (folder / MANIFEST).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_orphans(self, version: str, older_than: timedelta) -> list[str]:
+        removed = []
+        now = datetime.now().timestamp()
+        for stale in self.path(version).glob(f"{TMP_PREFIX}*"):
+            # Only old folders: a concurrent publish of the same port may still be writing.
+            if stale.is_dir() and now - stale.stat().st_mtime > older_than.total_seconds():
+                shutil.rmtree(stale, ignore_errors=True)
+                removed.append(stale.name)
+        return removed
+
+    def problem(self, key: str, entry: FileEntry, checksum: bool) -> str | None:
+        file = self.path(key)
+        if not file.is_file():
+            return f"{file} is missing"
+        if file.stat().st_size != entry.bytes:
+            return f"{file} has {file.stat().st_size} bytes, the manifest says {entry.bytes}"
+        if checksum and sha256_file(file) != entry.sha256:
+            return f"{file} does not match its checksum"
+        return None
+
+    def readable(self, key: str, entry: FileEntry) -> tuple[Path | None, str | None]:
+        """The file in place; a marker keyed by path, size, mtime and inode remembers it matched.
+
+        A file rewritten or replaced after it was checked is checked again. Ports are immutable, so
+        in steady state a read costs one stat per file.
+        """
+        if problem := self.problem(key, entry, checksum=False):
+            return None, problem
+        file = self.path(key)
+        marker = _verified_marker(file)
+        if not marker.exists():
+            if sha256_file(file) != entry.sha256:
+                return None, f"{file} does not match its checksum"
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        return file, None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _verified_marker(file: Path) -> Path:
+    st = file.stat()
+    tag = hashlib.sha256(f"{file.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()
+    return settings.cache_dir() / "verified" / tag[:2] / tag
