@@ -11,24 +11,18 @@ classify. Everything is staged and validated like ``mesh new`` before anything i
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 
-from meshwork.authoring import registration
+from meshwork.authoring import external_dbt, registration
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
 from meshwork.authoring.templates import ColumnDraft
-from meshwork.core import settings
 from meshwork.core.names import IDENTIFIER
 from meshwork.model.descriptors import ProductKind
 from meshwork.storage import dbt_project
@@ -36,97 +30,6 @@ from meshwork.storage import dbt_project
 _REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
 _SOURCE = re.compile(r"""\bsource\(\s*(['"])(?P<source>[^'"]+)\1\s*,\s*(['"])(?P<table>[^'"]+)\3\s*\)""")
 _COPIED = "# Copied from the dbt project '{project}' by `mesh onboard dbt` (its comments were not carried over).\n"
-
-
-@dataclass(frozen=True)
-class External:
-    root: Path
-    name: str
-    profile: str
-    model_paths: list[str]
-    seed_paths: list[str]
-    macro_paths: list[str]
-    test_paths: list[str]
-
-
-def read_project(path: Path) -> External:
-    config_file = path / "dbt_project.yml"
-    if not config_file.is_file():
-        raise ScaffoldError(f"{path} is not a dbt project (no dbt_project.yml)")
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    for packages in ("packages.yml", "dependencies.yml"):
-        if (path / packages).is_file() and (yaml.safe_load((path / packages).read_text()) or {}).get("packages"):
-            raise ScaffoldError(f"{path} installs dbt packages ({packages}); onboarding does not carry packages yet")
-    snapshots = [p for d in config.get("snapshot-paths", ["snapshots"]) for p in (path / d).rglob("*.sql")]
-    if snapshots:
-        raise ScaffoldError(f"{path} has dbt snapshots ({snapshots[0].name}); onboarding does not carry them yet")
-    return External(
-        root=path,
-        name=str(config.get("name", path.name)),
-        profile=str(config.get("profile", config.get("name", "default"))),
-        model_paths=list(config.get("model-paths", ["models"])),
-        seed_paths=list(config.get("seed-paths", ["seeds"])),
-        macro_paths=list(config.get("macro-paths", ["macros"])),
-        test_paths=list(config.get("test-paths", ["tests"])),
-    )
-
-
-def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
-    """The project's manifest, and the columns (name, DuckDB type) of every model that builds."""
-    with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
-        root = Path(tmp)
-        project = root / "project"
-        shutil.copytree(ext.root, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".*"))
-        database = root / "onboard.duckdb"
-        profile = {
-            ext.profile: {"target": "onboard", "outputs": {"onboard": {"type": "duckdb", "path": str(database)}}}
-        }
-        (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-        # Tests are left out: a failing test does not change a model's columns.
-        command = [
-            dbt_project.dbt_executable(),
-            "build",
-            "--resource-type",
-            "seed",
-            "--resource-type",
-            "model",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(root),
-            "--target-path",
-            str(root / "target"),
-        ]
-        proc = subprocess.run(
-            command,
-            cwd=project,
-            env=settings.subprocess_env({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}),
-            capture_output=True,
-            text=True,
-        )
-        manifest_file = root / "target" / "manifest.json"
-        if not manifest_file.is_file():
-            raise ScaffoldError(f"dbt cannot parse {ext.root}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        columns: dict[str, list[tuple[str, str]]] = {}
-        if database.exists():
-            con = duckdb.connect(str(database), read_only=True)
-            for node in _nodes(manifest, ext, "model").values():
-                try:
-                    described = con.execute(f"DESCRIBE {node['relation_name']}").fetchall()
-                except duckdb.Error:
-                    continue  # not built (e.g. its sources are elsewhere): the declared types are used
-                columns[node["name"]] = [(r[0], r[1]) for r in described]
-            con.close()
-    return manifest, columns
-
-
-def _nodes(manifest: dict, ext: External, kind: str) -> dict[str, dict]:
-    return {
-        uid: n
-        for uid, n in manifest["nodes"].items()
-        if n["resource_type"] == kind and n.get("package_name") == ext.name
-    }
 
 
 def _taken(project: Path) -> tuple[set[str], set[str]]:
@@ -214,11 +117,11 @@ def onboard_dbt(
 ) -> Result:
     check_new_domain(project, domain, team, email)
     path = path.resolve()
-    ext = read_project(path)
+    ext = external_dbt.read_project(path)
     mesh = current_mesh(project)
-    manifest, actual = introspect(ext)
-    models = {n["name"]: (uid, n) for uid, n in _nodes(manifest, ext, "model").items()}
-    seeds = {n["name"]: n for n in _nodes(manifest, ext, "seed").values()}
+    manifest, actual = external_dbt.introspect(ext)
+    models = {n["name"]: (uid, n) for uid, n in external_dbt.nodes(manifest, ext, "model").items()}
+    seeds = {n["name"]: n for n in external_dbt.nodes(manifest, ext, "seed").values()}
     if not models:
         raise ScaffoldError(f"{path} has no models to onboard")
     wanted = public if public is not None else [m for m, (_, n) in models.items() if n.get("access") == "public"]
@@ -281,7 +184,7 @@ def onboard_dbt(
 
 def _copy_project(
     cs: Changeset,
-    ext: External,
+    ext: external_dbt.External,
     manifest: dict,
     domain: str,
     rename: dict[str, str],
@@ -320,7 +223,11 @@ def _copy_project(
 
 
 def _rewrite_yml(
-    text: str, ext: External, rename: dict[str, str], rename_sources: dict[str, str], products: dict[str, _Product]
+    text: str,
+    ext: external_dbt.External,
+    rename: dict[str, str],
+    rename_sources: dict[str, str],
+    products: dict[str, _Product],
 ) -> str:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
@@ -370,7 +277,7 @@ def _product_files(
     cs: Changeset,
     manifest: dict,
     domain: str,
-    ext: External,
+    ext: external_dbt.External,
     p: _Product,
     rename_sources: dict[str, str],
     models: dict[str, tuple[str, dict]],

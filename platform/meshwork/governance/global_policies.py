@@ -7,6 +7,7 @@ from pathlib import Path
 from meshwork.governance.policies import GovernanceContext, policy
 from meshwork.model.classification import is_pii
 from meshwork.model.descriptors import Visibility
+from meshwork.ports import masking
 
 CLASSIFICATIONS = {"public", "internal", "confidential", "pii", "sensitive-pii"}
 
@@ -128,8 +129,6 @@ def naming(ctx: GovernanceContext):
 
 @policy("masking", "A masking strategy that does not exist would let PII through unmasked.")
 def masking_strategies(ctx: GovernanceContext):
-    from meshwork.ports import masking
-
     for p in ctx.mesh.products.values():
         for port in p.ports:
             for c in port.contract.columns:

@@ -38,7 +38,7 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
     ]
     resources = {}
     if any(p.descriptor.implementation.engine == "dbt" for p in mesh.domains[domain].products):
-        # Imported only when needed: dagster-dbt brings dbt's adapters, ~1.4 s of a location's start.
+        # Deferred: dagster-dbt brings dbt's adapters, ~1.4 s of the start of a location without dbt products.
         from meshwork.runtime import dbt_products
 
         dbt = dbt_products.domain_dbt_assets(mesh, domain)

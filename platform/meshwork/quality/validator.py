@@ -282,6 +282,7 @@ class Validator:
         )
 
     def _python(self, rule: Rule) -> RuleResult:
+        # Deferred: pandera and ibis take seconds to import; only contracts with Python checks need them.
         from meshwork.quality import pandera_checks
 
         module_name, _, attr = rule.params["implementation"].partition(":")

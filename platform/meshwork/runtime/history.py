@@ -104,9 +104,9 @@ def gate_runs(instance: dg.DagsterInstance | None, product_key: str, limit: int 
     """The product's most recent contract-check evaluations, newest first."""
     if instance is None:
         return []
-    import dagster as dg
+    import dagster as dg  # deferred, as above: a catalog without an instance never pays for Dagster
 
-    from meshwork.runtime import specs
+    from meshwork.runtime import specs  # imports Dagster too
 
     check = dg.AssetCheckKey(specs.asset_key(product_key), specs.CONTRACT_CHECK)
     try:
