@@ -61,9 +61,10 @@ bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); wr
 	$(BIN)/python -m benchmarks.soak --minutes 5 --readers 3 --json docs/benchmarks/soak.json
 	$(BIN)/python -m benchmarks.lineage --events 1000 --timeout 1
 
-lint: install  ## ruff and mypy
-	$(BIN)/ruff check platform domains tests
+lint: install  ## ruff, mypy and the package's import layers (import-linter)
+	$(BIN)/ruff check platform domains tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/requirements.lock (the image's)
 	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.

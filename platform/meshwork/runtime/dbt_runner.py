@@ -45,7 +45,7 @@ class _Collector:
         if info.level == "error":
             self.errors.append(info.msg)
         if info.name in _RESULT_EVENTS:
-            from dbt_common.events.functions import msg_to_dict
+            from dbt_common.events.functions import msg_to_dict  # dbt's, as for dbtRunner below
 
             self.events.append(msg_to_dict(msg))
 
@@ -54,7 +54,7 @@ def _release_warehouse() -> None:
     # dbt-duckdb keeps its database open for the life of the process (keep_open defaults to true);
     # the domain's own connections and the contract gates must be able to open the file next.
     with contextlib.suppress(ImportError):
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager  # only once dbt has run
 
         with contextlib.suppress(Exception):
             DuckDBConnectionManager.env().close()
@@ -91,6 +91,7 @@ def parse(resource: DbtCliResource, vars_json: str, target: Path) -> Any:
     partial parse in ``target`` is shared by all domains; the runs then get the manifest as an object.
     Domains may run side by side: the parse holds a lock on ``target``.
     """
+    # Deferred: importing dbt costs ~1.5 s, paid only by a run that executes dbt in process.
     from dbt.cli.main import dbtRunner
 
     target.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def run(
     The project is parsed first with ``parse_vars`` into ``parse_target`` (see :func:`parse`), and the
     run reuses that manifest instead of parsing again with its own profile.
     """
-    from dbt.cli.main import dbtRunner
+    from dbt.cli.main import dbtRunner  # deferred, as in parse()
 
     cleaned, selects, excludes = extract_runtime_selection_from_args(args)
     params = get_updated_cli_invocation_params_for_context(

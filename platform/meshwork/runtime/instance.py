@@ -107,7 +107,7 @@ def ensure_local_instance() -> Path:
         raise InstanceUnavailable(f"cannot open the Dagster instance storage ({storage_description()}): {problem}")
     # Create the storages once, up front: domains that start in parallel against a fresh instance
     # would otherwise race to create and migrate the same databases (SQLite files or Postgres tables).
-    import dagster as dg
+    import dagster as dg  # deferred: `mesh` commands that never open the instance skip its import
 
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -126,7 +126,7 @@ def ping() -> str | None:
     url = settings.dagster_postgres_url()
     if not url:
         return None
-    import psycopg2
+    import psycopg2  # deferred: only a PostgreSQL instance needs the driver
 
     scheme, _, rest = url.partition("://")
     try:
