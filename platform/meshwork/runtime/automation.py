@@ -44,7 +44,7 @@ def retention_schedule(mesh: Mesh, domain: Domain) -> dg.ScheduleDefinition | No
 
     # The purge rewrites warehouse tables: it queues behind the domain's builds for the single writer.
     @dg.op(name=f"{domain.name}_purge_expired_data", pool=warehouse.pool(domain.name))
-    def purge_op(context: dg.OpExecutionContext) -> None:
+    def purge_op(context) -> None:  # an OpExecutionContext (Dagster reads the annotation, so none here)
         removed = retention.purge(mesh, [domain.name])
         context.log.info(f"purged {sum(len(v) for v in removed.values())} item(s): {removed}")
 
