@@ -10,6 +10,7 @@ import pytest
 
 from meshwork.runtime.build import materialize_command
 from meshwork.runtime.instance import ensure_local_instance
+from meshwork.storage import snapshots
 from tests.conftest import REPO, mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -33,10 +34,8 @@ def test_two_domains_and_two_runs_of_one_domain_at_once_never_hit_a_duckdb_lock(
             text = log.read_text()
             assert "Could not set lock" not in text and "Conflicting lock" not in text, log
     # All three customers runs published, one writer at a time (the pool admits one).
-    snapshots = sorted(p.name for p in (mesh_home / "ports/customers/customer_profiles/v1").iterdir() if p.is_dir())
-    assert len(snapshots) == 3
+    published = sorted(p.name for p in (mesh_home / "ports/customers/customer_profiles/v1").iterdir() if p.is_dir())
+    assert len(published) == 3
     # Each snapshot names the run that built the data it holds.
-    from meshwork.storage import snapshots
-
-    built_by = {snapshots.read_manifest("customers", "customer_profiles", 1, s).built_by_run for s in snapshots}
+    built_by = {snapshots.read_manifest("customers", "customer_profiles", 1, s).built_by_run for s in published}
     assert None not in built_by

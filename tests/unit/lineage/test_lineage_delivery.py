@@ -52,9 +52,9 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
 def test_without_configuration_events_are_appended_to_the_file_under_mesh_home(make_event, mesh_home: Path):
     first, second = make_event(), make_event("7d1f0b2c-0000-4000-8000-000000000002")
     assert delivery.emit(first).delivered and delivery.emit(second).delivered
-    events = read_events(mesh_home / "lineage/events.jsonl")
-    assert [e["run"]["runId"] for e in events] == [first.run.runId, second.run.runId]
-    assert all(schema_errors(e) == [] for e in events)
+    written = read_events(mesh_home / "lineage/events.jsonl")
+    assert [e["run"]["runId"] for e in written] == [first.run.runId, second.run.runId]
+    assert all(schema_errors(e) == [] for e in written)
     assert delivery.outbox() == []
 
 
