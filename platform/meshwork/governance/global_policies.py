@@ -8,6 +8,7 @@ from meshwork.governance.policies import GovernanceContext, policy
 from meshwork.model.classification import is_pii
 from meshwork.model.descriptors import Visibility
 from meshwork.ports import masking
+from meshwork.storage import dbt_project
 
 CLASSIFICATIONS = {"public", "internal", "confidential", "pii", "sensitive-pii"}
 
@@ -100,7 +101,7 @@ def ports_only(ctx: GovernanceContext):
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model":
             continue
-        for parent_id in node.get("depends_on", {}).get("nodes", []):
+        for parent_id in dbt_project.parents(node):
             parent = manifest["nodes"].get(parent_id)
             if parent and parent["resource_type"] == "model" and parent.get("group") != node.get("group"):
                 yield (

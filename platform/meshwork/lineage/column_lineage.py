@@ -24,6 +24,7 @@ from sqlglot.lineage import Node, lineage
 
 from meshwork.core import settings
 from meshwork.model.mesh import Mesh, Product
+from meshwork.storage import dbt_project
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class DbtColumnLineage:
     def _expansions(self, model: Mapping[str, Any]) -> dict[str, str]:
         """Compiled SQL of every model upstream of ``model``, keyed by the relation name it is read under."""
         found: dict[str, str] = {}
-        stack = list(model.get("depends_on", {}).get("nodes", []))
+        stack = dbt_project.parents(model)
         while stack:
             uid = stack.pop()
             node = self.manifest.get("nodes", {}).get(uid)
@@ -139,7 +140,7 @@ class DbtColumnLineage:
                 continue
             if node["relation_name"] not in found:
                 found[node["relation_name"]] = node["compiled_code"]
-                stack.extend(node.get("depends_on", {}).get("nodes", []))
+                stack.extend(dbt_project.parents(node))
         return found
 
     def output_columns(self, model: Mapping[str, Any], parsed: Any) -> list[str]:

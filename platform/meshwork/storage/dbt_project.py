@@ -123,11 +123,16 @@ def load_manifest() -> dict[str, Any]:
     return json.loads(ensure_manifest().read_text(encoding="utf-8"))
 
 
+def parents(node: Mapping[str, Any]) -> list[str]:
+    """The unique ids a manifest node depends on directly (models, seeds, sources)."""
+    return list(node.get("depends_on", {}).get("nodes", []))
+
+
 def ancestors(manifest: Mapping[str, Any], uid: str, descend: Callable[[str], bool]) -> Iterator[str]:
     """Every node ``uid`` depends on, directly or through the parents for which ``descend`` is true."""
     stack, seen = [uid], {uid}
     while stack:
-        for parent in manifest["nodes"].get(stack.pop(), {}).get("depends_on", {}).get("nodes", []):
+        for parent in parents(manifest["nodes"].get(stack.pop(), {})):
             if parent in seen:
                 continue
             seen.add(parent)
