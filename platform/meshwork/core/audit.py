@@ -83,3 +83,15 @@ def verify() -> list[str]:
             break
         prev = entry["hash"]
     return problems
+
+
+def query(
+    action: str | None = None, consumer: str | None = None, port: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The last ``limit`` entries of ``action`` (and its sub-actions), of ``consumer`` and ``port`` if given."""
+    rows = [
+        r
+        for r in entries(action)
+        if (consumer is None or r.get("consumer") == consumer) and (port is None or r.get("port") == port)
+    ]
+    return rows[-limit:]

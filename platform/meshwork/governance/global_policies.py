@@ -62,9 +62,7 @@ def pii_not_public(ctx: GovernanceContext):
 @policy("pii-retention", "Personal data may be kept only as long as a declared purpose needs it (GDPR Art. 5(1)(e)).")
 def pii_retention(ctx: GovernanceContext):
     for p in ctx.mesh.products.values():
-        holds_pii = any(
-            is_pii(c) for port in p.ports for c in port.contract.columns
-        )
+        holds_pii = any(is_pii(c) for port in p.ports for c in port.contract.columns)
         if holds_pii and not p.descriptor.retention:
             yield p.key, "the product holds PII but declares no retention period (retention: <days>d)", p.path
 

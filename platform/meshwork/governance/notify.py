@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from meshwork.core import settings
 
@@ -114,3 +114,8 @@ def redeliver() -> Delivery:
         f.flush()
         os.fsync(f.fileno())
     return Delivery(delivered=len(pending))
+
+
+def outbox_notices(team: str | None = None, undelivered: bool = False) -> list[dict[str, Any]]:
+    """The outbox's notices: only ``team``'s if given, only those no webhook accepted yet if ``undelivered``."""
+    return [n for n in outbox() if (team is None or n["team"] == team) and (not undelivered or n.get("undelivered"))]

@@ -51,19 +51,20 @@ def validate_project(
     check_grants: bool = True,
     manifest: Callable[[], dict[str, Any]] = dbt_project.load_manifest,
     policies: bool = True,
-    asset_graph: Callable[[], AssetGraph] | None = None,
+    asset_graph: Callable[[Mesh], AssetGraph] | None = None,
 ) -> ProjectReport:
     """Load the project at ``root`` (default: this checkout) and check its dbt models and policies.
 
     ``domains`` limits the dbt model check (default: every domain); ``manifest`` parses the project's
     dbt models (a staged copy parses its own); ``asset_graph`` lets the policies over every code
-    location's assets run, which only a caller that can build the Dagster definitions can give.
+    location's assets run (given the loaded mesh), which only a caller that can build the Dagster
+    definitions can give.
     """
     try:
         mesh = load_mesh(root, check_grants=check_grants)
     except MeshDefinitionError as exc:
         return ProjectReport(None, [str(p) for p in exc.problems])
-    report = ProjectReport(mesh)
+    report = ProjectReport(mesh, policies=load_policies(mesh)[0] if policies else [])
     try:
         parsed = manifest()
     except MeshDefinitionError as exc:
@@ -76,8 +77,6 @@ def validate_project(
             dbt_project.check_models(mesh, domain, parsed)
         except MeshDefinitionError as exc:
             report.problems += [str(p) for p in exc.problems]
-    if policies:
-        report.policies = load_policies(mesh)[0]
-        if not report.problems:
-            report.findings = find_violations(mesh, asset_graph)
+    if policies and not report.problems:
+        report.findings = find_violations(mesh, asset_graph and (lambda: asset_graph(mesh)))
     return report

@@ -45,6 +45,7 @@ def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def metric_assets() -> list[dg.AssetsDefinition]:
     """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
+
     @dg.multi_asset(
         name="mesh_metrics",
         group_name=GROUP,

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from meshwork.core import audit, settings
 from meshwork.model.descriptors import Grant
@@ -98,3 +98,9 @@ def approved_grants() -> tuple[dict[str, list[Grant]], list[AccessRequest]]:
         else:
             forged.append(r)
     return grants, forged
+
+
+def access_requests() -> list[dict[str, Any]]:
+    """Every access request as a dict, with ``forged`` true on approvals the audit log does not hold."""
+    forged = {r.id for r in approved_grants()[1]}
+    return [{**asdict(r), "forged": r.id in forged} for r in load()]

@@ -89,8 +89,6 @@ def _words(ops: dict[str, float]) -> str:
     return " and ".join(text[k].format(v) for k, v in ops.items())
 
 
-
-
 def _scans_for_pii(column: Any) -> bool:
     """Text columns classified public or internal are scanned for PII that should not be there.
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -28,7 +27,6 @@ from meshwork.core import settings
 from meshwork.model.mesh import Mesh
 from meshwork.runtime import instance, orphan_runs
 from meshwork.runtime.domain_runs import build_job_name
-from meshwork.storage import snapshots
 
 
 @dataclass
@@ -176,22 +174,3 @@ def _tail(log: Path, lines: int = 25) -> str:
     text = log.read_text(encoding="utf-8", errors="replace").splitlines()
     interesting = [line for line in text if "DEBUG" not in line][-lines:]
     return "\n".join("        | " + line for line in interesting)
-
-
-def port_summary(mesh: Mesh) -> list[dict[str, Any]]:
-    rows = []
-    for product in mesh.products.values():
-        for port in product.ports:
-            snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
-            manifest = snapshots.read_manifest(product.domain, product.name, port.major, snapshot) if snapshot else None
-            rows.append(
-                {
-                    "domain": product.domain,
-                    "product": product.name,
-                    "port": port.ref,
-                    "snapshot": snapshot,
-                    "rows": manifest.row_count if manifest else None,
-                    "published_at": manifest.created_at.isoformat() if manifest else None,
-                }
-            )
-    return rows

@@ -1,0 +1,36 @@
+"""``mesh audit``: verify and query the hash-chained audit audit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from meshwork.cli import output
+from meshwork.cli.output import EXIT_FAILED, EXIT_OK
+from meshwork.core import audit
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log of reads, grant decisions and erasures."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Check the hash chain; exit 1 if any line was edited, removed, inserted or reordered."""
+    problems = audit.verify()
+    output.audit_verification(problems, len(audit.entries()), as_json)
+    sys.exit(EXIT_FAILED if problems else EXIT_OK)
+
+
+@audit_group.command("list")
+@click.option("--action", default=None, help="e.g. port.read, port.read.refused, access")
+@click.option("--consumer", default=None)
+@click.option("--port", "port_ref", default=None, help="e.g. sales/orders@v1")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def audit_list(action: str | None, consumer: str | None, port_ref: str | None, limit: int, as_json: bool) -> None:
+    """Query the audit log (newest last)."""
+    output.audit_entries(audit.query(action, consumer, port_ref, limit), as_json)

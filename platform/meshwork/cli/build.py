@@ -1,0 +1,61 @@
+"""``mesh build`` and ``mesh dev``: build the mesh through Dagster, run the Dagster UI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from meshwork.cli import output
+from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from meshwork.core import settings
+from meshwork.example import sources
+from meshwork.runtime import build
+from meshwork.runtime.instance import InstanceUnavailable, ensure_local_instance, storage_description
+from meshwork.storage.inventory import port_summary
+
+
+@click.command("build")
+@click.option("--domain", "domains", multiple=True, help="Build only these domains (repeatable).")
+@click.option(
+    "--orders", type=click.IntRange(min=1), default=None, help="Regenerate the example source data at this scale first."
+)
+@click.option(
+    "--parallel", type=click.IntRange(min=1), default=2, show_default=True, help="Domains built at the same time."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
+    """Build the whole mesh (or some domains) through Dagster, in dependency order."""
+    mesh = output.load_mesh_or_exit()
+    unknown = sorted(set(domains) - set(mesh.domains))
+    if unknown:
+        output.fail(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(mesh.domains))}", EXIT_INVALID)
+    say = output.say(as_json)
+    if orders or not settings.sources_dir().exists():
+        say(f"generating example source data ({orders or sources.DEFAULT_ORDERS:,} orders) …")
+        sources.generate(sources.Scale(orders=orders or sources.DEFAULT_ORDERS))
+    say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
+    say(f"Dagster instance storage: {storage_description()}")
+    try:
+        result = build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
+    except InstanceUnavailable as exc:
+        output.fail(f"{exc}; nothing was built", EXIT_FAILED)
+    output.build_summary(result, port_summary(mesh), as_json)
+    if result.storage_error:  # the build is failed then
+        output.fail(f"{result.storage_error}; rerun `mesh build` once it answers again", EXIT_FAILED)
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+@click.command("dev")
+@click.option("--port", type=int, default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dev_command(port: int, host: str) -> None:
+    """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
+    ensure_local_instance()
+    dagster = Path(sys.executable).parent / "dagster"
+    env = settings.subprocess_env()
+    output.say()(f"Dagster UI on http://{host}:{port} (instance: {settings.dagster_home()})")
+    os.chdir(settings.project_dir())
+    os.execve(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)], env)

@@ -1,0 +1,36 @@
+"""``mesh catalog``: the static HTML catalog of the mesh."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from meshwork.catalog import site
+from meshwork.cli import output
+from meshwork.cli.output import EXIT_FAILED, EXIT_OK
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """The static HTML catalog of every domain and product (plus catalog.json)."""
+
+
+@catalog_group.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: $MESH_HOME/catalog, or MESH_CATALOG_DIR).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def catalog_build(out: Path | None, as_json: bool) -> None:
+    """Write index.html with search, one page per product, and catalog.json."""
+    mesh = output.load_mesh_or_exit()
+    try:
+        summary = site.build(mesh, out)
+    except OSError as exc:
+        output.fail(f"cannot write the catalog: {exc}", EXIT_FAILED)
+    output.catalog_summary(summary, as_json)
+    sys.exit(EXIT_OK)
