@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,6 +27,7 @@ from meshwork.storage import snapshots, stores, warehouse
 from meshwork.storage.s3_store import S3PortStore
 from tests.conftest import mesh_cli
 from tests.s3 import Bucket
+from tests.unit.governance.test_retention import TABLE
 
 ORDERS_SQL = """
     CREATE OR REPLACE TABLE orders AS
@@ -227,10 +228,6 @@ def test_retention_on_s3_keeps_the_newest_snapshots_and_deletes_the_rest(mesh, m
 
 
 def test_retention_by_age_purges_old_snapshots_and_rows_on_s3(mesh, s3_ports):
-    from datetime import UTC, datetime
-
-    from tests.unit.test_retention import TABLE
-
     product = mesh.product("customers/customer_profiles")  # retention: 1095d
     with warehouse.connect("customers") as con:
         con.execute(TABLE)
