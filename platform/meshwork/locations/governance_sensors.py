@@ -21,7 +21,6 @@ from meshwork.core.errors import MeshDefinitionError
 from meshwork.governance import notify
 from meshwork.governance.notify import Notice
 from meshwork.governance.policies import find_violations
-from meshwork.locations.domain import asset_graph
 from meshwork.model.descriptors import Visibility
 from meshwork.model.loader import load_mesh
 from meshwork.model.mesh import Mesh, Product
@@ -80,6 +79,10 @@ def _team(mesh: Mesh, product_or_domain: str) -> str:
 
 
 def policy_evaluations(mesh: Mesh) -> list[Evaluation]:
+    # Deferred: the domains' definitions import the whole runtime (OpenLineage, dbt glue), ~0.7 s of
+    # the platform location's start; only a sensor evaluating the policies needs them.
+    from meshwork.locations.domain import asset_graph
+
     findings = find_violations(mesh, lambda: asset_graph(mesh))
     out = []
     for product in mesh.products.values():
