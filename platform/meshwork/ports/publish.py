@@ -11,10 +11,12 @@ from datetime import date
 
 import duckdb
 
+from meshwork.core import settings
 from meshwork.core.errors import ContractViolation, PublishError
 from meshwork.core.names import quote
 from meshwork.model import rules
 from meshwork.model.mesh import Port, Product
+from meshwork.ports import masking, service_client
 from meshwork.quality import validator
 from meshwork.storage import snapshots, warehouse
 
@@ -93,20 +95,38 @@ def publish(
             outcome,
         )
     built_by = warehouse.last_build(con, table)
+    enforced = settings.service_url() is not None
     for port in live_ports(product):
+        view = f"{table}__v{port.major}"
+        # Local: the publisher writes the masked variant itself. Enforced: only the control plane holds
+        # the masking key, so it writes the variant (and `latest`) when it commits the snapshot.
+        masked_query = (
+            masking.masked_select(port.contract, quote(view))
+            if not enforced and masking.needs_masking(port.contract)
+            else None
+        )
         outcome.manifests.append(
             snapshots.write_snapshot(
                 con,
                 domain=product.domain,
                 product=product.name,
                 major=port.major,
-                table=f"{table}__v{port.major}",
+                table=view,
                 columns=[c.name for c in port.contract.columns],
                 contract_id=port.contract.id,
                 contract_version=port.contract.version,
                 contract_text=port.contract.path.read_text(encoding="utf-8"),
                 run_id=run_id,
                 built_by_run=built_by,
+                masked_query=masked_query,
+                commit_latest=_commit_through_service(product, port.major, run_id) if enforced else None,
             )
         )
     return outcome
+
+
+def _commit_through_service(product: Product, major: int, run_id: str | None):
+    def commit(_version: str, snapshot_id: str) -> None:
+        service_client.commit(product.key, major, snapshot_id, run_id)
+
+    return commit

@@ -1,10 +1,16 @@
-"""The port reader: the only way a consumer gets another product's data.
+"""The port reader: how a consumer's run gets another product's data.
 
-It resolves the consumer's declared input to the latest complete snapshot of the pinned major
-version, refuses anything undeclared, verifies the snapshot's files against its manifest, records
-the read in the audit log, and hands back a DuckDB relation over the Parquet files inside the
-consumer's own connection (the producer spends no compute on it). With ports on object storage the
-files are local, checksum-verified copies from :mod:`meshwork.storage.port_cache`.
+In the local mode (one trusted OS user) it resolves the consumer's declared input to the latest
+complete snapshot of the pinned major version, refuses anything undeclared, verifies the snapshot's
+files against its manifest, records the read in the audit log, and hands back a DuckDB relation
+over the Parquet files inside the consumer's own connection (the producer spends no compute on it).
+With ports on object storage the files are local, checksum-verified copies from
+:mod:`meshwork.storage.port_cache`. A consumer without clearance gets the snapshot's masked variant,
+written at publish time.
+
+In the enforced mode (``MESH_SERVICE_URL``) the reader decides nothing: it asks the control plane,
+which checks, audits and vends the files (:mod:`meshwork.ports.service_client`). There the identity
+is the run's credential, so building a reader "as" another product changes nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +20,13 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork.core import audit
+from meshwork.core import audit, settings
 from meshwork.core.errors import PortAccessError
 from meshwork.core.names import check_identifier
 from meshwork.model.contracts import Contract
 from meshwork.model.descriptors import Visibility
 from meshwork.model.mesh import Mesh, Product
-from meshwork.ports import masking
+from meshwork.ports import masking, service_client
 from meshwork.storage import snapshots
 
 
@@ -30,11 +36,9 @@ class ResolvedPort:
     snapshot_id: str
     manifest: snapshots.Manifest
     files: list[Path]
-    masked_with: Contract | None = None  # set when the consumer reads the masked variant
-
-    @property
-    def masked(self) -> bool:
-        return self.masked_with is not None
+    masked: bool = False  # the consumer reads masked values
+    # Snapshots published before masked variants existed (or rewritten by an erasure) are masked at read.
+    masked_with: Contract | None = None
 
     def sql(self) -> str:
         """A table expression over the snapshot, masked for consumers without PII clearance."""
@@ -57,6 +61,12 @@ class PortReader:
         self.reads: list[ResolvedPort] = []
 
     def resolve(self, product_key: str) -> ResolvedPort:
+        if settings.service_url():
+            vended = service_client.read(self.consumer.key, product_key, self.run_id)
+            manifest = snapshots.Manifest.model_validate(vended.manifest)
+            resolved = ResolvedPort(vended.port, vended.snapshot_id, manifest, vended.files, vended.masked)
+            self.reads.append(resolved)
+            return resolved
         declared = next((i for i in self.consumer.inputs if i.product == product_key), None)
         if declared is None:
             audit.record(
@@ -104,8 +114,15 @@ class PortReader:
             raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(readable.problems)}")
         grant = self.mesh.grant_at_read(self.consumer.key, port) if cross_domain else None
         cleared = not cross_domain or (grant is not None and grant.pii)
-        mask = None if cleared or not masking.needs_masking(port.contract) else port.contract
-        resolved = ResolvedPort(declared.ref, snapshot, manifest, readable.files, mask)
+        if cleared or not masking.needs_masking(port.contract):
+            resolved = ResolvedPort(declared.ref, snapshot, manifest, readable.files)
+        elif manifest.masked is not None:
+            files, problems = snapshots.readable_files(manifest, masked=True)
+            if problems:
+                raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(problems)}")
+            resolved = ResolvedPort(declared.ref, snapshot, manifest, files, masked=True)
+        else:
+            resolved = ResolvedPort(declared.ref, snapshot, manifest, readable.files, True, port.contract)
         audit.record(
             "port.read",
             consumer=self.consumer.key,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import BaseModel
 from meshwork.core import settings
 from meshwork.core.errors import PublishError
 from meshwork.core.names import check_identifier, quote
-from meshwork.storage import port_cache, port_store, stores
+from meshwork.storage import masked_variant, port_cache, port_store, stores
 from meshwork.storage.local_store import LocalPortStore
 from meshwork.storage.port_store import FileEntry
 
@@ -54,6 +55,8 @@ class Manifest(BaseModel):
     columns: list[ColumnEntry]
     row_count: int
     files: list[FileEntry]
+    # The masked variant (classified columns masked at publish), what consumers without clearance get.
+    masked: list[FileEntry] | None = None
     run_id: str | None
     built_by_run: str | None = None
     created_at: datetime
@@ -104,8 +107,15 @@ def write_snapshot(
     run_id: str | None,
     built_by_run: str | None = None,
     contract_text: str | None = None,
+    masked_query: str | None = None,
+    commit_latest: Callable[[str, str], None] | None = None,
 ) -> Manifest:
-    """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it."""
+    """Publish ``columns`` of warehouse ``table`` as a new snapshot and point ``latest`` at it.
+
+    ``masked_query`` (a SELECT over ``table``) is written beside the clear files as the masked variant;
+    ``commit_latest(version, snapshot_id)`` replaces the default pointer write (the enforced mode asks
+    the control plane to commit).
+    """
     store = stores.current()
     version = version_key(domain, product, major)
     snapshot_id = new_snapshot_id(run_id)
@@ -124,8 +134,9 @@ def write_snapshot(
             )
         described = con.execute(f"DESCRIBE SELECT {select} FROM {quote(table)}").fetchall()
         files = [
-            FileEntry(path=f.name, bytes=f.stat().st_size, sha256=_checksum(f)) for f in sorted(tmp.glob("*.parquet"))
+            FileEntry(path=f.name, bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.glob("*.parquet"))
         ]
+        masked = masked_variant.write(con, masked_query, tmp) if masked_query else None
         manifest = Manifest(
             domain=domain,
             product=product,
@@ -136,6 +147,7 @@ def write_snapshot(
             columns=[ColumnEntry(name=r[0], type=r[1]) for r in described],
             row_count=row_count,
             files=files,
+            masked=masked,
             run_id=run_id,
             built_by_run=built_by_run,
             created_at=datetime.now(UTC),
@@ -150,16 +162,29 @@ def write_snapshot(
         if isinstance(exc, Exception) and not isinstance(exc, PublishError):
             raise PublishError(f"publishing {domain}/{product}@v{major} failed: {exc}") from exc
         raise
-    _point_latest(version, snapshot_id)
+    (commit_latest or point_latest)(version, snapshot_id)
     apply_retention(version, keep=settings.port_retention())
     return manifest
 
 
-def _checksum(path: Path) -> str:
-    return _sha256(path)
+def attach_masked(manifest: Manifest, local_files: list[Path]) -> Manifest:
+    """Store ``local_files`` as the masked variant of a committed snapshot, then rewrite its manifest
+    (last, so a manifest never names a file that is not there). Used by the control plane, which alone
+    holds the masking key in the enforced mode."""
+    store = stores.current()
+    base = snapshot_key(manifest)
+    entries = []
+    for i, f in enumerate(local_files):
+        name = f"{masked_variant.PREFIX}data_{i}.parquet"
+        entry = FileEntry(path=name, bytes=f.stat().st_size, sha256=_sha256(f))
+        store.put_file(f"{base}/{name}", f)
+        entries.append(entry)
+    updated = manifest.model_copy(update={"masked": entries})
+    store.write_text(f"{base}/{MANIFEST}", updated.model_dump_json(indent=2))
+    return updated
 
 
-def _point_latest(version: str, snapshot_id: str) -> None:
+def point_latest(version: str, snapshot_id: str) -> None:
     # The last step of a publish: before it, readers still resolve the previous snapshot.
     stores.current().write_text(f"{version}/{LATEST}", snapshot_id + "\n")
 
@@ -240,12 +265,13 @@ def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
     return [p for f in manifest.files if (p := store.problem(f"{base}/{f.path}", f, checksums))]
 
 
-def readable_files(manifest: Manifest) -> tuple[list[Path], list[str]]:
-    """Local files DuckDB can read, each checked against the manifest's sha256 once; or the problems."""
+def readable_files(manifest: Manifest, masked: bool = False) -> tuple[list[Path], list[str]]:
+    """Local files DuckDB can read (of the clear or the masked variant), each checked against the
+    manifest's sha256 once; or the problems."""
     store = stores.current()
     base = snapshot_key(manifest)
     files, problems = [], []
-    for entry in manifest.files:
+    for entry in (manifest.masked or []) if masked else manifest.files:
         file, problem = store.readable(f"{base}/{entry.path}", entry)
         if problem:
             problems.append(problem)
@@ -346,9 +372,12 @@ def delete_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, predicate: s
     ).fetchone()
     entry = FileEntry(path=name, bytes=tmp.stat().st_size, sha256=_sha256(tmp))
     store.put_file(f"{base}/{name}", tmp)
-    updated = manifest.model_copy(update={"row_count": int(row[0]) if row else 0, "files": [entry]})
+    # The masked variant still holds the erased rows (pseudonymised): it goes too, and readers mask the
+    # rewritten clear files at read time until the next publish writes a fresh variant.
+    updated = manifest.model_copy(update={"row_count": int(row[0]) if row else 0, "files": [entry], "masked": None})
     store.write_text(f"{base}/{MANIFEST}", updated.model_dump_json(indent=2))
-    for f in manifest.files:
+    gone = [*manifest.files, *(manifest.masked or [])]
+    for f in gone:
         store.delete(f"{base}/{f.path}")
-    port_cache.forget([f.sha256 for f in manifest.files])
+    port_cache.forget([f.sha256 for f in gone])
     return int(hit)

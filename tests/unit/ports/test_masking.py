@@ -69,3 +69,40 @@ def test_a_consumer_whose_grant_clears_pii_reads_clear_values(mesh):
     row = dict(zip(columns, rows[0], strict=True))
     assert row["email"] == "ada0@example.com" and row["first_name"] == "Ada"
     assert audit.entries("port.read")[-1]["masked"] is False
+
+
+def test_masking_happens_at_publish_so_the_uncleared_consumer_is_handed_masked_files_only(mesh):
+    from meshwork.storage import snapshots
+
+    manifest = snapshots.read_manifest("customers", "customer_profiles", 1, _latest())
+    assert manifest.masked, "a port with classified columns is published with a masked variant"
+    con = duckdb.connect()
+    resolved = PortReader(mesh, mesh.product("sales/orders"), con).resolve("customers/customer_profiles")
+    assert resolved.masked and resolved.masked_with is None  # nothing left for the consumer to apply
+    assert {f.name for f in resolved.files} == {e.path for e in manifest.masked}
+    # The bytes themselves hold no clear value, whatever SQL the consumer runs over them.
+    raw = con.sql(f"SELECT * FROM read_parquet({snapshots.sql_file_list(resolved.files)})").fetchall()
+    text = " ".join(str(v) for row in raw for v in row)
+    assert "Ada" not in text and "@example.com" not in text and "1815-12-10" not in text
+    cleared = PortReader(mesh, mesh.product("marketing/customer_360"), con).resolve("customers/customer_profiles")
+    assert not cleared.masked and {f.name for f in cleared.files} == {e.path for e in manifest.files}
+
+
+def test_an_erasure_rewrite_drops_the_masked_variant_and_readers_mask_the_rest(mesh):
+    from meshwork.storage import snapshots
+
+    manifest = snapshots.read_manifest("customers", "customer_profiles", 1, _latest())
+    with duckdb.connect() as con:
+        assert snapshots.delete_rows(con, manifest, "customer_id = ?", [3]) == 1
+    rewritten = snapshots.read_manifest("customers", "customer_profiles", 1, _latest())
+    assert rewritten.masked is None and rewritten.row_count == 19
+    columns, rows = read(mesh, "sales/orders")
+    assert len(rows) == 19 and "Ada" not in " ".join(str(v) for r in rows for v in r)
+
+
+def _latest() -> str:
+    from meshwork.storage import snapshots
+
+    latest = snapshots.latest_snapshot("customers", "customer_profiles", 1)
+    assert latest
+    return latest

@@ -62,7 +62,7 @@ def test_a_publish_that_dies_midway_leaves_latest_on_the_previous_snapshot(mesh,
     def boom(path: Path) -> str:  # the data file is written, then the process "dies"
         raise RuntimeError("killed while checksumming")
 
-    monkeypatch.setattr(snapshots, "_checksum", boom)
+    monkeypatch.setattr(snapshots, "_sha256", boom)
     with pytest.raises(PublishError, match="killed while checksumming"):
         publish_orders(mesh, run_id="run-2")
     assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
