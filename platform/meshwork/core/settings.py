@@ -40,6 +40,13 @@ events go to the file ``$MESH_HOME/lineage/events.jsonl``.
                     SQLite files under ``$MESH_HOME/dagster`` (the production setup). The URL is
                     written to ``dagster.yaml`` (mode 600); leave the password out of it and give it
                     to libpq through ``PGPASSWORD`` or ``~/.pgpass`` to keep it off that disk.
+``MESH_SERVICE_URL`` the control plane (``mesh serve``): set, the mesh runs in the *enforced* mode, where
+                    reads, grants, publishes and the audit log go through that service (docs/security.md).
+                    Unset (the default), the *local* mode: one OS user, every domain trusted.
+``MESH_SERVICE_TOKEN`` / ``MESH_SERVICE_TOKEN_FILE`` the caller's credential for it (a domain's or a person's).
+``MESH_SERVICE_HOME`` / ``MESH_SERVICE_DB`` the service's private folder (keys) and its SQLAlchemy database
+                    URL (default: SQLite in that folder; ``postgresql+psycopg2://…`` in production).
+``MESH_VEND_TTL``    seconds vended read credentials live (300); ``MESH_SERVICE_TIMEOUT`` seconds a call may take.
 ``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
                     2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
                     one domain are always admitted one at a time.
@@ -285,3 +292,42 @@ def openlineage_configured() -> bool:
         or env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true"
         or any(k.startswith("OPENLINEAGE__TRANSPORT") for k in env)
     )
+
+
+# -- enforced mode: the control plane (meshwork.service) -------------------------------------------
+
+
+def service_url() -> str | None:
+    """``MESH_SERVICE_URL``: set, the mesh runs in enforced mode against that control plane."""
+    return os.environ.get("MESH_SERVICE_URL", "").strip().rstrip("/") or None
+
+
+def mode() -> str:
+    return "enforced" if service_url() else "local"
+
+
+def service_token() -> str | None:
+    """The caller's credential for the control plane: ``MESH_SERVICE_TOKEN`` or the file ``MESH_SERVICE_TOKEN_FILE``
+    (how a Kubernetes Secret is mounted)."""
+    token = os.environ.get("MESH_SERVICE_TOKEN", "").strip()
+    if not token and (path := os.environ.get("MESH_SERVICE_TOKEN_FILE")):
+        token = Path(path).read_text(encoding="utf-8").strip()
+    return token or None
+
+
+def service_dir() -> Path:
+    """The service's private state (signing key, masking key, SQLite database): never mounted in domain pods."""
+    return Path(os.environ.get("MESH_SERVICE_HOME") or mesh_home() / "service").resolve()
+
+
+def service_db_url() -> str:
+    return os.environ.get("MESH_SERVICE_DB") or f"sqlite:///{service_dir() / 'state.db'}"
+
+
+def vend_ttl() -> int:
+    """Seconds vended storage credentials live (default 300): a revocation is complete after this at worst."""
+    return max(5, int(os.environ.get("MESH_VEND_TTL", "300")))
+
+
+def service_timeout() -> float:
+    return max(0.5, float(os.environ.get("MESH_SERVICE_TIMEOUT", "30")))
