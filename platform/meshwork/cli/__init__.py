@@ -50,6 +50,10 @@ COMMANDS = {
         "meshwork.cli.generate:generate_command",
         "Generate the example company's operational source files under $MESH_HOME/sources.",
     ),
+    "identities": (
+        "meshwork.cli.serve:identities_group",
+        "Enforced mode: issue, rotate and revoke the credentials of domains and people.",
+    ),
     "lineage": (
         "meshwork.cli.lineage:lineage_group",
         "OpenLineage: a product's lineage (mesh lineage D/P) and re-sending undelivered events.",
@@ -64,6 +68,10 @@ COMMANDS = {
     "retention": (
         "meshwork.cli.retention:retention_group",
         "Purge port snapshots older than each product's declared retention.",
+    ),
+    "serve": (
+        "meshwork.cli.serve:serve_command",
+        "Run the control plane of the enforced mode (grants, vended reads, the signed audit log).",
     ),
 }
 

@@ -27,6 +27,8 @@
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
                     asset metadata (default: the ``file://`` URL of the catalog folder).
+``MESH_SQL_RULE_TIMEOUT`` seconds a contract's ``type: sql`` rule may run in its sandbox before it is
+                    stopped and fails (default 300).
 ``MESH_LINEAGE_TIMEOUT`` seconds one OpenLineage emission may hold up a run before the event goes to
                     the lineage outbox ``$MESH_HOME/lineage/outbox.jsonl`` (default 2).
 
@@ -46,6 +48,8 @@ events go to the file ``$MESH_HOME/lineage/events.jsonl``.
 ``MESH_SERVICE_TOKEN`` / ``MESH_SERVICE_TOKEN_FILE`` the caller's credential for it (a domain's or a person's).
 ``MESH_SERVICE_HOME`` / ``MESH_SERVICE_DB`` the service's private folder (keys) and its SQLAlchemy database
                     URL (default: SQLite in that folder; ``postgresql+psycopg2://…`` in production).
+``MESH_DOMAIN_CREDENTIALS_DIR`` where ``mesh build`` finds each domain's credentials (``<domain>.json``); each
+                    domain's runs get only their own.
 ``MESH_VEND_TTL``    seconds vended read credentials live (300); ``MESH_SERVICE_TIMEOUT`` seconds a call may take.
 ``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
                     2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
@@ -57,6 +61,7 @@ another ``MESH_HOME`` before anything runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -171,6 +176,10 @@ def duckdb_config() -> dict[str, str | int]:
         # Keep large sorts and joins inside the mesh's own folder, not /tmp.
         "temp_directory": str(duckdb_temp_dir()),
     }
+
+
+def sql_rule_timeout() -> float:
+    return max(0.01, float(os.environ.get("MESH_SQL_RULE_TIMEOUT", "300")))
 
 
 def dbt_in_process() -> bool:
@@ -331,3 +340,24 @@ def vend_ttl() -> int:
 
 def service_timeout() -> float:
     return max(0.5, float(os.environ.get("MESH_SERVICE_TIMEOUT", "30")))
+
+
+def domain_environment(domain: str) -> dict[str, str]:
+    """The credentials a domain's runs use in the enforced mode, from
+    ``MESH_DOMAIN_CREDENTIALS_DIR/<domain>.json`` (written by ``mesh identities issue --domain D
+    --write-credentials DIR``; in Kubernetes, a Secret per domain). Empty when no such folder is
+    configured (the local mode)."""
+    folder = os.environ.get("MESH_DOMAIN_CREDENTIALS_DIR")
+    if not folder:
+        return {}
+    path = Path(folder) / f"{domain}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no credentials for domain '{domain}' (see mesh identities issue)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    env = {"MESH_SERVICE_TOKEN": data["token"]}
+    if data.get("storage"):
+        env.update(
+            AWS_ACCESS_KEY_ID=data["storage"]["aws_access_key_id"],
+            AWS_SECRET_ACCESS_KEY=data["storage"]["aws_secret_access_key"],
+        )
+    return env

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from pathlib import Path
 
 from meshwork.core import settings
 from meshwork.core.names import quote
@@ -30,9 +31,10 @@ _PREFIX = re.compile(r"^prefix:(\d{1,3})$")
 STRATEGIES = ("hash", "redact", "year", "prefix:<n>")
 
 
-def masking_key() -> str:
-    """The pseudonymisation key of this mesh, created once with owner-only permissions."""
-    path = settings.mesh_home() / "governance" / "masking.key"
+def masking_key(path: Path | None = None) -> str:
+    """The pseudonymisation key, created once with owner-only permissions: the mesh's own in the local
+    mode; in the enforced mode the control plane passes its private one."""
+    path = path or settings.mesh_home() / "governance" / "masking.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from meshwork.core import settings
+from meshwork.core.errors import MeshError
 from meshwork.model.mesh import Mesh
 from meshwork.runtime import instance, orphan_runs
 from meshwork.runtime.domain_runs import build_job_name
@@ -94,6 +96,30 @@ class PeakMemory:
         self._thread.join()
 
 
+def _domain_env(domain: str) -> dict[str, str]:
+    """The child's environment: in the enforced mode, this domain's own credentials and no one else's."""
+    own = settings.domain_environment(domain)
+    env = settings.subprocess_env(own)
+    if settings.service_url():
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MESH_SERVICE_TOKEN_FILE"):
+            if name not in own:
+                env.pop(name, None)
+    return env
+
+
+def _check_credentials(domains: list[str]) -> None:
+    """Enforced mode: refuse to start unless every domain to build has credentials of its own."""
+    if not settings.service_url():
+        return
+    if not os.environ.get("MESH_DOMAIN_CREDENTIALS_DIR"):
+        raise MeshError("enforced mode (MESH_SERVICE_URL) needs MESH_DOMAIN_CREDENTIALS_DIR: one credential per domain")
+    for domain in domains:
+        try:
+            settings.domain_environment(domain)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise MeshError(f"enforced mode: {exc}") from exc
+
+
 def _run_domain(domain: str, log_dir: Path) -> DomainResult:
     log = log_dir / f"{domain}.log"
     start = time.monotonic()
@@ -102,7 +128,7 @@ def _run_domain(domain: str, log_dir: Path) -> DomainResult:
         proc = subprocess.run(
             materialize_command(domain, build_id),
             cwd=settings.project_dir(),
-            env=settings.subprocess_env(),
+            env=_domain_env(domain),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -124,6 +150,7 @@ def build(
     instance.ensure_local_instance()
     wanted = set(domains or mesh.domains)
     order = [d for d in mesh.domain_order() if d in wanted]
+    _check_credentials(order)
     log_dir = settings.logs_dir() / time.strftime("build-%Y%m%dT%H%M%S")
     log_dir.mkdir(parents=True, exist_ok=True)
     result = BuildResult()

@@ -1,0 +1,170 @@
+"""The control plane's audit log: an append-only table, hash-chained, with signed checkpoints.
+
+Each row holds an entry with the hash of the previous entry and its own hash. After every append the
+service signs a checkpoint of the new head (sequence number and hash) with its Ed25519 key, stores it
+in the checkpoints table and also writes it to ``audit.head.json`` in its private folder (the head
+outside the database). ``verify`` recomputes the chain and checks every checkpoint's signature and
+that the newest checkpoint and the head file name the last row: an edited, deleted, inserted or
+forged row, a truncated tail, an emptied table and a wholesale recomputation (which cannot be
+re-signed without the key) are all reported. Only the service writes here; domains have no access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from meshwork.core import settings
+from meshwork.service.state import AuditHead, AuditRow
+
+GENESIS = "0" * 64
+_append = threading.Lock()  # one appender per process; the database serialises processes
+
+
+def digest(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _key_path() -> Path:
+    return settings.service_dir() / "audit-signing.key"
+
+
+@cache
+def _signing_key(path: Path) -> Ed25519PrivateKey:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def public_key() -> Ed25519PublicKey:
+    return _signing_key(_key_path()).public_key()
+
+
+def _signed_text(seq: int, head: str, at: str) -> bytes:
+    return f"meshwork-audit|{seq}|{head}|{at}".encode()
+
+
+def record(s: Session, action: str, **fields: Any) -> dict[str, Any]:
+    """Append one entry and a signed checkpoint of the new head (committed by the caller's transaction)."""
+    with _append:
+        last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1).with_for_update()).first()
+        seq = (last.seq + 1) if last else 1
+        entry = {
+            "at": datetime.now(UTC).isoformat(),
+            "action": action,
+            **fields,
+            "seq": seq,
+            "prev": last.entry["hash"] if last else GENESIS,
+        }
+        entry["hash"] = digest(entry)
+        s.add(AuditRow(seq=seq, entry=entry))
+        at = entry["at"]
+        signature = _signing_key(_key_path()).sign(_signed_text(seq, entry["hash"], at)).hex()
+        checkpoint = {"seq": seq, "hash": entry["hash"], "at": at, "signature": signature}
+        s.add(AuditHead(seq=seq, checkpoint=checkpoint))
+        s.flush()
+        s.info["audit_head"] = checkpoint  # written to the head file once the transaction commits
+    return entry
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(s: Session) -> None:
+    if (checkpoint := s.info.pop("audit_head", None)) is not None:
+        _write_head(checkpoint)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(s: Session) -> None:
+    s.info.pop("audit_head", None)
+
+
+def _write_head(checkpoint: dict[str, Any]) -> None:
+    path = settings.service_dir() / "audit.head.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(checkpoint), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _valid(checkpoint: dict[str, Any], key: Ed25519PublicKey) -> bool:
+    try:
+        key.verify(
+            bytes.fromhex(checkpoint["signature"]),
+            _signed_text(int(checkpoint["seq"]), checkpoint["hash"], checkpoint["at"]),
+        )
+        return True
+    except (InvalidSignature, KeyError, ValueError, TypeError):
+        return False
+
+
+def verify(s: Session) -> list[str]:
+    """Every problem with the log; empty when it is intact up to the signed head."""
+    key = public_key()
+    problems: list[str] = []
+    rows = s.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
+    checkpoints = {c.seq: c.checkpoint for c in s.scalars(select(AuditHead)).all()}
+    prev, hashes = GENESIS, {}
+    for n, row in enumerate(rows, start=1):
+        entry = row.entry
+        if row.seq != n or entry.get("seq") != n:
+            problems.append(f"entry {n}: missing or out of order (found sequence {row.seq})")
+            break
+        if entry.get("prev") != prev:
+            problems.append(f"entry {n}: does not follow entry {n - 1}")
+            break
+        if entry.get("hash") != digest(entry):
+            problems.append(f"entry {n}: its content does not match its hash (edited)")
+            break
+        prev = hashes[n] = entry["hash"]
+    for seq, checkpoint in sorted(checkpoints.items()):
+        if not _valid(checkpoint, key):
+            problems.append(f"checkpoint {seq}: its signature is not the service's (forged or recomputed)")
+        elif seq in hashes and hashes[seq] != checkpoint["hash"]:
+            problems.append(f"entry {seq}: differs from its signed checkpoint (the chain was recomputed)")
+    head_file = settings.service_dir() / "audit.head.json"
+    head = json.loads(head_file.read_text(encoding="utf-8")) if head_file.exists() else None
+    newest = checkpoints[max(checkpoints)] if checkpoints else None
+    for name, h in (("the head file", head), ("the newest checkpoint", newest)):
+        if h is None:
+            if rows or head or newest:
+                problems.append(f"{name} is missing while the log has {len(rows)} entries")
+            continue
+        if not _valid(h, key):
+            problems.append(f"{name} is not signed by the service")
+        elif int(h["seq"]) > len(rows):
+            problems.append(f"{name} covers {h['seq']} entries, the log has {len(rows)} (truncated or emptied)")
+        elif int(h["seq"]) < len(rows):
+            problems.append(f"entries {int(h['seq']) + 1}..{len(rows)} are beyond the signed head (appended)")
+        elif hashes.get(int(h["seq"])) != h["hash"]:
+            problems.append(f"{name} does not name the last entry")
+    return problems
+
+
+def query(s: Session, action: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    stmt = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
+    rows = [r.entry for r in s.scalars(stmt).all()][::-1]
+    return [r for r in rows if action is None or r["action"] == action or r["action"].startswith(f"{action}.")]
+
+
+def count(s: Session) -> int:
+    return int(s.scalar(select(func.count()).select_from(AuditRow)) or 0)
