@@ -7,7 +7,9 @@ the service runs (an operator's toolbox pod in Kubernetes), never in a domain's 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -60,6 +62,20 @@ def _run(change):
         output.fail(str(exc), EXIT_FAILED)
 
 
+_WRITE_HELP = "also write <folder>/<name>.json (mode 600), the file MESH_DOMAIN_CREDENTIALS_DIR points at"
+
+
+def _write(result: dict, folder: str | None) -> dict:
+    if folder:
+        path = Path(folder) / f"{result['name']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"token": result["token"], "storage": result["storage"]}, f)
+        click.echo(f"credentials written to {path}", err=True)
+    return result
+
+
 def _storage_user(domain: str) -> str:
     return f"mesh-domain-{domain}"
 
@@ -69,8 +85,9 @@ def _storage_user(domain: str) -> str:
 @click.option("--person", default=None, help="a person (requests and approves access)")
 @click.option("--team", "teams", multiple=True, help="a person's team (repeat)")
 @click.option("--role", "roles", multiple=True, help="pii-approver, admin (repeat)")
+@click.option("--write-credentials", "folder", type=click.Path(file_okay=False), default=None, help=_WRITE_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def identities_issue(domain, person, teams, roles, as_json: bool) -> None:
+def identities_issue(domain, person, teams, roles, folder, as_json: bool) -> None:
     """Issue a credential; it is shown once. A domain also gets storage keys for its own prefix only."""
     from meshwork.service import identities, vends
 
@@ -85,14 +102,15 @@ def identities_issue(domain, person, teams, roles, as_json: bool) -> None:
             storage = store.create_user(issued.identity.storage_user, store.domain_policy(name))
         return {**identities.describe(issued.identity), "token": issued.token, "storage": storage}
 
-    _show(_run(change), as_json)
+    _show(_write(_run(change), folder), as_json)
 
 
 @identities_group.command("rotate")
 @click.option("--domain", default=None)
 @click.option("--person", default=None)
+@click.option("--write-credentials", "folder", type=click.Path(file_okay=False), default=None, help=_WRITE_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def identities_rotate(domain, person, as_json: bool) -> None:
+def identities_rotate(domain, person, folder, as_json: bool) -> None:
     """Replace a credential (and a domain's storage keys); the old ones stop working at once."""
     from meshwork.service import identities, vends
 
@@ -104,7 +122,7 @@ def identities_rotate(domain, person, as_json: bool) -> None:
         storage = vends.storage().replace_key(user) if user else None
         return {**identities.describe(issued.identity), "token": issued.token, "storage": storage}
 
-    _show(_run(change), as_json)
+    _show(_write(_run(change), folder), as_json)
 
 
 @identities_group.command("revoke")

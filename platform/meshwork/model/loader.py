@@ -255,7 +255,9 @@ def load_mesh(project_dir: Path | None = None, today: date | None = None, check_
             problems.append(
                 Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
             )
-    problems += list(_check_inputs(mesh, check_grants))
+    # Enforced mode: grants live in the control plane, which checks them on every read; the local
+    # grant store means nothing there, so a load does not consult it.
+    problems += list(_check_inputs(mesh, check_grants and settings.mode() == "local"))
     problems += list(_check_retention(mesh))
     if not problems:
         problems += list(_check_cycles(mesh))
