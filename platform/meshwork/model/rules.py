@@ -20,7 +20,8 @@ allowed values       ``enum: [{value: …}]``, or ``quality: {metric: invalidVal
 row count            schema-level ``quality: {metric: rowCount, mustBeBetween|…}``
 freshness            ``slaProperties: {property: freshness, value, unit, element: <table.column>}``
 foreign key          property ``relationships: [{type: foreignKey, to: <domain>.<product>.<column>}]``
-custom SQL           ``quality: {type: sql, query: "SELECT count(*) FROM ${table} WHERE …", mustBe: 0}``
+custom SQL           ``quality: {type: sql, query: "SELECT count(*) FROM ${table} WHERE …", mustBe: 0}``;
+                     one read-only query over ``${table}`` only (``meshwork.model.sql_rules``)
 Python (pandera)     ``quality: {type: custom, engine: pandera, implementation: "<module>:<function>"}``
 ===================  ==========================================================================
 
@@ -38,6 +39,7 @@ from typing import Any, Literal
 
 from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER
+from meshwork.model import sql_rules
 from meshwork.model.classification import PII_PATTERN
 from meshwork.model.contracts import Contract
 
@@ -243,6 +245,11 @@ def _quality_rule(item: Any, column: str | None, where: str, bad) -> Rule | None
             return None
         # A stable id (Python's hash() changes per process): the same query keeps the same rule id.
         name = item.name or f"sql_{hashlib.sha1(item.query.encode()).hexdigest()[:8]}"
+        refused = sql_rules.problems(item.query, column=column)
+        for reason in refused:
+            bad(f"{where}.query", f"SQL rule '{prefix}{name}' {reason}")
+        if refused:
+            return None
         return Rule(
             f"{prefix}{name}",
             "sql",
