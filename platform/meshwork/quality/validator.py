@@ -3,8 +3,9 @@
 Row-level rules (not null, range, length, pattern, allowed values) and the row count and freshness
 are computed in ONE scan of the table (an aggregate with a ``count(*) FILTER (WHERE …)`` per rule);
 uniqueness, foreign keys and SQL rules are one query each. Every value from a contract reaches SQL
-as a bound parameter. Only failing rules pay for a sample of failing rows, and PII columns are
-redacted in those samples before they go anywhere (check metadata, logs, CLI).
+as a bound parameter; a contract's own ``type: sql`` query runs in ``meshwork.quality.sandbox``,
+which sees the table and nothing else. Only failing rules pay for a sample of failing rows, and PII
+columns are redacted in those samples before they go anywhere (check metadata, logs, CLI).
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
+from meshwork.core import settings
 from meshwork.core.names import quote
 from meshwork.core.sqltypes import canonical_types
+from meshwork.model import sql_rules
 from meshwork.model.classification import PII_PATTERN, is_pii
 from meshwork.model.contracts import Contract
 from meshwork.model.rules import Rule
+from meshwork.quality import sandbox
 
 _LOOKS_PII = re.compile(PII_PATTERN)
 SAMPLE_ROWS = 5
@@ -140,6 +145,7 @@ class Validator:
         actual = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(table)}").fetchall()}
         self.types = actual
         self.pii = [c.name for c in contract.columns if is_pii(c)]
+        self._snapshot = sandbox.Snapshot(con, table)  # exported only if a SQL rule runs
 
     # -- public ---------------------------------------------------------------------------------
     def run(self, rules: list[Rule]) -> QualityReport:
@@ -161,6 +167,14 @@ class Validator:
             if failing:
                 result.sample = self._sample(predicate, args)
             results.append(result)
+        try:
+            results += self._run_each(runnable, row_count, newest)
+        finally:
+            self._snapshot.close()
+        return QualityReport(self.port, row_count, results)
+
+    def _run_each(self, runnable: list[Rule], row_count: int, newest: dict[str, Any]) -> list[RuleResult]:
+        results = []
         for rule in runnable:
             handler = {
                 "unique": self._unique,
@@ -172,7 +186,7 @@ class Validator:
             }.get(rule.kind)
             if handler:
                 results.append(handler(rule))
-        return QualityReport(self.port, row_count, results)
+        return results
 
     # -- rules ----------------------------------------------------------------------------------
     def _schema(self) -> list[RuleResult]:
@@ -266,13 +280,17 @@ class Validator:
         return result
 
     def _sql(self, rule: Rule) -> RuleResult:
-        query = rule.params["query"].replace("${table}", quote(self.table)).replace("${object}", quote(self.table))
-        if rule.columns:
-            query = query.replace("${column}", quote(rule.columns[0]))
+        # Checked at load too; again here for a contract edited under a running location.
+        refused = sql_rules.problems(rule.params["query"], column=rule.column)
+        if refused:
+            return RuleResult(rule, False, detail=f"not run: the query {'; '.join(refused)}")
+        query = sql_rules.substitute(rule.params["query"], rule.column)
         try:
-            value = self.con.execute(query).fetchall()[0][0]
-        except duckdb.Error as exc:
-            return RuleResult(rule, False, detail=f"the query failed: {exc}")
+            value = sandbox.run(query, self._snapshot.path, self.types, settings.sql_rule_timeout())
+        except sandbox.SandboxError as exc:
+            return RuleResult(rule, False, detail=str(exc))
+        if value is not None and not isinstance(value, int | float | Decimal):
+            return RuleResult(rule, False, detail=f"the query returned {value!r}, not a number")
         ok = value is not None and _compare(float(value), rule.params["ops"])
         return RuleResult(
             rule,
