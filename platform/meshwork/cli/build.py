@@ -17,6 +17,12 @@ from meshwork.runtime.instance import InstanceUnavailable, ensure_local_instance
 from meshwork.storage.inventory import port_summary
 
 
+def mode_banner() -> str:
+    if settings.service_url():
+        return f"mode: enforced: reads, grants, publishes and audit go through {settings.service_url()}"
+    return "mode: local: one OS user, every domain's code trusted (docs/security.md says what that means)"
+
+
 @click.command("build")
 @click.option("--domain", "domains", multiple=True, help="Build only these domains (repeatable).")
 @click.option(
@@ -38,6 +44,7 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
         sources.generate(sources.Scale(orders=orders or sources.DEFAULT_ORDERS))
     say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
     say(f"Dagster instance storage: {storage_description()}")
+    say(mode_banner())
     try:
         result = build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
     except InstanceUnavailable as exc:
