@@ -100,7 +100,12 @@ class AuditHead(Base):
 
 
 def database_url() -> str:
-    return settings.service_db_url()
+    url = settings.service_db_url()
+    # A plain postgresql:// URL means the driver the project ships (psycopg2), not SQLAlchemy's default.
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg2://" + url[len(plain) :]
+    return url
 
 
 @cache
