@@ -28,6 +28,7 @@ def serve_command(host: str, port: int, log_level: str) -> None:
     # Deferred: uvicorn and the service are needed only by this command.
     import uvicorn
 
+    # Deferred as well: the service's modules load SQLAlchemy, Starlette and boto3.
     from meshwork.service import app, vends
 
     try:
@@ -89,7 +90,7 @@ def _storage_user(domain: str) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def identities_issue(domain, person, teams, roles, folder, as_json: bool) -> None:
     """Issue a credential; it is shown once. A domain also gets storage keys for its own prefix only."""
-    from meshwork.service import identities, vends
+    from meshwork.service import identities, vends  # deferred: SQLAlchemy and boto3 only for this command
 
     kind, name = _kind_name(domain, person)
 
@@ -112,7 +113,7 @@ def identities_issue(domain, person, teams, roles, folder, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True)
 def identities_rotate(domain, person, folder, as_json: bool) -> None:
     """Replace a credential (and a domain's storage keys); the old ones stop working at once."""
-    from meshwork.service import identities, vends
+    from meshwork.service import identities, vends  # deferred: SQLAlchemy and boto3 only for this command
 
     kind, name = _kind_name(domain, person)
 
@@ -131,7 +132,7 @@ def identities_rotate(domain, person, folder, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def identities_revoke(domain, person, as_json: bool) -> None:
     """Disable a credential and delete a domain's storage keys."""
-    from meshwork.service import identities, vends
+    from meshwork.service import identities, vends  # deferred: SQLAlchemy and boto3 only for this command
 
     kind, name = _kind_name(domain, person)
 
@@ -148,7 +149,7 @@ def identities_revoke(domain, person, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def identities_list(as_json: bool) -> None:
     """Every identity (never a secret)."""
-    from meshwork.service import identities, state
+    from meshwork.service import identities, state  # deferred: SQLAlchemy only for this command
 
     rows = _run(lambda s: [identities.describe(i) for i in s.query(state.Identity).all()])
     _show(rows, as_json)
