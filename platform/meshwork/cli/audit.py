@@ -1,13 +1,14 @@
-"""``mesh audit``: verify and query the hash-chained audit audit."""
+"""``mesh audit``: verify and query the hash-chained, signed audit log."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from meshwork.cli import output
-from meshwork.cli.output import EXIT_FAILED, EXIT_OK
+from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import audit
 
 
@@ -17,10 +18,23 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--public-key",
+    "pinned",
+    default=None,
+    metavar="HEX",
+    help="Check the signatures against this key (the content of governance/audit-signing.pub, kept elsewhere) "
+    "rather than the one in MESH_HOME, which whoever can write MESH_HOME could replace.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def audit_verify(as_json: bool) -> None:
-    """Check the hash chain; exit 1 if any line was edited, removed, inserted or reordered."""
-    problems = audit.verify()
+def audit_verify(pinned: str | None, as_json: bool) -> None:
+    """Check the hash chain and its signed head; exit 1 if any line was edited, removed, inserted or
+    reordered, the log was truncated, emptied, appended to or recomputed, or the head or key replaced."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pinned)) if pinned else None
+    except ValueError:
+        output.fail("--public-key must be the 64 hex digits of an Ed25519 public key", EXIT_INVALID)
+    problems = audit.verify(key)
     output.audit_verification(problems, len(audit.entries()), as_json)
     sys.exit(EXIT_FAILED if problems else EXIT_OK)
 
