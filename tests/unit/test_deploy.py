@@ -193,11 +193,17 @@ def test_every_location_and_run_uses_the_same_image_and_mesh_configuration(value
         assert [c.name for c in d.envConfigMaps or []] == ["meshwork-env"], d.name
     launcher = values.runLauncher.config.k8sRunLauncher
     assert [c.name for c in launcher.envConfigMaps] == ["meshwork-env"]
-    # Run pods and code servers share the governance store (grants, audit log, masking key).
-    mounts = {m.mountPath for m in launcher.volumeMounts}
-    assert "/var/lib/meshwork/governance" in mounts
+    # Enforced mode: nothing of governance in any location or run pod, and no Secret shared between
+    # domains (each domain's pods get only their own: token and storage keys).
+    assert not launcher.volumeMounts and not launcher.envSecrets
+    secrets = {}
     for d in values.user_deployments.deployments:
-        assert "/var/lib/meshwork/governance" in {m.mountPath for m in d.volumeMounts or []}, d.name
+        assert not any("governance" in m.mountPath for m in d.volumeMounts or []), d.name
+        secrets[d.name] = [s.name for s in d.envSecrets or []]
+    domains = {name: refs for name, refs in secrets.items() if name != "meshwork-platform"}
+    for name, refs in domains.items():
+        assert refs == [f"meshwork-domain-{name.removeprefix('meshwork-')}"], name
+    assert "meshwork-platform" in secrets
 
 
 def test_the_instance_is_on_postgres_and_runs_queue_one_per_domain(values: Values):
@@ -233,8 +239,13 @@ def test_the_configmap_sets_only_settings_meshwork_or_openlineage_reads():
             assert f'"{key}"' in settings_source, f"{key} is not a setting of meshwork.core.settings"
         else:
             assert key.startswith("OPENLINEAGE_"), key
-    claims = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
-    assert [c["spec"]["accessModes"] for c in claims] == [["ReadWriteMany"]]
+    claims = {d["metadata"]["name"]: d["spec"]["accessModes"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    assert claims == {"meshwork-control-plane": ["ReadWriteOnce"], "meshwork-sources": ["ReadWriteMany"]}
+    # Only the control plane mounts its state; it alone gets the credentials that read every port.
+    (plane,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = plane["spec"]["template"]["spec"]
+    assert [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]] == ["meshwork-control-plane"]
+    assert {"secretRef": {"name": "meshwork-control-plane"}} in pod["containers"][0]["envFrom"]
 
 
 def test_the_dockerfile_copies_what_exists_and_installs_only_hash_pinned_packages():
