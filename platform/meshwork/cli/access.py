@@ -38,20 +38,27 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 @click.option("--reason", required=True, help="The purpose the data is needed for.")
 @click.option("--pii", is_flag=True, help="Ask to read PII columns in clear.")
 @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option(
+    "--by", default=None, help="Who asks (recorded in the audit log; they cannot approve it). Default: your OS user."
+)
 @click.option("--json", "as_json", is_flag=True)
 def access_request(
-    consumer: str, port: str, reason: str, pii: bool, expires: dt.datetime | None, as_json: bool
+    consumer: str, port: str, reason: str, pii: bool, expires: dt.datetime | None, by: str | None, as_json: bool
 ) -> None:
     """CONSUMER (domain/product) asks to read PORT (domain/product@vN)."""
     # Missing grants must not stop the request that fixes them.
     mesh = output.load_mesh_or_exit(check_grants=False)
-    _run(lambda: access.request(mesh, consumer, port, reason, pii, _date(expires)), as_json)
+    _run(lambda: access.request(mesh, consumer, port, reason, pii, _date(expires), by=by), as_json)
 
 
 def _decision(name: str) -> click.Command:
     @access_group.command(name, help=f"{name.capitalize()} an access request (REQUEST_ID from `mesh access list`).")
     @click.argument("request_id")
-    @click.option("--by", required=True, help="Who takes the decision (recorded in the audit log).")
+    @click.option(
+        "--by",
+        required=True,
+        help="Who takes the decision (recorded in the audit log); an approver cannot be the requester.",
+    )
     @click.option(
         "--expires",
         type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -71,5 +78,5 @@ approve, deny, revoke = (_decision(name) for name in ("approve", "deny", "revoke
 @access_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def access_list(as_json: bool) -> None:
-    """Every request with its status; approvals missing from the audit log are flagged as forged."""
+    """Every request with its status; approvals the audit log does not prove are flagged as forged."""
     output.access_requests(grants.access_requests(), as_json)

@@ -1,11 +1,15 @@
 """The access-request flow for restricted ports: request, approve, deny, revoke, with expiry.
 
 Every request and decision is written to the hash-chained audit log; the approved grants are kept in
-the grant store (:mod:`meshwork.model.grants`), which counts an approval only if the audit log holds it.
+the grant store (:mod:`meshwork.model.grants`), which counts an approval only if the audit log proves it.
+Whoever requests access cannot approve it. Names (``by``) are what people say they are: local mode has
+no login, so this stops a slip, not an impostor; the log records the name for the review.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 import uuid
 from datetime import UTC, date, datetime
 
@@ -19,9 +23,26 @@ class AccessError(MeshError):
     """A request or decision that cannot be taken; nothing was changed."""
 
 
+def os_user() -> str:
+    """Who runs this process, as the operating system names them (the default requester)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry, as in some containers
+        return f"uid {os.getuid()}"
+
+
 def request(
-    mesh, consumer: str, port_ref: str, reason: str, pii: bool = False, expires: date | None = None
+    mesh,
+    consumer: str,
+    port_ref: str,
+    reason: str,
+    pii: bool = False,
+    expires: date | None = None,
+    by: str | None = None,
 ) -> AccessRequest:
+    by = (by if by is not None else os_user()).strip()
+    if not by:
+        raise AccessError("a request names who makes it (--by)")
     product = mesh.products.get(consumer)
     if product is None:
         raise AccessError(f"unknown consumer product '{consumer}'")
@@ -52,6 +73,7 @@ def request(
             expires=expires.isoformat() if expires else None,
             status="pending",
             requested_at=datetime.now(UTC).isoformat(),
+            requested_by=by,
         )
         requests.append(made)
         audit.record(
@@ -62,6 +84,7 @@ def request(
             reason=reason,
             pii=pii,
             expires=made.expires,
+            by=by,
         )
     return made
 
@@ -76,7 +99,8 @@ _TRANSITIONS: dict[str, tuple[Status, Status]] = {
 def decide(request_id: str, decision: str, by: str, expires: date | None = None) -> AccessRequest:
     if decision not in _TRANSITIONS:
         raise AccessError(f"unknown decision '{decision}'")
-    if not by.strip():
+    by = by.strip()
+    if not by:
         raise AccessError("a decision names who took it (--by)")
     before, after = _TRANSITIONS[decision]
     with locked_store() as requests:
@@ -85,6 +109,11 @@ def decide(request_id: str, decision: str, by: str, expires: date | None = None)
             raise AccessError(f"no access request '{request_id}'")
         if found.status != before:
             raise AccessError(f"request {request_id} is {found.status}; only a {before} request can be {after}")
+        if decision == "approve" and found.requested_by and _same_person(by, found.requested_by):
+            raise AccessError(
+                f"{by} requested {request_id} and cannot approve it: someone else approves, such as an owner of "
+                f"the producing product"
+            )
         if expires is not None:
             found.expires = expires.isoformat()
         found.status, found.decided_by, found.decided_at = after, by, datetime.now(UTC).isoformat()
@@ -100,3 +129,7 @@ def decide(request_id: str, decision: str, by: str, expires: date | None = None)
         if decision == "approve":
             found.approval_hash = entry["hash"]
     return found
+
+
+def _same_person(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()

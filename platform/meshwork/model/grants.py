@@ -1,10 +1,12 @@
 """The grant store: approved access to restricted ports, as decided through ``mesh access``.
 
 Grants live in two places: in the producer's descriptor (``outputPorts[].grants``, reviewed like
-code) and in this runtime store under ``$MESH_HOME/governance/access.json``. An approval in the store
-only counts if the hash-chained audit log holds that very approval: a grant typed into the store by
-hand is reported as forged and ignored. The mesh model reads the store (who may read what); the
-request and decision flow that writes it is ``meshwork.governance.access``.
+code) and in this runtime store under ``$MESH_HOME/governance/access.json``. The store is only an
+index: an approval in it counts if the audit log holds that very approval, in the part of the log a
+signed checkpoint proves (its digest recomputed, not read), and no later deny or revoke of the request
+follows it. Anything else (a grant typed into the store, an audit line forged to match it, a revoked
+grant set back to approved) is reported as forged and ignored. The mesh model reads the store (who
+may read what); the request and decision flow that writes it is ``meshwork.governance.access``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class AccessRequest:
     decided_by: str | None = None
     decided_at: str | None = None
     approval_hash: str | None = None
+    requested_by: str | None = None  # absent from stores written before it was recorded
 
     def grant(self) -> Grant:
         return Grant(
@@ -73,27 +76,35 @@ def load() -> list[AccessRequest]:
     return [AccessRequest(**r) for r in json.loads(path.read_text(encoding="utf-8"))]
 
 
-def _approval_is_genuine(r: AccessRequest) -> bool:
-    for entry in audit.entries("access.approve"):
-        if entry.get("hash") == r.approval_hash:
-            return (
-                entry.get("request"),
-                entry.get("consumer"),
-                entry.get("port"),
-                entry.get("pii"),
-                entry.get("expires"),
-            ) == (r.id, r.consumer, r.port, r.pii, r.expires)
-    return False
+_DECISIONS = ("access.approve", "access.deny", "access.revoke")
+
+
+def _approval_is_genuine(r: AccessRequest, rows: list[dict[str, Any]], trusted: int, last: dict[str, int]) -> bool:
+    """The last decision on ``r`` is its approval, in the proven part of the log, digest and fields matching."""
+    # Every decision counts for "last", proven or not: a forged revocation can only take access away.
+    i = last.get(r.id)
+    if i is None or i >= trusted:
+        return False
+    entry = rows[i]
+    return (
+        entry.get("action") == "access.approve"
+        and entry.get("hash") == audit.digest(entry) == r.approval_hash
+        and (entry.get("request"), entry.get("consumer"), entry.get("port"), entry.get("pii"), entry.get("expires"))
+        == (r.id, r.consumer, r.port, r.pii, r.expires)
+    )
 
 
 def approved_grants() -> tuple[dict[str, list[Grant]], list[AccessRequest]]:
-    """Genuine approved grants by port ref, and the approvals that are not in the audit log (forged)."""
+    """Genuine approved grants by port ref, and the approvals the audit log does not prove (forged)."""
     grants: dict[str, list[Grant]] = {}
-    forged = []
-    for r in load():
-        if r.status != "approved":
-            continue
-        if _approval_is_genuine(r):
+    forged: list[AccessRequest] = []
+    approved = [r for r in load() if r.status == "approved"]
+    if not approved:
+        return grants, forged
+    rows, trusted = audit.authenticated()
+    last = {e["request"]: i for i, e in enumerate(rows) if e.get("action") in _DECISIONS and "request" in e}
+    for r in approved:
+        if _approval_is_genuine(r, rows, trusted, last):
             grants.setdefault(r.port, []).append(r.grant())
         else:
             forged.append(r)
@@ -101,6 +112,6 @@ def approved_grants() -> tuple[dict[str, list[Grant]], list[AccessRequest]]:
 
 
 def access_requests() -> list[dict[str, Any]]:
-    """Every access request as a dict, with ``forged`` true on approvals the audit log does not hold."""
+    """Every access request as a dict, with ``forged`` true on approvals the audit log does not prove."""
     forged = {r.id for r in approved_grants()[1]}
     return [{**asdict(r), "forged": r.id in forged} for r in load()]
