@@ -6,7 +6,7 @@ own DuckDB connection over the published Parquet (the clear values never reach i
 
 Strategies (default by classification, or per column with the ODCS custom property ``masking``):
 
-- ``hash``: keyed SHA-256 pseudonym (same value -> same pseudonym, so joins still work; without the
+- ``hash``: keyed SHA-256 pseudonym, 32 hex characters (same value -> same pseudonym, so joins still work; without the
   key nobody can rebuild the value). Default for ``pii``.
 - ``redact``: NULL. Default for ``sensitive-pii`` of any type but DATE/TIMESTAMP.
 - ``year``: a date or timestamp generalised to the first day of its year. Default for
@@ -68,7 +68,9 @@ def expression(column: Column, key: str) -> str:
         return c
     if rule == "hash":
         assert re.fullmatch(r"[0-9a-f]+", key)
-        return f"CASE WHEN {c} IS NULL THEN NULL ELSE sha256('{key}' || CAST({c} AS VARCHAR)) END"
+        # 128 bits of key and of pseudonym: key + a typical value fit one SHA-256 block, and the
+        # pseudonym is half the bytes to write; both halve the cost of masking at publish.
+        return f"CASE WHEN {c} IS NULL THEN NULL ELSE left(sha256('{key[:32]}' || CAST({c} AS VARCHAR)), 32) END"
     if rule == "year":
         return f"CAST(date_trunc('year', {c}) AS {column.physical_type})"
     if (m := _PREFIX.match(rule)) is not None:

@@ -52,7 +52,7 @@ def test_a_consumer_without_pii_clearance_sees_no_clear_pii(mesh):
     row = dict(zip(columns, rows[0], strict=True))
     assert row["customer_id"] == 0 and row["city"] == "London" and row["country"] == "GB"  # not PII: clear
     assert str(row["birth_date"]) == "1815-01-01"  # sensitive date generalised to its year
-    assert len(row["email"]) == 64  # keyed pseudonym
+    assert len(row["email"]) == 32  # a pseudonym (keyed: see the test below)
     assert audit.entries("port.read")[-1]["masked"] is True
 
 
@@ -106,3 +106,27 @@ def _latest() -> str:
     latest = snapshots.latest_snapshot("customers", "customer_profiles", 1)
     assert latest
     return latest
+
+
+def test_the_pseudonym_is_keyed_by_the_meshs_secret_key(mesh):
+    import hashlib
+
+    from meshwork.ports import masking
+
+    columns, rows = read(mesh, "sales/orders")
+    email = dict(zip(columns, rows[0], strict=True))["email"]
+    clear = "ada0@example.com"
+    key = masking.masking_key()
+    # Not an unkeyed hash of the value (anyone could rebuild it from a list of e-mails) …
+    assert email not in {hashlib.sha256(clear.encode()).hexdigest()[:32], hashlib.md5(clear.encode()).hexdigest()}
+    # … but the hash under this mesh's key, which nobody outside the platform holds.
+    assert email == hashlib.sha256((key[:32] + clear).encode()).hexdigest()[:32]
+    with duckdb.connect() as con:
+        other_key = "0" * 64
+        column = next(
+            c for c in mesh.product("customers/customer_profiles").current_port.contract.columns if c.name == "email"
+        )
+        under_other = con.execute(
+            f"SELECT {masking.expression(column, other_key)} FROM (SELECT ? AS email)", [clear]
+        ).fetchone()
+    assert under_other and under_other[0] != email  # another key, another pseudonym: the key matters
