@@ -163,3 +163,37 @@ def test_the_signing_key_is_private_to_the_service(db):
     key = Path(os.environ["MESH_SERVICE_HOME"]) / "audit-signing.key"
     assert key.stat().st_mode & 0o077 == 0
     assert serialization.load_pem_private_key(key.read_bytes(), None)
+
+
+def test_an_abandoned_transaction_neither_keeps_its_entry_nor_blocks_the_next_appender(db):
+    import threading
+
+    with pytest.raises(RuntimeError), state.session() as s:
+        audit_table.record(s, "port.read", actor="sales")
+        raise RuntimeError("the request failed after auditing")
+    done = threading.Event()
+
+    def append() -> None:
+        with state.session() as s:
+            audit_table.record(s, "port.read", actor="sales")
+            s.commit()
+        done.set()
+
+    threading.Thread(target=append, daemon=True).start()
+    assert done.wait(30), "the append lock was left held by the abandoned transaction"
+    with state.session() as s:
+        assert audit_table.count(s) == 1 and audit_table.verify(s) == []
+
+
+def test_concurrent_appenders_keep_one_unbroken_chain(db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def append(i: int) -> None:
+        with state.session() as s:
+            audit_table.record(s, "port.read", actor="sales", n=i)
+            s.commit()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append, range(40)))
+    with state.session() as s:
+        assert audit_table.count(s) == 40 and audit_table.verify(s) == []

@@ -66,26 +66,37 @@ def _signed_text(seq: int, head: str, at: str) -> bytes:
 
 
 def record(s: Session, action: str, **fields: Any) -> dict[str, Any]:
-    """Append one entry and a signed checkpoint of the new head (committed by the caller's transaction)."""
-    with _append:
-        last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1).with_for_update()).first()
-        seq = (last.seq + 1) if last else 1
-        entry = {
-            "at": datetime.now(UTC).isoformat(),
-            "action": action,
-            **fields,
-            "seq": seq,
-            "prev": last.entry["hash"] if last else GENESIS,
-        }
-        entry["hash"] = digest(entry)
-        s.add(AuditRow(seq=seq, entry=entry))
-        at = entry["at"]
-        signature = _signing_key(_key_path()).sign(_signed_text(seq, entry["hash"], at)).hex()
-        checkpoint = {"seq": seq, "hash": entry["hash"], "at": at, "signature": signature}
-        s.add(AuditHead(seq=seq, checkpoint=checkpoint))
-        s.flush()
-        s.info["audit_head"] = checkpoint  # written to the head file once the transaction commits
+    """Append one entry and a signed checkpoint of the new head, in the caller's transaction.
+
+    The append lock is held until that transaction commits or rolls back: the next appender must
+    see this entry as the previous one (the database alone serialises processes, see with_for_update).
+    """
+    if not s.info.get("audit_lock"):
+        _append.acquire()
+        s.info["audit_lock"] = True
+    last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1).with_for_update()).first()
+    seq = (last.seq + 1) if last else 1
+    entry = {
+        "at": datetime.now(UTC).isoformat(),
+        "action": action,
+        **fields,
+        "seq": seq,
+        "prev": last.entry["hash"] if last else GENESIS,
+    }
+    entry["hash"] = digest(entry)
+    s.add(AuditRow(seq=seq, entry=entry))
+    at = entry["at"]
+    signature = _signing_key(_key_path()).sign(_signed_text(seq, entry["hash"], at)).hex()
+    checkpoint = {"seq": seq, "hash": entry["hash"], "at": at, "signature": signature}
+    s.add(AuditHead(seq=seq, checkpoint=checkpoint))
+    s.flush()
+    s.info["audit_head"] = checkpoint  # written to the head file once the transaction commits
     return entry
+
+
+def _release(s: Session) -> None:
+    if s.info.pop("audit_lock", False):
+        _append.release()
 
 
 @event.listens_for(Session, "after_commit")
@@ -94,9 +105,12 @@ def _after_commit(s: Session) -> None:
         _write_head(checkpoint)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(s: Session) -> None:
-    s.info.pop("audit_head", None)
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(s: Session, transaction) -> None:
+    # Committed, rolled back or abandoned by close(): the outermost transaction's end frees the lock.
+    if transaction.parent is None:
+        s.info.pop("audit_head", None)
+        _release(s)
 
 
 def _write_head(checkpoint: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ a SQLite file under the service's own state folder. Tables are created on first 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -113,18 +114,20 @@ def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         settings.service_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi_connection, _record):  # readers do not block the single writer
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        with engine.connect() as con:  # WAL persists in the file: readers stop blocking the one writer
+            con.exec_driver_sql("PRAGMA journal_mode=WAL")
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
     return engine
 
 
+_creating = threading.Lock()
+
+
 def engine() -> Engine:
-    return _engine(database_url())
+    with _creating:  # the first callers may race: one engine, one create_all
+        return _engine(database_url())
 
 
 def session() -> Session:
