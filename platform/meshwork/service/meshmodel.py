@@ -7,6 +7,7 @@ a consumer's word for what it declares.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from meshwork.core import settings
@@ -15,6 +16,8 @@ from meshwork.model.mesh import Mesh
 
 _lock = threading.Lock()
 _cached: tuple[tuple[int, int], Mesh] | None = None
+_checked = 0.0
+RECHECK_SECONDS = 1.0  # a descriptor edit is seen within a second; requests in between pay nothing
 
 
 def _stamp(root: Path) -> tuple[int, int]:
@@ -23,9 +26,11 @@ def _stamp(root: Path) -> tuple[int, int]:
 
 
 def current() -> Mesh:
-    global _cached
-    stamp = _stamp(settings.domains_dir())
+    global _cached, _checked
     with _lock:
-        if _cached is None or _cached[0] != stamp:
-            _cached = (stamp, load_mesh(settings.project_dir(), check_grants=False))
+        if _cached is None or time.monotonic() - _checked > RECHECK_SECONDS:
+            stamp = _stamp(settings.domains_dir())
+            if _cached is None or _cached[0] != stamp:
+                _cached = (stamp, load_mesh(settings.project_dir(), check_grants=False))
+            _checked = time.monotonic()
         return _cached[1]

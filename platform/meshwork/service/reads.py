@@ -74,14 +74,13 @@ def read(s: Session, who: Identity, consumer_key: str, input_key: str, run_id: s
     audit_table.record(
         s, "port.read", actor=who.name, snapshot=publication.snapshot_id, masked=masked, vend=record.id, **fields
     )
-    manifest = snapshots.read_manifest(producer.domain, producer.name, declared.major, publication.snapshot_id)
     s.commit()
     store = vends.storage()
     return {
         "port": declared.ref,
         "snapshot_id": publication.snapshot_id,
         "masked": masked,
-        "manifest": manifest.model_dump(mode="json"),
+        "manifest": publication.manifest,
         "bucket": store.bucket,
         "endpoint_url": settings.s3_endpoint_url(),
         "region": settings.s3_region(),
@@ -117,7 +116,12 @@ def commit(s: Session, who: Identity, product_key: str, major: int, snapshot_id:
     masked = [f.model_dump() for f in manifest.masked] if manifest.masked is not None else None
     s.add(
         Publication(
-            port=port.ref, snapshot_id=snapshot_id, clear_files=clear, masked_files=masked, committed_by=who.name
+            port=port.ref,
+            snapshot_id=snapshot_id,
+            clear_files=clear,
+            masked_files=masked,
+            manifest=manifest.model_dump(mode="json"),
+            committed_by=who.name,
         )
     )
     audit_table.record(s, "port.publish", actor=who.name, rows=manifest.row_count, masked=masked is not None, **fields)

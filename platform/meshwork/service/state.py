@@ -67,6 +67,7 @@ class Publication(Base):
     snapshot_id: Mapped[str] = mapped_column(String(100))
     clear_files: Mapped[list] = mapped_column()
     masked_files: Mapped[list | None] = mapped_column(nullable=True)
+    manifest: Mapped[dict] = mapped_column()  # as committed: a read needs no trip to the store
     committed_by: Mapped[str] = mapped_column(String(200))
     committed_at: Mapped[datetime] = mapped_column(default=now)
 
