@@ -52,7 +52,7 @@ COMMANDS = {
     ),
     "identities": (
         "meshwork.cli.serve:identities_group",
-        "Enforced mode: issue, rotate and revoke the credentials of domains and people.",
+        "Issue, rotate and revoke the credentials domains' runs and people use with the control plane.",
     ),
     "lineage": (
         "meshwork.cli.lineage:lineage_group",
@@ -71,7 +71,7 @@ COMMANDS = {
     ),
     "serve": (
         "meshwork.cli.serve:serve_command",
-        "Run the control plane of the enforced mode (grants, vended reads, the signed audit log).",
+        "Run the control plane (enforced mode): grants, vended reads, publish commits, the signed audit log.",
     ),
 }
 
