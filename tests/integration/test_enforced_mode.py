@@ -242,3 +242,24 @@ def test_unknown_or_revoked_credentials_are_refused(plane: Plane):
     bad = requests.get(f"{plane.url}/v1/whoami", headers={"Authorization": "Bearer mw_x.y"}, timeout=10)
     assert bad.status_code == 401
     assert plane.call("domain:finance", "GET", "/v1/whoami").json()["name"] == "finance"
+
+
+def test_people_use_the_same_cli_against_the_service(plane: Plane):
+    def mesh(who: str, *args: str) -> subprocess.CompletedProcess:
+        env = {**plane.base_env, "MESH_SERVICE_TOKEN": plane.tokens[who]}
+        return subprocess.run([str(Path(sys.executable).parent / "mesh"), *args], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    asked = mesh("person:sam", "access", "request", "sales/orders", PORT, "--reason", "key check", "--json")
+    assert asked.returncode == 0, asked.stderr
+    rid = json.loads(asked.stdout)["id"]
+    own = mesh("person:sam", "access", "approve", rid)
+    assert own.returncode == 2 and "requester cannot decide" in own.stderr
+    assert mesh("person:carol", "access", "deny", rid).returncode == 0
+    listed = json.loads(mesh("person:carol", "access", "list", "--json").stdout)
+    assert {r["id"]: r["status"] for r in listed}[rid] == "denied"
+    verified = mesh("person:root", "audit", "verify", "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True, verified.stdout
+    refused = mesh("person:root", "audit", "list", "--action", "access.approve.refused", "--json")
+    assert any(e["request"] == rid for e in json.loads(refused.stdout))
+    assert mesh("person:sam", "audit", "verify").returncode == 2  # not an admin: refused, exit 2

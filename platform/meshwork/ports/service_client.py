@@ -28,7 +28,7 @@ class ServiceError(MeshError):
     """The control plane could not be reached or refused a request; its reason is in the message."""
 
 
-def call(method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+def call(method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
     url = settings.service_url()
     if url is None:
         raise ServiceError("MESH_SERVICE_URL is not set: there is no control plane to ask")
