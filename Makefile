@@ -50,6 +50,7 @@ bench: install  ## quick benchmarks (about 4 minutes): mesh vs raw DuckDB, valid
 	$(BIN)/python -m benchmarks.catalog --products 1000 --repeat 3
 	$(BIN)/python -m benchmarks.orchestration --shape 5x4 --repeat 1
 	$(BIN)/python -m benchmarks.lineage --events 300 --timeout 1
+	$(BIN)/python -m benchmarks.enforced --rows 100000 --reads 10 --seconds 3
 
 bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); writes docs/benchmarks/
 	$(BIN)/python -m benchmarks.mesh_build --orders 100000 1000000 10000000 --repeat 2 --json docs/benchmarks/mesh_build.json
@@ -60,6 +61,7 @@ bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); wr
 	$(BIN)/python -m benchmarks.orchestration --shape 5x4 20x50 --repeat 2 --json docs/benchmarks/orchestration.json
 	$(BIN)/python -m benchmarks.soak --minutes 5 --readers 3 --json docs/benchmarks/soak.json
 	$(BIN)/python -m benchmarks.lineage --events 1000 --timeout 1
+	$(BIN)/python -m benchmarks.enforced --rows 1000000 --reads 30 --seconds 10
 
 lint: install  ## ruff, mypy and the package's import layers (import-linter)
 	$(BIN)/ruff check platform domains tests benchmarks
