@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 
+from meshwork.core import audit
 from meshwork.service import audit_table, identities, state
 from tests import postgres
 
@@ -121,20 +122,19 @@ def _tamper_resign(s):
     key = Ed25519PrivateKey.generate()
     for row in _rows(s):
         e = row.entry
-        sig = key.sign(f"meshwork-audit|{e['seq']}|{e['hash']}|{e['at']}".encode()).hex()
-        s.merge(state.AuditHead(seq=e["seq"], checkpoint={"seq": e["seq"], "hash": e["hash"], "at": e["at"],
-                                                          "signature": sig}))  # fmt: skip
+        forged = json.loads(audit.sign(key, e["seq"], e["hash"], e["at"]).to_json())
+        s.merge(state.AuditHead(seq=e["seq"], checkpoint=forged))
 
 
 TAMPERING = {
     "edit a middle entry": (_tamper_edit, "entry 3"),
     "edit the last entry": (_tamper_edit_last, "entry 5"),
-    "drop the tail": (_tamper_truncate, "truncated"),
-    "drop the tail and its checkpoints": (_tamper_truncate_with_checkpoints, "truncated"),
-    "empty the log": (_tamper_empty, "missing"),
-    "append a well-formed entry": (_tamper_append, "beyond the signed head"),
+    "drop the tail": (_tamper_truncate, "its end was removed"),
+    "drop the tail and its checkpoints": (_tamper_truncate_with_checkpoints, "its end was removed"),
+    "empty the log": (_tamper_empty, "is empty"),
+    "append a well-formed entry": (_tamper_append, "not covered by a signed checkpoint"),
     "recompute the whole chain": (_tamper_recompute, "recomputed"),
-    "recompute and re-sign with another key": (_tamper_resign, "not the service's"),
+    "recompute and re-sign with another key": (_tamper_resign, "does not verify"),
 }
 
 
@@ -155,7 +155,7 @@ def test_a_deleted_head_file_is_reported(db):
     _log()
     (Path(os.environ["MESH_SERVICE_HOME"]) / "audit.head.json").unlink()
     with state.session() as s:
-        assert any("head file is missing" in p for p in audit_table.verify(s))
+        assert any("there is no signed head" in p for p in audit_table.verify(s))
 
 
 def test_the_signing_key_is_private_to_the_service(db):

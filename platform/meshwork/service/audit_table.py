@@ -11,7 +11,6 @@ re-signed without the key) are all reported. Only the service writes here; domai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -20,22 +19,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from meshwork.core import settings
+from meshwork.core import audit, settings
 from meshwork.service.state import AuditHead, AuditRow
 
-GENESIS = "0" * 64
+GENESIS = audit.GENESIS
+digest = audit.digest  # the chain and its checkpoints are core.audit's: one format for both logs
 _append = threading.Lock()  # one appender per process; the database serialises processes
-
-
-def digest(entry: dict[str, Any]) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _key_path() -> Path:
@@ -61,10 +55,6 @@ def public_key() -> Ed25519PublicKey:
     return _signing_key(_key_path()).public_key()
 
 
-def _signed_text(seq: int, head: str, at: str) -> bytes:
-    return f"meshwork-audit|{seq}|{head}|{at}".encode()
-
-
 def record(s: Session, action: str, **fields: Any) -> dict[str, Any]:
     """Append one entry and a signed checkpoint of the new head, in the caller's transaction.
 
@@ -85,9 +75,7 @@ def record(s: Session, action: str, **fields: Any) -> dict[str, Any]:
     }
     entry["hash"] = digest(entry)
     s.add(AuditRow(seq=seq, entry=entry))
-    at = entry["at"]
-    signature = _signing_key(_key_path()).sign(_signed_text(seq, entry["hash"], at)).hex()
-    checkpoint = {"seq": seq, "hash": entry["hash"], "at": at, "signature": signature}
+    checkpoint = json.loads(audit.sign(_signing_key(_key_path()), seq, entry["hash"], entry["at"]).to_json())
     s.add(AuditHead(seq=seq, checkpoint=checkpoint))
     s.flush()
     s.info["audit_head"] = checkpoint  # written to the head file once the transaction commits
@@ -120,58 +108,22 @@ def _write_head(checkpoint: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _valid(checkpoint: dict[str, Any], key: Ed25519PublicKey) -> bool:
-    try:
-        key.verify(
-            bytes.fromhex(checkpoint["signature"]),
-            _signed_text(int(checkpoint["seq"]), checkpoint["hash"], checkpoint["at"]),
-        )
-        return True
-    except (InvalidSignature, KeyError, ValueError, TypeError):
-        return False
+def _checkpoint(raw: dict[str, Any] | None) -> audit.Checkpoint | None:
+    return audit.Checkpoint.parse(json.dumps(raw)) if raw is not None else None
 
 
 def verify(s: Session) -> list[str]:
-    """Every problem with the log; empty when it is intact up to the signed head."""
-    key = public_key()
-    problems: list[str] = []
-    rows = s.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
-    checkpoints = {c.seq: c.checkpoint for c in s.scalars(select(AuditHead)).all()}
-    prev, hashes = GENESIS, {}
-    for n, row in enumerate(rows, start=1):
-        entry = row.entry
-        if row.seq != n or entry.get("seq") != n:
-            problems.append(f"entry {n}: missing or out of order (found sequence {row.seq})")
-            break
-        if entry.get("prev") != prev:
-            problems.append(f"entry {n}: does not follow entry {n - 1}")
-            break
-        if entry.get("hash") != digest(entry):
-            problems.append(f"entry {n}: its content does not match its hash (edited)")
-            break
-        prev = hashes[n] = entry["hash"]
-    for seq, checkpoint in sorted(checkpoints.items()):
-        if not _valid(checkpoint, key):
-            problems.append(f"checkpoint {seq}: its signature is not the service's (forged or recomputed)")
-        elif seq in hashes and hashes[seq] != checkpoint["hash"]:
-            problems.append(f"entry {seq}: differs from its signed checkpoint (the chain was recomputed)")
+    """Every problem with the log (core.audit's verification over the table, its checkpoints and the
+    head file); empty when it is intact up to the signed head."""
+    entries = [r.entry for r in s.scalars(select(AuditRow).order_by(AuditRow.seq)).all()]
+    checkpoints = [
+        cp
+        for c in s.scalars(select(AuditHead).order_by(AuditHead.seq)).all()
+        if (cp := _checkpoint(c.checkpoint)) is not None
+    ]
     head_file = settings.service_dir() / "audit.head.json"
-    head = json.loads(head_file.read_text(encoding="utf-8")) if head_file.exists() else None
-    newest = checkpoints[max(checkpoints)] if checkpoints else None
-    for name, h in (("the head file", head), ("the newest checkpoint", newest)):
-        if h is None:
-            if rows or head or newest:
-                problems.append(f"{name} is missing while the log has {len(rows)} entries")
-            continue
-        if not _valid(h, key):
-            problems.append(f"{name} is not signed by the service")
-        elif int(h["seq"]) > len(rows):
-            problems.append(f"{name} covers {h['seq']} entries, the log has {len(rows)} (truncated or emptied)")
-        elif int(h["seq"]) < len(rows):
-            problems.append(f"entries {int(h['seq']) + 1}..{len(rows)} are beyond the signed head (appended)")
-        elif hashes.get(int(h["seq"])) != h["hash"]:
-            problems.append(f"{name} does not name the last entry")
-    return problems
+    head = audit.Checkpoint.parse(head_file.read_text(encoding="utf-8")) if head_file.exists() else None
+    return audit.verify_entries(entries, checkpoints, head, public_key())
 
 
 def query(s: Session, action: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
