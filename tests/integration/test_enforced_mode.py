@@ -263,3 +263,30 @@ def test_people_use_the_same_cli_against_the_service(plane: Plane):
     refused = mesh("person:root", "audit", "list", "--action", "access.approve.refused", "--json")
     assert any(e["request"] == rid for e in json.loads(refused.stdout))
     assert mesh("person:sam", "audit", "verify").returncode == 2  # not an admin: refused, exit 2
+
+
+def test_rotating_a_domain_replaces_its_token_and_storage_keys_and_revoking_ends_both(plane: Plane):
+    def mesh(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(Path(sys.executable).parent / "mesh"), "identities", *args], env=plane.admin_env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    old_token, old_keys = plane.tokens["domain:finance"], plane.storage["finance"]
+    own_key = "ports/finance/probe"
+    assert plane.s3(old_keys).put_object(Bucket=plane.bucket, Key=own_key, Body=b"1")
+    rotated = mesh("rotate", "--domain", "finance", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    new = json.loads(rotated.stdout)
+    plane.tokens["domain:finance"], plane.storage["finance"] = new["token"], new["storage"]
+    assert plane.call("domain:finance", "GET", "/v1/whoami").status_code == 200
+    import requests
+
+    stale = requests.get(f"{plane.url}/v1/whoami", headers={"Authorization": f"Bearer {old_token}"}, timeout=10)
+    assert stale.status_code == 401
+    with pytest.raises(ClientError):
+        plane.s3(old_keys).get_object(Bucket=plane.bucket, Key=own_key)
+    assert plane.s3(new["storage"]).get_object(Bucket=plane.bucket, Key=own_key)["Body"].read() == b"1"
+    revoked = mesh("revoke", "--domain", "finance", "--json")
+    assert revoked.returncode == 0, revoked.stderr
+    assert plane.call("domain:finance", "GET", "/v1/whoami").status_code == 401
+    with pytest.raises(ClientError):
+        plane.s3(new["storage"]).get_object(Bucket=plane.bucket, Key=own_key)
