@@ -89,7 +89,7 @@ def test_every_metric_materializes_from_a_built_mesh_and_writes_its_values(home:
 
     lead = value("change_lead_time")
     assert lead["summary"]["edges_measured"] == sum(len(p.inputs) for p in mesh.products.values())
-    assert 0 < lead["summary"]["median_seconds"] < 600  # downstream domains built minutes after upstream
+    assert lead["summary"]["median_seconds"] > 0  # downstream domains publish after their upstream
 
     first = value("time_to_first_publish")
     if (REPO / ".git").exists():
