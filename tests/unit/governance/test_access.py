@@ -65,6 +65,23 @@ def test_the_reader_refuses_a_grant_that_expired_after_load_and_records_the_atte
     assert refused[-1]["consumer"] == "marketing/customer_360" and "grant" in refused[-1]["reason"]
 
 
+def test_a_long_running_process_refuses_a_grant_once_the_real_clock_passes_its_expiry(project: Path):
+    # The mesh is loaded while the grant is valid and its `today` is never changed: only the real clock
+    # moves, as it does under a code server that stays up for months (the date.today() path).
+    import time_machine
+
+    with time_machine.travel(date(2027, 6, 1), tick=False):
+        mesh = load_mesh(project)
+        publish_profiles(mesh)
+    con = duckdb.connect()
+    with time_machine.travel(date(2027, 12, 31), tick=False):  # the last valid day
+        reader = PortReader(mesh, mesh.product("marketing/customer_360"), con)
+        assert reader.relation("customers/customer_profiles").aggregate("count(*)").fetchall() == [(5,)]
+    with time_machine.travel(date(2028, 1, 1), tick=False), pytest.raises(PortAccessError, match="no valid grant"):
+        PortReader(mesh, mesh.product("marketing/customer_360"), con).relation("customers/customer_profiles")
+    assert mesh.today == date(2027, 6, 1)
+
+
 def test_public_ports_need_no_grant(project: Path):
     mesh = load_mesh(project)
     assert mesh.product("sales/orders").current_port.visibility.value == "public"
