@@ -70,8 +70,10 @@ def test_every_product_has_a_blocking_contract_check(mesh, all_defs):
 
 def test_cross_domain_consumers_use_eager_automation_and_sources_run_on_schedules(mesh, all_defs):
     specs = {s.key: s for d in all_defs.values() for s in d.resolve_all_asset_specs() if s.group_name}
-    assert specs[dg.AssetKey(["finance", "daily_revenue"])].automation_condition is not None
-    assert specs[dg.AssetKey(["marketing", "customer_360"])].automation_condition is not None
+    # Eager, and held back while an upstream blocking check (the producer's contract) has failed.
+    expected = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    assert specs[dg.AssetKey(["finance", "daily_revenue"])].automation_condition == expected
+    assert specs[dg.AssetKey(["marketing", "customer_360"])].automation_condition == expected
     assert specs[dg.AssetKey(["sales", "orders"])].automation_condition is None
     schedules = {s.name: s for s in all_defs["sales"].schedules or []}
     assert schedules["sales_ingest"].cron_schedule == "0 * * * *"
