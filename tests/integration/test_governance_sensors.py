@@ -13,8 +13,9 @@ import pytest
 
 from meshwork.governance import access, notify
 from meshwork.locations import governance_sensors
-from meshwork.locations.governance_sensors import GOVERNANCE, GRANTS, SLA
 from meshwork.model.loader import load_mesh
+from meshwork.runtime import governance_checks
+from meshwork.runtime.governance_checks import GOVERNANCE, GRANTS, SLA
 from meshwork.runtime.instance import ensure_local_instance
 from tests.conftest import BIN, REPO
 from tests.integration.test_policies import edit
@@ -66,9 +67,9 @@ def test_a_stale_port_breaches_its_sla(built_mesh: Path, monkeypatch):
     monkeypatch.setenv("MESH_HOME", str(built_mesh))
     mesh = load_mesh()
     later = datetime.now(UTC) + timedelta(hours=27)  # orders promise 26h
-    stale = {e.product for e in governance_sensors.sla_evaluations(mesh, later) if not e.passed}
+    stale = {e.product for e in governance_checks.sla_evaluations(mesh, later) if not e.passed}
     assert "sales/orders" in stale
-    fresh = {e.product for e in governance_sensors.sla_evaluations(mesh, datetime.now(UTC)) if not e.passed}
+    fresh = {e.product for e in governance_checks.sla_evaluations(mesh, datetime.now(UTC)) if not e.passed}
     assert fresh == set()
 
 
@@ -119,15 +120,28 @@ def test_expiring_expired_and_missing_grants_are_reported_to_consumer_and_produc
     assert "expired on 2020-01-01" in c360.metadata["findings"].value
 
 
-def test_the_checks_also_run_on_demand_from_the_platform_location(built_mesh: Path, monkeypatch):
+def test_the_checks_also_run_on_demand_from_each_domains_location(built_mesh: Path, monkeypatch):
     monkeypatch.setenv("MESH_HOME", str(built_mesh))
-    checks = list(governance_definitions().asset_checks or [])
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(checks, instance=instance, selection=dg.AssetSelection.all_asset_checks())
-    evaluations = {("/".join(e.asset_key.path), e.check_name): e for e in result.get_asset_check_evaluations()}
-    assert result.success
-    assert set(evaluations) == {(p, c) for p in load_mesh().products for c in (GOVERNANCE, SLA, GRANTS)}
+    mesh = load_mesh()
+    evaluations = {}
+    for domain in mesh.domains:
+        checks = governance_checks.domain_checks(mesh, domain)
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize(checks, instance=instance, selection=dg.AssetSelection.all_asset_checks())
+        assert result.success
+        for e in result.get_asset_check_evaluations():
+            assert e.asset_key.path[0] == domain  # a location checks only its own products
+            evaluations[("/".join(e.asset_key.path), e.check_name)] = e
+    assert set(evaluations) == {(p, c) for p in mesh.products for c in (GOVERNANCE, SLA, GRANTS)}
     assert all(e.passed for e in evaluations.values())
+
+
+def test_the_platform_location_declares_no_check_on_another_locations_asset():
+    from meshwork.locations.platform import defs
+
+    platform = defs()
+    assert not list(platform.asset_checks or []), "a check here breaks the UI's Materialize of that asset"
+    assert {s.name for s in platform.sensors or []} >= {f"{c}_sensor" for c in (GOVERNANCE, SLA, GRANTS)}
 
 
 def test_the_daemon_records_runtime_checks_on_the_real_instance(built_mesh: Path, tmp_path: Path, monkeypatch):

@@ -9,7 +9,7 @@ import dagster as dg
 from meshwork.governance import policies
 from meshwork.model.loader import current_mesh, ensure_importable
 from meshwork.model.mesh import Mesh
-from meshwork.runtime import automation, domain_runs, gate, python_products, specs
+from meshwork.runtime import automation, domain_runs, gate, governance_checks, python_products, specs
 
 
 def domain_definitions(domain: str) -> dg.Definitions:
@@ -49,10 +49,17 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
     if (purge := automation.retention_schedule(mesh, mesh.domains[domain])) is not None:
         schedules.append(purge)
     automated = any(specs.automation_condition(mesh, p) for p in mesh.domains[domain].products)
+    products = mesh.domains[domain].products
+    # The runtime checks live here, on this location's own assets, so the UI's Materialize (asset +
+    # every check shown on it) never selects a check another location defines.
+    runtime_checks = governance_checks.domain_checks(mesh, domain, lambda: asset_graph(mesh))
+    # Policies over the whole asset graph are the platform sensor's to evaluate: a build need not
+    # load every domain's definitions; its SLA and grants checks run, so no stale result remains.
+    policy_keys = [dg.AssetCheckKey(specs.asset_key(p.key), governance_checks.GOVERNANCE) for p in products]
     return dg.Definitions(
         assets=assets,
-        asset_checks=[gate.contract_gate(mesh, p) for p in mesh.domains[domain].products],
-        jobs=[domain_runs.build_job(domain)],
+        asset_checks=[*(gate.contract_gate(mesh, p) for p in products), *runtime_checks],
+        jobs=[domain_runs.build_job(domain, skip_checks=policy_keys)],
         schedules=schedules,
         sensors=[domain_runs.automation_sensor(domain)] if automated else [],
         resources=resources,

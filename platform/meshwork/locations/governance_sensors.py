@@ -1,18 +1,16 @@
-"""Governance at runtime: the same policies as `mesh check`, plus SLAs and grants, as asset checks.
+"""Governance at runtime: the platform location's sensors for the ``governance``, ``sla`` and
+``grants`` checks of every product.
 
-The platform code location declares three checks on every product of every domain, ``governance``
-(policy violations), ``sla`` (age of the latest published snapshot against ``sla.freshness``) and
-``grants`` (the product's grants on restricted inputs: missing, expired or expiring soon). Sensors
-evaluate them on an interval and record the results as asset check evaluations, so they show on
-each product's page in the Dagster UI next to its contract check; a run of the checks does the same
-on demand. New findings, and findings that went away, are sent to the owning team through
-:mod:`meshwork.governance.notify`; the sensor cursor remembers what was already said.
+The checks are declared by each domain's code location on its own products
+(:mod:`meshwork.runtime.governance_checks`); these sensors evaluate them for the whole mesh on an
+interval and record the results as asset check evaluations by check key, so they show on each
+product's page in the Dagster UI next to its contract check. New findings, and findings that went
+away, are sent to the owning team through :mod:`meshwork.governance.notify`; the sensor cursor
+remembers what was already said.
 """
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
 
 import dagster as dg
 
@@ -20,183 +18,19 @@ from meshwork.core import settings
 from meshwork.core.errors import MeshDefinitionError
 from meshwork.governance import notify
 from meshwork.governance.notify import Notice
-from meshwork.governance.policies import find_violations
-from meshwork.model.descriptors import Visibility
-from meshwork.model.loader import load_mesh
-from meshwork.model.mesh import Mesh, Product
-from meshwork.storage import snapshots
-
-GOVERNANCE, SLA, GRANTS = "governance", "sla", "grants"
-CHECKS = (GOVERNANCE, SLA, GRANTS)
+from meshwork.model.mesh import Mesh
+from meshwork.runtime.governance_checks import CHECKS, Evaluation, GraphLoader, evaluations_for, load
 
 
-@dataclass
-class Evaluation:
-    product: str
-    check: str
-    passed: bool
-    severity: str  # error | warn: how bad it is when not passed
-    description: str
-    findings: list[str] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+def _graph(mesh: Mesh) -> GraphLoader:
+    def loader():
+        # Deferred: the domains' definitions import the whole runtime (OpenLineage, dbt glue), ~0.7 s of
+        # the platform location's start; only a sensor evaluating the policies needs them.
+        from meshwork.locations.domain import asset_graph
 
-    def asset_key(self) -> dg.AssetKey:
-        return dg.AssetKey(self.product.split("/"))
+        return asset_graph(mesh)
 
-    def metadata(self) -> dict:
-        return {
-            "findings": dg.MetadataValue.md("\n".join(f"- {f}" for f in self.findings) or "none"),
-            "count": len(self.findings),
-        }
-
-    def _severity(self) -> dg.AssetCheckSeverity:
-        return dg.AssetCheckSeverity.ERROR if self.severity == "error" else dg.AssetCheckSeverity.WARN
-
-    def to_event(self) -> dg.AssetCheckEvaluation:
-        return dg.AssetCheckEvaluation(
-            asset_key=self.asset_key(),
-            check_name=self.check,
-            passed=self.passed,
-            severity=self._severity(),
-            description=self.description,
-            metadata=self.metadata(),
-        )
-
-    def to_result(self) -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(
-            asset_key=self.asset_key(),
-            check_name=self.check,
-            passed=self.passed,
-            severity=self._severity(),
-            description=self.description,
-            metadata=self.metadata(),
-        )
-
-
-def _team(mesh: Mesh, product_or_domain: str) -> str:
-    domain = mesh.domains.get(product_or_domain.split("/")[0])
-    return domain.descriptor.owner.team if domain else "platform"
-
-
-def policy_evaluations(mesh: Mesh) -> list[Evaluation]:
-    # Deferred: the domains' definitions import the whole runtime (OpenLineage, dbt glue), ~0.7 s of
-    # the platform location's start; only a sensor evaluating the policies needs them.
-    from meshwork.locations.domain import asset_graph
-
-    findings = find_violations(mesh, lambda: asset_graph(mesh))
-    out = []
-    for product in mesh.products.values():
-        # A finding about a whole domain concerns each of its products.
-        mine = [f for f in findings if f.subject in (product.key, product.domain)]
-        errors = [f for f in mine if f.severity == "error"]
-        lines = [f"{f.severity.upper()} {f.policy}: {f.message}" for f in mine]
-        out.append(
-            Evaluation(
-                product.key,
-                GOVERNANCE,
-                passed=not errors,
-                severity="error" if errors else "warn",
-                description=f"{len(errors)} policy error(s), {len(mine) - len(errors)} warning(s)",
-                findings=lines,
-                notices=[
-                    Notice(_team(mesh, f.subject), "policy", product.key, f.severity, f"{f.policy}: {f.message}")
-                    for f in mine
-                ],
-            )
-        )
-    return out
-
-
-def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
-    out = []
-    for product in mesh.products.values():
-        window = product.descriptor.sla.freshness_window
-        lines = []
-        for port in product.ports:
-            snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
-            if snapshot is None:
-                lines.append(f"{port.ref} has never been published (freshness {product.descriptor.sla.freshness})")
-                continue
-            published = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
-            age = now - published
-            if age > window:
-                lines.append(
-                    f"{port.ref} is {age.total_seconds() / 3600:,.1f}h old, over its "
-                    f"{product.descriptor.sla.freshness} freshness SLA (snapshot {snapshot})"
-                )
-        out.append(
-            Evaluation(
-                product.key,
-                SLA,
-                passed=not lines,
-                severity="error",
-                description="within its freshness SLA" if not lines else f"{len(lines)} port(s) breach the SLA",
-                findings=lines,
-                notices=[Notice(_team(mesh, product.key), "sla", product.key, "error", line) for line in lines],
-            )
-        )
-    return out
-
-
-def grant_evaluations(mesh: Mesh, today: date, notice_days: int) -> list[Evaluation]:
-    """A consumer's grants on its restricted inputs, from descriptors and approved requests."""
-    out = []
-    for product in mesh.products.values():
-        lines, notices, worst = [], [], "warn"
-        for port in product.inputs:
-            producer = mesh.products.get(port.product)
-            out_port = producer.port(port.major) if producer else None
-            if producer is None or out_port is None or out_port.visibility != Visibility.RESTRICTED:
-                continue
-            if producer.domain == product.domain:
-                continue
-            grants = [
-                g
-                for g in [*out_port.spec.grants, *mesh.runtime_grants.get(out_port.ref, [])]
-                if g.consumer == product.key
-            ]
-            valid = [g for g in grants if g.is_valid(today)]
-            if not valid:
-                worst = "error"
-                why = f"expired on {max(g.expires for g in grants if g.expires)}" if grants else "is missing"
-                line = f"the grant on {out_port.ref} {why}: reads are refused"
-            elif all(g.expires for g in valid):
-                last = max(g.expires for g in valid if g.expires)
-                if last - today > timedelta(days=notice_days):
-                    continue
-                line = f"the grant on {out_port.ref} expires on {last} ({(last - today).days} day(s) left)"
-            else:
-                continue
-            lines.append(line)
-            # The consumer must renew; the producer decides, so both hear about it.
-            for team in dict.fromkeys([_team(mesh, product.key), _team(mesh, producer.key)]):
-                notices.append(Notice(team, "grant", product.key, worst, line))
-        out.append(
-            Evaluation(
-                product.key,
-                GRANTS,
-                passed=not lines,
-                severity=worst,
-                description="grants are valid" if not lines else f"{len(lines)} grant(s) need action",
-                findings=lines,
-                notices=notices,
-            )
-        )
-    return out
-
-
-def evaluations_for(check: str, mesh: Mesh, now: datetime | None = None) -> list[Evaluation]:
-    now = now or datetime.now(UTC)
-    if check == GOVERNANCE:
-        return policy_evaluations(mesh)
-    if check == SLA:
-        return sla_evaluations(mesh, now)
-    return grant_evaluations(mesh, now.date(), settings.grant_notice_days())
-
-
-def _load() -> Mesh:
-    # Grants are this sensor's subject, so a missing one must not stop the mesh from loading.
-    return load_mesh(check_grants=False)
+    return loader
 
 
 def changes(evaluations: Iterable[Evaluation], cursor: str | None) -> tuple[list[Notice], str]:
@@ -224,10 +58,10 @@ def _sensor(check: str) -> dg.SensorDefinition:
     )
     def _watch(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         try:
-            mesh = _load()
+            mesh = load()
         except MeshDefinitionError as exc:  # `mesh check` and the domain locations say the same, louder
             return dg.SkipReason(f"the mesh does not load: {exc}")
-        evaluations = evaluations_for(check, mesh)
+        evaluations = evaluations_for(check, mesh, asset_graph=_graph(mesh))
         notices, cursor = changes(evaluations, context.cursor)
         delivery = notify.deliver(notices)
         if delivery.error:
@@ -239,29 +73,7 @@ def _sensor(check: str) -> dg.SensorDefinition:
     return _watch
 
 
-def _checks(mesh: Mesh, check: str, describe: Callable[[Product], str]) -> dg.AssetChecksDefinition:
-    specs = [
-        dg.AssetCheckSpec(check, asset=dg.AssetKey([p.domain, p.name]), description=describe(p))
-        for p in mesh.products.values()
-    ]
-
-    @dg.multi_asset_check(specs=specs, name=f"{check}_checks", can_subset=True)
-    def _run(context: dg.AssetCheckExecutionContext):
-        selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-        for ev in evaluations_for(check, _load()):
-            if (ev.asset_key(), ev.check) in selected:
-                yield ev.to_result()
-
-    return _run
-
-
-def governance_definitions(mesh: Mesh) -> dg.Definitions:
-    descriptions = {
-        GOVERNANCE: lambda p: "Every global policy and its domain's policies hold for this product.",
-        SLA: lambda p: f"Every output port was published within the last {p.descriptor.sla.freshness}.",
-        GRANTS: lambda p: "Every restricted input is read under a valid grant that is not about to expire.",
-    }
-    return dg.Definitions(
-        asset_checks=[_checks(mesh, c, descriptions[c]) for c in CHECKS],
-        sensors=[_sensor(c) for c in CHECKS],
-    )
+def governance_definitions(mesh: Mesh | None = None) -> dg.Definitions:
+    """The three sensors. The checks themselves are declared by each domain's location (a check
+    declared here, on another location's asset, broke every Materialize in the UI)."""
+    return dg.Definitions(sensors=[_sensor(c) for c in CHECKS])

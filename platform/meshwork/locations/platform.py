@@ -4,7 +4,6 @@ import dagster as dg
 
 from meshwork.locations.governance_sensors import governance_definitions
 from meshwork.locations.metric_assets import metric_assets
-from meshwork.model.loader import load_mesh
 
 
 @dg.definitions
@@ -16,6 +15,4 @@ def defs() -> dg.Definitions:
         cron_schedule="5 * * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    # Grants are checked by the `grants` sensor here; a missing one must not hide the whole location.
-    governance = governance_definitions(load_mesh(check_grants=False))
-    return dg.Definitions.merge(governance, dg.Definitions(assets=metrics, schedules=[refresh]))
+    return dg.Definitions.merge(governance_definitions(), dg.Definitions(assets=metrics, schedules=[refresh]))

@@ -10,6 +10,8 @@ Dagster's implicit asset job and carry no tag: the warehouse pool still gives th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 DOMAIN_TAG = "meshwork/domain"
@@ -23,11 +25,15 @@ def build_job_name(domain: str) -> str:
     return f"{domain}_build"
 
 
-def build_job(domain: str) -> dg.UnresolvedAssetJobDefinition:
-    """Every product of the domain and its checks, as one tagged run (what `mesh build` executes)."""
+def build_job(domain: str, skip_checks: Sequence[dg.AssetCheckKey] = ()) -> dg.UnresolvedAssetJobDefinition:
+    """Every product of the domain and its checks but ``skip_checks``, as one tagged run (what `mesh build`
+    executes)."""
+    selection: dg.AssetSelection = dg.AssetSelection.all()
+    if skip_checks:
+        selection = selection - dg.AssetSelection.checks(*skip_checks)
     return dg.define_asset_job(
         build_job_name(domain),
-        selection=dg.AssetSelection.all(),
+        selection=selection,
         # `tags`, not `run_tags`: Dagster copies job tags onto runs when no run_tags are set, and
         # `dagster job launch` reads only the job tags (it ignores run_tags).
         tags=run_tags(domain),

@@ -1,0 +1,231 @@
+"""The platform's runtime checks on every product, ``governance``, ``sla`` and ``grants``: how they are
+evaluated and how a domain's code location declares them.
+
+``governance``: the same policies as `mesh check` (with the whole asset graph when a loader is given).
+``sla``: age of the latest published snapshot of each live port against ``sla.freshness``.
+``grants``: the product's grants on restricted inputs: missing, expired or expiring soon.
+
+Each domain's code location declares these checks on its own products (:func:`domain_checks`), so a
+Materialize in the Dagster UI, which selects an asset with every check shown on it, always selects
+checks its own location defines. The platform location's sensors evaluate the same checks on an
+interval for every product and record the results by check key (:mod:`meshwork.locations.governance_sensors`).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from meshwork.core import settings
+from meshwork.governance.notify import Notice
+from meshwork.governance.policies import find_violations
+from meshwork.model.descriptors import Visibility
+from meshwork.model.loader import load_mesh
+from meshwork.model.mesh import Mesh, Product
+from meshwork.storage import snapshots
+
+GOVERNANCE, SLA, GRANTS = "governance", "sla", "grants"
+CHECKS = (GOVERNANCE, SLA, GRANTS)
+
+
+@dataclass
+class Evaluation:
+    product: str
+    check: str
+    passed: bool
+    severity: str  # error | warn: how bad it is when not passed
+    description: str
+    findings: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    def asset_key(self) -> dg.AssetKey:
+        return dg.AssetKey(self.product.split("/"))
+
+    def metadata(self) -> dict:
+        return {
+            "findings": dg.MetadataValue.md("\n".join(f"- {f}" for f in self.findings) or "none"),
+            "count": len(self.findings),
+        }
+
+    def _severity(self) -> dg.AssetCheckSeverity:
+        return dg.AssetCheckSeverity.ERROR if self.severity == "error" else dg.AssetCheckSeverity.WARN
+
+    def to_event(self) -> dg.AssetCheckEvaluation:
+        return dg.AssetCheckEvaluation(
+            asset_key=self.asset_key(),
+            check_name=self.check,
+            passed=self.passed,
+            severity=self._severity(),
+            description=self.description,
+            metadata=self.metadata(),
+        )
+
+    def to_result(self) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            asset_key=self.asset_key(),
+            check_name=self.check,
+            passed=self.passed,
+            severity=self._severity(),
+            description=self.description,
+            metadata=self.metadata(),
+        )
+
+
+def _team(mesh: Mesh, product_or_domain: str) -> str:
+    domain = mesh.domains.get(product_or_domain.split("/")[0])
+    return domain.descriptor.owner.team if domain else "platform"
+
+
+GraphLoader = Callable[[], dict[str, list[dg.AssetSpec]]] | None
+
+
+def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None) -> list[Evaluation]:
+    findings = find_violations(mesh, asset_graph)
+    out = []
+    for product in mesh.products.values():
+        # A finding about a whole domain concerns each of its products.
+        mine = [f for f in findings if f.subject in (product.key, product.domain)]
+        errors = [f for f in mine if f.severity == "error"]
+        lines = [f"{f.severity.upper()} {f.policy}: {f.message}" for f in mine]
+        out.append(
+            Evaluation(
+                product.key,
+                GOVERNANCE,
+                passed=not errors,
+                severity="error" if errors else "warn",
+                description=f"{len(errors)} policy error(s), {len(mine) - len(errors)} warning(s)",
+                findings=lines,
+                notices=[
+                    Notice(_team(mesh, f.subject), "policy", product.key, f.severity, f"{f.policy}: {f.message}")
+                    for f in mine
+                ],
+            )
+        )
+    return out
+
+
+def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
+    out = []
+    for product in mesh.products.values():
+        window = product.descriptor.sla.freshness_window
+        lines = []
+        for port in product.ports:
+            snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
+            if snapshot is None:
+                lines.append(f"{port.ref} has never been published (freshness {product.descriptor.sla.freshness})")
+                continue
+            published = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
+            age = now - published
+            if age > window:
+                lines.append(
+                    f"{port.ref} is {age.total_seconds() / 3600:,.1f}h old, over its "
+                    f"{product.descriptor.sla.freshness} freshness SLA (snapshot {snapshot})"
+                )
+        out.append(
+            Evaluation(
+                product.key,
+                SLA,
+                passed=not lines,
+                severity="error",
+                description="within its freshness SLA" if not lines else f"{len(lines)} port(s) breach the SLA",
+                findings=lines,
+                notices=[Notice(_team(mesh, product.key), "sla", product.key, "error", line) for line in lines],
+            )
+        )
+    return out
+
+
+def grant_evaluations(mesh: Mesh, today: date, notice_days: int) -> list[Evaluation]:
+    """A consumer's grants on its restricted inputs, from descriptors and approved requests."""
+    out = []
+    for product in mesh.products.values():
+        lines, notices, worst = [], [], "warn"
+        for port in product.inputs:
+            producer = mesh.products.get(port.product)
+            out_port = producer.port(port.major) if producer else None
+            if producer is None or out_port is None or out_port.visibility != Visibility.RESTRICTED:
+                continue
+            if producer.domain == product.domain:
+                continue
+            grants = [
+                g
+                for g in [*out_port.spec.grants, *mesh.runtime_grants.get(out_port.ref, [])]
+                if g.consumer == product.key
+            ]
+            valid = [g for g in grants if g.is_valid(today)]
+            if not valid:
+                worst = "error"
+                why = f"expired on {max(g.expires for g in grants if g.expires)}" if grants else "is missing"
+                line = f"the grant on {out_port.ref} {why}: reads are refused"
+            elif all(g.expires for g in valid):
+                last = max(g.expires for g in valid if g.expires)
+                if last - today > timedelta(days=notice_days):
+                    continue
+                line = f"the grant on {out_port.ref} expires on {last} ({(last - today).days} day(s) left)"
+            else:
+                continue
+            lines.append(line)
+            # The consumer must renew; the producer decides, so both hear about it.
+            for team in dict.fromkeys([_team(mesh, product.key), _team(mesh, producer.key)]):
+                notices.append(Notice(team, "grant", product.key, worst, line))
+        out.append(
+            Evaluation(
+                product.key,
+                GRANTS,
+                passed=not lines,
+                severity=worst,
+                description="grants are valid" if not lines else f"{len(lines)} grant(s) need action",
+                findings=lines,
+                notices=notices,
+            )
+        )
+    return out
+
+
+def evaluations_for(
+    check: str, mesh: Mesh, now: datetime | None = None, asset_graph: GraphLoader = None
+) -> list[Evaluation]:
+    now = now or datetime.now(UTC)
+    if check == GOVERNANCE:
+        return policy_evaluations(mesh, asset_graph)
+    if check == SLA:
+        return sla_evaluations(mesh, now)
+    return grant_evaluations(mesh, now.date(), settings.grant_notice_days())
+
+
+def load() -> Mesh:
+    # Grants are one of these checks' subjects, so a missing one must not stop the mesh from loading.
+    return load_mesh(check_grants=False)
+
+
+DESCRIPTIONS: dict[str, Callable[[Product], str]] = {
+    GOVERNANCE: lambda p: "Every global policy and its domain's policies hold for this product.",
+    SLA: lambda p: f"Every output port was published within the last {p.descriptor.sla.freshness}.",
+    GRANTS: lambda p: "Every restricted input is read under a valid grant that is not about to expire.",
+}
+
+
+def check_name(domain: str, check: str) -> str:
+    return f"{domain}_{check}_checks"
+
+
+def domain_checks(mesh: Mesh, domain: str, asset_graph: GraphLoader = None) -> list[dg.AssetChecksDefinition]:
+    """The three runtime checks on ``domain``'s products, evaluated on demand (a Materialize, a build)."""
+    return [_domain_check(mesh.domains[domain].products, domain, check, asset_graph) for check in CHECKS]
+
+
+def _domain_check(products: tuple[Product, ...], domain: str, check: str, asset_graph: GraphLoader):
+    specs = [
+        dg.AssetCheckSpec(check, asset=dg.AssetKey([p.domain, p.name]), description=DESCRIPTIONS[check](p))
+        for p in products
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=check_name(domain, check), can_subset=True)
+    def _run(context: dg.AssetCheckExecutionContext):
+        selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
+        for ev in evaluations_for(check, load(), asset_graph=asset_graph):
+            if (ev.asset_key(), ev.check) in selected:
+                yield ev.to_result()
+
+    return _run
