@@ -1,0 +1,1 @@
+"""Tests generated with each product by `mesh new product`."""
