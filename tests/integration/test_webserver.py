@@ -45,12 +45,16 @@ def free_port() -> int:
 
 
 def graphql(port: int, query: str) -> dict:
+    return graphql_vars(port, query, {})
+
+
+def graphql_vars(port: int, query: str, variables: dict) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
 
