@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlglot import exp
 
+from meshwork.core import yamlsafe
 from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER, TEAM, parse_major
 
@@ -246,29 +247,13 @@ def check_expression(expression: str, where: str) -> None:
         raise ValueError(f"{where}: '{expression}' must be one column expression, not a query or statement")
 
 
-# libyaml's parser when PyYAML was built with it (the wheels are): several times faster than the
-# pure-Python one, which dominated loading a mesh of hundreds of products.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """A YAML loader that refuses a key written twice (plain YAML keeps the last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def read_yaml(path: Path) -> tuple[dict | None, list[Problem]]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        data = yamlsafe.read(path)
     except FileNotFoundError:
         return None, [Problem("file not found", file=path)]
+    except yamlsafe.YamlLimitError as exc:
+        return None, [Problem(str(exc), file=path)]
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return None, [Problem(f"not valid YAML: {exc}".replace("\n", " "), file=path)]
     if not isinstance(data, dict):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from meshwork.core import settings
+from meshwork.core import settings, yamlsafe
 from meshwork.core.errors import MeshDefinitionError, Problem
 from meshwork.model import grants
 from meshwork.model.contracts import load_contract
@@ -26,8 +26,8 @@ from meshwork.model.rules import compile_rules
 def workspace_domains(workspace: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
     """(domain, location name) for each ``domains.<domain>.definitions`` entry of workspace.yaml."""
     try:
-        data = yaml.safe_load(workspace.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = yamlsafe.read(workspace) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return [], [Problem(f"cannot read the workspace: {exc}", file=workspace)]
     entries = data.get("load_from") if isinstance(data, dict) else None
     if not isinstance(entries, list):
