@@ -17,7 +17,7 @@ import yaml
 
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
-from meshwork.core import yamltext
+from meshwork.core import yamlsafe, yamltext
 from meshwork.governance.validation import validate_project
 from meshwork.model.loader import workspace_domains
 from meshwork.storage import dbt_project
@@ -66,7 +66,7 @@ def _edit(cs: Changeset, rel: str, path: list[str], snippet: str, expect, after_
         raise ScaffoldError(f"{rel} does not exist")
     after = yamltext.insert(before, path, snippet, after_item)
     try:
-        ok = after is not None and expect(yaml.safe_load(before) or {}, yaml.safe_load(after) or {})
+        ok = after is not None and expect(yamlsafe.loads(before) or {}, yamlsafe.loads(after) or {})
     except (yaml.YAMLError, KeyError, TypeError, AttributeError):
         ok = False
     if not ok:
