@@ -101,6 +101,9 @@ def test_the_catalog_has_a_page_for_every_product_and_a_valid_json_export(site: 
         assert product.gate_runs and product.gate_runs[0].passed
         assert product.rules and all(r.result and r.result.passed for r in product.rules), product.key
     assert {m.name for m in export.metrics} >= {"consumers", "sla_attainment", "contract_pass_rate"}
+    # The catalog draws what Dagster draws: order_lines' dbt model refs orders inside the sales domain.
+    lines = next(p for p in export.products if p.key == "sales/order_lines")
+    assert "sales/orders" in lines.lineage.upstream and ("sales/orders", "sales/order_lines") in lines.lineage.edges
 
 
 def test_a_product_page_shows_owner_classification_ports_rules_results_consumers_and_lineage(

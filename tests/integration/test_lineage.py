@@ -92,6 +92,10 @@ def test_mesh_lineage_shows_products_across_domains_and_columns(built_mesh: Path
         ("customers/customer_profiles", 2)
     ]
     assert {u["product"] for u in shallow["upstream"]} == {"sales/orders", "sales/order_lines"}
+    # Inside a domain, what dbt's ref() knows (and Dagster draws) is lineage too.
+    lines = json.loads(mesh_cli("lineage", "sales/order_lines", "--json", env=env).stdout)
+    direct = [(u["product"], u["port_version"]) for u in lines["upstream"] if u["depth"] == 1]
+    assert direct == [("sales/orders", "ref")]
     text = mesh_cli("lineage", "sales/orders", env=env)
     assert "finance/daily_revenue@v1" in text.stdout and "status" in text.stdout
     unknown = mesh_cli("lineage", "sales/nope", env=env)

@@ -37,6 +37,7 @@ from meshwork.catalog.export import (
     SnapshotEntry,
 )
 from meshwork.core import settings
+from meshwork.lineage import graph
 from meshwork.model.descriptors import InputPort
 from meshwork.model.mesh import Mesh, Port, Product
 from meshwork.model.rules import compile_rules
@@ -259,7 +260,8 @@ def _metrics(facts: metrics.Facts) -> list[MetricEntry]:
 def collect(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None = None) -> CatalogExport:
     # The same facts as the mesh metrics: snapshots, gate runs, consumers, read once for both.
     facts = metrics.gather(mesh, instance, now or datetime.now(UTC))
-    ups = {p.key: sorted({i.product for i in p.inputs}) for p in mesh.products.values()}
+    # The same edges as `mesh lineage` and Dagster: input ports, and ref() inside a domain's dbt models.
+    ups = {key: sorted(producers) for key, producers in graph.edges(mesh)[0].items()}
     downs: dict[str, list[str]] = {}
     for key, producers in ups.items():
         for producer in producers:

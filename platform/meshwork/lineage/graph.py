@@ -1,6 +1,7 @@
 """``mesh lineage``: a product's upstream and downstream products, and its columns' lineage.
 
-Products come from the descriptors' input ports (across domains), so the answer needs no run.
+Products come from the descriptors' input ports (across domains), so the answer needs no run, plus
+the ``ref()`` dependencies between dbt products of one domain once that domain has been built.
 Columns come from the compiled SQL of the last dbt run of each domain (parsed with sqlglot), so
 they are known for dbt products once their domain has been built, and not for Python products.
 """
@@ -9,12 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshwork.lineage.column_lineage import ColumnOrigin, dbt_column_lineage
+from meshwork.core import settings
+from meshwork.lineage.column_lineage import ColumnOrigin, dbt_column_lineage, load_manifest
 from meshwork.model.mesh import Mesh, Product
 
+REF = "ref"  # a dbt model reading a product of its own domain with ref(), not through a port
 
-def _edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """product -> {producer: port version read}, and product -> {consumer: port version read}."""
+
+def edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """product -> {producer: port version read, or "ref"}, and the same edges reversed.
+
+    Input ports come from the descriptors; dependencies inside a domain that dbt knows from ``ref()``
+    (and that Dagster draws) come from the domain's last dbt run, when there has been one.
+    """
     ups: dict[str, dict[str, str]] = {key: {} for key in mesh.products}
     downs: dict[str, dict[str, str]] = {key: {} for key in mesh.products}
     for product in mesh.products.values():
@@ -22,7 +30,33 @@ def _edges(mesh: Mesh) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, s
             if port.product in mesh.products:
                 ups[product.key][port.product] = f"v{port.major}"
                 downs[port.product][product.key] = f"v{port.major}"
+    for consumer, producer in _dbt_refs(mesh):
+        ups[consumer].setdefault(producer, REF)
+        downs[producer].setdefault(consumer, REF)
     return ups, downs
+
+
+def _dbt_refs(mesh: Mesh) -> list[tuple[str, str]]:
+    """(consumer, producer) pairs of dbt products of one domain where the consumer's model refs the producer's."""
+    pairs = []
+    for name, domain in mesh.domains.items():
+        models = {
+            p.descriptor.implementation.model or p.name: p.key
+            for p in domain.products
+            if p.descriptor.implementation.engine == "dbt"
+        }
+        manifest = load_manifest(settings.dbt_target_dir(name) / "manifest.json") if models else None
+        nodes = (manifest or {}).get("nodes", {})
+        by_id = {uid: n.get("name") for uid, n in nodes.items() if n.get("resource_type") == "model"}
+        for uid, node in nodes.items():
+            consumer = models.get(by_id.get(uid) or "")
+            if consumer is None:
+                continue
+            for parent in node.get("depends_on", {}).get("nodes", []):
+                producer = models.get(by_id.get(parent) or "")
+                if producer and producer != consumer:
+                    pairs.append((consumer, producer))
+    return pairs
 
 
 def _walk(mesh: Mesh, start: str, step: dict[str, dict[str, str]], depth: int) -> list[dict[str, Any]]:
@@ -70,7 +104,7 @@ def _port_name(product: Product, version: str) -> str:
 def product_lineage(mesh: Mesh, key: str, depth: int = 3) -> dict[str, Any]:
     """Upstream and downstream products of ``key`` and the lineage of its columns (KeyError if unknown)."""
     product = mesh.products[key]
-    ups, downs = _edges(mesh)
+    ups, downs = edges(mesh)
     upstream = _walk(mesh, key, ups, depth)
     downstream = _walk(mesh, key, downs, depth)
     origins, _sql = dbt_column_lineage(mesh, product)
