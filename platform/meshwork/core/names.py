@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import re
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-TEAM = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-MAJOR = re.compile(r"^v([1-9][0-9]{0,3})$")
+# Each rule ends in \Z, not $: Python's $ also matches before a final newline, so "sales\n" would pass.
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")
+TEAM = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
+MAJOR = re.compile(r"^v([1-9][0-9]{0,3})\Z")
 # A DuckDB type as written in a contract: a name, optionally with precision/scale (no expressions).
-SQL_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]{0,40}(\(\s*\d{1,3}\s*(,\s*\d{1,3}\s*)?\))?(\[\])?$")
+SQL_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]{0,40}(\(\s*\d{1,3}\s*(,\s*\d{1,3}\s*)?\))?(\[\])?\Z")
+
+
+def pydantic_pattern(rule: re.Pattern[str]) -> str:
+    """``rule`` for a pydantic ``Field(pattern=…)``: its Rust regex knows no \\Z, and its $ is the end of the text."""
+    return rule.pattern.removesuffix(r"\Z") + "$"
 
 
 def check_identifier(value: str) -> str:

@@ -26,7 +26,8 @@ from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER, SQL_TYPE
 from meshwork.model.descriptors import pydantic_problems, read_yaml
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?$")
+# \Z, not $: Python's $ also matches before a final newline.
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     for i, prop in enumerate(obj.properties or []):
         where = f"schema.0.properties.{i}"
         if not prop.name or not IDENTIFIER.match(prop.name):
-            bad(f"{where}.name", f"'{prop.name}' is not a valid column name (lower-case letters, digits, '_')")
+            bad(f"{where}.name", f"{prop.name!r} is not a valid column name (lower-case letters, digits, '_')")
             continue
         if prop.name in seen:
             bad(f"{where}.name", f"column '{prop.name}' is declared twice")

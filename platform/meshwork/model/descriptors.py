@@ -22,12 +22,12 @@ from sqlglot import exp
 
 from meshwork.core import yamlsafe
 from meshwork.core.errors import Problem
-from meshwork.core.names import IDENTIFIER, TEAM, parse_major
+from meshwork.core.names import IDENTIFIER, TEAM, parse_major, pydantic_pattern
 
-Identifier = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
-TeamName = Annotated[str, Field(pattern=TEAM.pattern)]
+Identifier = Annotated[str, Field(pattern=pydantic_pattern(IDENTIFIER))]
+TeamName = Annotated[str, Field(pattern=pydantic_pattern(TEAM))]
 M = TypeVar("M", bound=BaseModel)
-_DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
+_DURATION = re.compile(r"^(\d+)\s*(m|h|d)\Z")  # \Z: $ would let a final newline through
 
 
 class Strict(BaseModel):

@@ -37,7 +37,7 @@ MANIFEST = port_store.MANIFEST
 CONTRACT = "_contract.odcs.yaml"
 LATEST = "latest"
 TMP_PREFIX = port_store.TMP_PREFIX
-_SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*\Z")  # \Z: $ would let a final newline through
 
 
 class ColumnEntry(BaseModel):
