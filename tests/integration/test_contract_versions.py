@@ -127,3 +127,24 @@ def test_consumers_of_a_deprecated_version_are_warned_and_of_a_removed_one_fail_
         p.product == "sales/orders" and "was removed after 2099-01-01" in p.reason and "v2" in p.reason
         for p in exc.value.problems
     )
+
+
+def test_the_sla_check_covers_live_majors_only(project: Path, mesh_home: Path):
+    from datetime import UTC, datetime
+
+    from meshwork.runtime.governance_checks import sla_evaluations
+
+    introduce_v2(project)
+    mesh = load_mesh(project)
+
+    def breaching(now: datetime) -> list[str]:
+        [ev] = [e for e in sla_evaluations(mesh, now) if e.product == "customers/customer_profiles"]
+        return ev.findings
+
+    # Nothing is published in this fresh MESH_HOME: both majors are live and both breach …
+    assert [f.split(" ")[0] for f in breaching(datetime(2098, 6, 1, tzinfo=UTC))] == [
+        "customers/customer_profiles@v2",
+        "customers/customer_profiles@v1",
+    ]
+    # … and once v1 is past its removal date, only v2 can breach: a dead version opens nothing.
+    assert [f.split(" ")[0] for f in breaching(datetime(2099, 6, 1, tzinfo=UTC))] == ["customers/customer_profiles@v2"]

@@ -178,3 +178,14 @@ def test_the_daemon_records_runtime_checks_on_the_real_instance(built_mesh: Path
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_a_port_that_stays_stale_is_one_open_notice_not_one_per_tick(built_mesh: Path, monkeypatch):
+    monkeypatch.setenv("MESH_HOME", str(built_mesh))
+    mesh = load_mesh()
+    later = datetime.now(UTC) + timedelta(days=30)
+    opened, cursor = governance_sensors.changes(governance_checks.sla_evaluations(mesh, later), None)
+    assert len(opened) == len(mesh.products) and all(n.state == "open" for n in opened)
+    # Six minutes on (one sensor interval) the ports are older still: nothing new, nothing "resolved".
+    again, _ = governance_sensors.changes(governance_checks.sla_evaluations(mesh, later + timedelta(minutes=6)), cursor)
+    assert again == []

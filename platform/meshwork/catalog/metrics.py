@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from meshwork.core import audit
 from meshwork.model.descriptors import InputPort
 from meshwork.model.mesh import Mesh, Product
+from meshwork.ports.publish import live_ports
 from meshwork.runtime import history
 from meshwork.storage.snapshots import Manifest
 
@@ -194,16 +195,18 @@ def cross_domain_edges(f: Facts) -> Result:
 
 
 def sla_attainment(f: Facts) -> Result:
+    # Every live port counts, as in the `sla` check: a product is within its SLA when all of them are.
     rows: list[dict[str, Any]] = []
     for product in f.mesh.products.values():
-        latest = f.latest(product.current_port.ref)
+        latest = [f.latest(port.ref) for port in live_ports(product, f.now.date())]
         window = product.descriptor.sla.freshness_window
-        age = (f.now - latest.created_at).total_seconds() if latest else None
+        oldest = None if not latest or None in latest else min(s.created_at for s in latest if s)
+        age = (f.now - oldest).total_seconds() if oldest else None
         rows.append(
             {
                 "product": product.key,
                 "sla": product.descriptor.sla.freshness,
-                "published_at": latest.created_at.isoformat() if latest else None,
+                "published_at": oldest.isoformat() if oldest else None,
                 "age_hours": round(age / 3600, 2) if age is not None else None,
                 "within_sla": age is not None and age <= window.total_seconds(),
             }

@@ -23,6 +23,7 @@ from meshwork.governance.policies import find_violations
 from meshwork.model.descriptors import Visibility
 from meshwork.model.loader import load_mesh
 from meshwork.model.mesh import Mesh, Product
+from meshwork.ports.publish import live_ports
 from meshwork.storage import snapshots
 
 GOVERNANCE, SLA, GRANTS = "governance", "sla", "grants"
@@ -106,22 +107,28 @@ def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None) -> list[Eval
 
 
 def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
+    """The freshness of each product's live ports (a major past its removal date is no longer published,
+    so it cannot breach anything). A finding's text carries the port's age; its notice does not, so a
+    port that merely stays stale is one open notice, not a new one (and a false "resolved") per tick."""
     out = []
     for product in mesh.products.values():
-        window = product.descriptor.sla.freshness_window
-        lines = []
-        for port in product.ports:
+        window, sla = product.descriptor.sla.freshness_window, product.descriptor.sla.freshness
+        lines, notices = [], []
+        for port in live_ports(product, now.date()):
             snapshot = snapshots.latest_snapshot(product.domain, product.name, port.major)
             if snapshot is None:
-                lines.append(f"{port.ref} has never been published (freshness {product.descriptor.sla.freshness})")
+                line = f"{port.ref} has never been published (freshness {sla})"
+                lines.append(line)
+                notices.append(line)
                 continue
             published = snapshots.read_manifest(product.domain, product.name, port.major, snapshot).created_at
             age = now - published
             if age > window:
                 lines.append(
-                    f"{port.ref} is {age.total_seconds() / 3600:,.1f}h old, over its "
-                    f"{product.descriptor.sla.freshness} freshness SLA (snapshot {snapshot})"
+                    f"{port.ref} is {age.total_seconds() / 3600:,.1f}h old, over its {sla} freshness SLA "
+                    f"(snapshot {snapshot})"
                 )
+                notices.append(f"{port.ref} breaches its {sla} freshness SLA: the latest snapshot is {snapshot}")
         out.append(
             Evaluation(
                 product.key,
@@ -130,7 +137,7 @@ def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
                 severity="error",
                 description="within its freshness SLA" if not lines else f"{len(lines)} port(s) breach the SLA",
                 findings=lines,
-                notices=[Notice(_team(mesh, product.key), "sla", product.key, "error", line) for line in lines],
+                notices=[Notice(_team(mesh, product.key), "sla", product.key, "error", text) for text in notices],
             )
         )
     return out
