@@ -219,6 +219,21 @@ def test_a_damaged_object_is_refused_by_the_reader_and_by_verify(mesh, s3_ports,
     assert any(message in p for p in snapshots.verify(manifest))
 
 
+def test_a_cached_copy_altered_in_place_is_never_read_and_is_fetched_again(mesh):
+    manifest = publish_orders(mesh, 500)
+    good = read_orders(mesh)
+    sha = manifest.files[0].sha256
+    cached = settings.port_cache_dir() / sha[:2] / f"{sha}.parquet"
+    original = cached.read_bytes()
+    st = cached.stat()
+    with cached.open("r+b") as f:  # 16 bytes flipped in place: same size, inode and (restored) mtime
+        f.seek(st.st_size // 2)
+        f.write(bytes(b ^ 0xFF for b in original[st.st_size // 2 : st.st_size // 2 + 16]))
+    os.utime(cached, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert read_orders(mesh) == good  # the damaged copy was evicted and the object verified again
+    assert cached.read_bytes() == original
+
+
 def test_retention_on_s3_keeps_the_newest_snapshots_and_deletes_the_rest(mesh, monkeypatch, s3_ports):
     monkeypatch.setenv("MESH_PORT_RETENTION", "2")
     ids = [publish_orders(mesh, 3, run_id=f"run-{i}").snapshot_id for i in range(4)]

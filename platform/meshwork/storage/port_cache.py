@@ -4,7 +4,8 @@ DuckDB reads a port from here, not from the object store: the consumer's warehou
 queries from another process) need files any process can open, the bytes DuckDB reads are exactly
 the bytes whose checksum was verified, and a snapshot that retention deletes from the store stays
 readable to a reader that already resolved it. Files are streamed in blocks while they are hashed,
-so memory stays flat whatever their size; a file enters the cache only after its checksum matched.
+so memory stays flat whatever their size; a file enters the cache only after its checksum matched,
+and is hashed again on every lookup.
 Everything here can be deleted at any time (``$MESH_HOME/cache/ports``).
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from meshwork.core import settings
+from meshwork.storage.port_store import sha256_file
 
 # Files read in the last hour are never evicted: a view or a running query may still point at them.
 MIN_AGE_SECONDS = 3600
@@ -28,10 +30,17 @@ def path_for(sha256: str, suffix: str = ".parquet") -> Path:
 
 
 def lookup(sha256: str, size: int, suffix: str = ".parquet") -> Path | None:
-    """The cached file, if present with the right size; its mtime records the read for eviction."""
+    """The cached file, if present and still hashing to ``sha256``; its mtime records the read for eviction.
+
+    Hashed on every lookup, like a file of the local store: the cache is a folder anyone with the
+    mesh's account can write. A copy that no longer matches is evicted, so the caller fetches it again.
+    """
     path = path_for(sha256, suffix)
     try:
         if path.stat().st_size != size:
+            return None
+        if sha256_file(path) != sha256:
+            path.unlink(missing_ok=True)
             return None
         os.utime(path)
     except FileNotFoundError:

@@ -105,5 +105,5 @@ class PortStore(ABC):
     def readable(self, key: str, entry: FileEntry) -> tuple[Path | None, str | None]:
         """A local file DuckDB can read holding exactly the manifest's bytes, or the problem why not.
 
-        The checksum is verified once per file, not once per read.
+        The checksum is verified on every read: nothing a file's metadata says can vouch for its bytes.
         """
