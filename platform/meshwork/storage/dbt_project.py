@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import subprocess
 import sys
@@ -36,11 +37,23 @@ def manifest_path() -> Path:
     return settings.dbt_project_dir() / "target" / "manifest.json"
 
 
-def _newest_source_mtime(project: Path) -> float:
-    files = [project / "dbt_project.yml", project / "profiles.yml"]
-    for folder in ("models", "macros", "seeds", "tests", "snapshots"):
+def _project_key(project: Path) -> str:
+    """A digest of the path, size and modification time of every file the parse reads.
+
+    The newest modification time alone misses a deleted or renamed file (neither makes anything
+    newer), so a parse that still holds a deleted model would be reused.
+    """
+    files = [project / "dbt_project.yml", project / "profiles.yml", project / "packages.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
         files += [p for p in (project / folder).rglob("*") if p.is_file()]
-    return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        try:
+            stat = file.stat()
+        except FileNotFoundError:  # absent, or deleted since the walk: absence is part of the key
+            continue
+        digest.update(f"{file.relative_to(project)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def target_path(domain: str | None) -> Path:
@@ -61,7 +74,7 @@ def dbt_vars(domain: str | None) -> dict[str, str]:
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than any project file.
+    """Parse the dbt project when its manifest is missing or any project file was added, changed or deleted.
 
     Code locations load in parallel, so the parse runs under a file lock and is skipped by those that
     find a fresh manifest once they get the lock.
@@ -71,13 +84,17 @@ def ensure_manifest() -> Path:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with (manifest.parent / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        # The key is taken before the parse, so a file changed during it makes the next load parse again.
         # The parse's warehouse file name is the nodes' database name: a manifest parsed with another is stale.
-        stamp = manifest.parent / ".mesh_warehouse"
-        same_target = stamp.exists() and stamp.read_text(encoding="utf-8") == dbt_vars(None)["mesh_warehouse"]
-        if same_target and manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project):
+        # The manifest's own mtime is part of the key: a `dbt parse` run by hand (other vars) is not ours.
+        key = f"{dbt_vars(None)['mesh_warehouse']}\n{_project_key(project)}"
+        stamp = manifest.parent / ".mesh_parse_key"
+        present = manifest.exists() and stamp.exists()
+        if present and stamp.read_text(encoding="utf-8") == f"{key}\n{manifest.stat().st_mtime_ns}":
             return manifest
+        stamp.unlink(missing_ok=True)  # a parse that fails leaves no key claiming the old manifest is fresh
         parse(project, manifest.parent)
-        stamp.write_text(dbt_vars(None)["mesh_warehouse"], encoding="utf-8")
+        stamp.write_text(f"{key}\n{manifest.stat().st_mtime_ns}", encoding="utf-8")
     return manifest
 
 
