@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from meshwork.model.grants import AccessRequest
     from meshwork.model.mesh import Mesh
     from meshwork.runtime.build import BuildResult
+    from meshwork.storage.verification import VersionCheck
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -170,13 +171,21 @@ def port_list(rows: list[dict[str, Any]], as_json: bool) -> None:
         )
 
 
-def port_verification(report: dict[str, list[str]], store: str, as_json: bool) -> None:
-    """``report``: port ref -> the problems of its latest snapshot (none: intact); ``store``: the store's URL."""
+def port_verification(report: dict[str, VersionCheck], store: str, as_json: bool) -> None:
+    """``report``: port ref -> the snapshots checked and the problems found; ``store``: the store's URL."""
     if as_json:
-        _json({"ok": not any(report.values()), "store": store, "ports": report})
+        _json(
+            {
+                "ok": not any(c.problems for c in report.values()),
+                "store": store,
+                "ports": {ref: c.problems for ref, c in report.items()},
+                "snapshots": {ref: c.snapshots for ref, c in report.items()},
+            }
+        )
         return
-    for ref, problems in report.items():
-        click.echo(f"{ref:<40} {'OK' if not problems else 'DAMAGED: ' + '; '.join(problems)}")
+    for ref, check in report.items():
+        checked = f"({len(check.snapshots)} snapshot{'s' if len(check.snapshots) != 1 else ''})"
+        click.echo(f"{ref:<40} {'OK ' + checked if not check.problems else 'DAMAGED: ' + '; '.join(check.problems)}")
 
 
 # -- access -------------------------------------------------------------------------------------------

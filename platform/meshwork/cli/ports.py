@@ -27,7 +27,7 @@ def ports_list(as_json: bool) -> None:
 @ports_group.command("verify")
 @click.option("--json", "as_json", is_flag=True)
 def ports_verify(as_json: bool) -> None:
-    """Check every latest snapshot's files against its manifest checksums (in the local or object store)."""
+    """Check every retained snapshot's files against its manifest checksums, and each `latest` pointer."""
     report = verify_ports(output.load_mesh_or_exit())
     output.port_verification(report, stores.current().url, as_json)
-    sys.exit(EXIT_FAILED if any(report.values()) else EXIT_OK)
+    sys.exit(EXIT_FAILED if any(check.problems for check in report.values()) else EXIT_OK)

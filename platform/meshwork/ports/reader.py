@@ -28,6 +28,7 @@ from meshwork.model.descriptors import Visibility
 from meshwork.model.mesh import Mesh, Product
 from meshwork.ports import masking, service_client
 from meshwork.storage import snapshots
+from meshwork.storage.port_store import Damaged
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class PortReader:
             )
         try:
             readable = snapshots.read_latest(producer.domain, producer.name, declared.major)
-        except FileNotFoundError as exc:  # `latest` names a snapshot whose manifest is gone
+        except (FileNotFoundError, Damaged) as exc:  # `latest` names no snapshot, or one whose manifest is gone
             raise PortAccessError(f"{declared.ref} is damaged: {exc}") from exc
         if readable is None:
             raise PortAccessError(

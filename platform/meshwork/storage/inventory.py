@@ -7,6 +7,7 @@ from typing import Any
 
 from meshwork.model.mesh import Mesh
 from meshwork.storage import snapshots
+from meshwork.storage.verification import VersionCheck, check_version
 
 
 def port_summary(mesh: Mesh) -> list[dict[str, Any]]:
@@ -29,20 +30,23 @@ def port_summary(mesh: Mesh) -> list[dict[str, Any]]:
     return rows
 
 
-def verify_ports(mesh: Mesh) -> dict[str, list[str]]:
-    """Port ref -> the problems of its latest snapshot's files (empty: intact); unpublished ports are absent.
-
-    Checks the files against the manifest's checksums, in whichever store holds them (local or object).
-    """
-    report: dict[str, list[str]] = {}
+def verify_ports(mesh: Mesh) -> dict[str, VersionCheck]:
+    """Port ref -> the snapshots checked and the problems found (none: intact); never-published versions
+    are absent. Every retained snapshot is checked against its manifest's checksums, in whichever store
+    holds it, and ``latest`` must name one of them: see :mod:`meshwork.storage.verification`."""
+    report: dict[str, VersionCheck] = {}
     for product in mesh.products.values():
-        for port in product.ports:
-            snap = snapshots.latest_snapshot(product.domain, product.name, port.major)
-            if snap:
-                try:
-                    manifest = snapshots.read_manifest(product.domain, product.name, port.major, snap)
-                except FileNotFoundError as exc:  # `latest` names a snapshot whose manifest is gone
-                    report[port.ref] = [str(exc)]
-                    continue
-                report[port.ref] = snapshots.verify(manifest)
+        majors = {port.major for port in product.ports}
+        try:
+            majors |= set(snapshots.published_majors(product.domain, product.name))
+        except Exception as exc:  # a store that cannot be read is a line of the report, not a traceback
+            report[product.key] = VersionCheck(problems=[f"cannot list {product.key}: {type(exc).__name__}: {exc}"])
+        for major in sorted(majors):
+            ref = f"{product.key}@v{major}"
+            try:
+                check = check_version(product.domain, product.name, major)
+            except Exception as exc:  # as above
+                check = VersionCheck(problems=[f"cannot check {ref}: {type(exc).__name__}: {exc}"])
+            if check is not None:
+                report[ref] = check
     return report

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from meshwork.core.errors import MeshError
+
 MANIFEST = "_manifest.json"
 TMP_PREFIX = ".tmp-"
 
@@ -30,6 +32,10 @@ class FileEntry(BaseModel):
     path: str
     bytes: int
     sha256: str
+
+
+class Damaged(MeshError, ValueError):
+    """A ``latest`` pointer or a manifest that cannot be what it claims; the message names the file."""
 
 
 def sha256_file(path: Path) -> str:

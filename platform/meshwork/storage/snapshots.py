@@ -26,14 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from meshwork.core import settings
 from meshwork.core.errors import PublishError
 from meshwork.core.names import check_identifier, quote
 from meshwork.storage import masked_variant, port_cache, port_store, stores
 from meshwork.storage.local_store import LocalPortStore
-from meshwork.storage.port_store import FileEntry
+from meshwork.storage.port_store import Damaged, FileEntry
 
 MANIFEST = port_store.MANIFEST
 CONTRACT = "_contract.odcs.yaml"
@@ -83,7 +83,7 @@ def _version(root: Path | str) -> str:
 def check_snapshot_id(snapshot_id: str) -> str:
     # Ids come from `latest`, a file anyone with write access to the store can edit: no paths.
     if not _SNAPSHOT_ID.match(snapshot_id):
-        raise ValueError(f"'{snapshot_id}' is not a snapshot id")
+        raise Damaged(f"'{snapshot_id}' is not a snapshot id")
     return snapshot_id
 
 
@@ -201,8 +201,12 @@ def snapshot_ids(domain: str, product: str, major: int) -> list[str]:
 
 
 def _latest(version: str) -> str | None:
-    text = stores.current().read_text(f"{version}/{LATEST}")
-    return (text or "").strip() or None
+    """The snapshot id ``latest`` names (None: there is no ``latest``); :class:`Damaged` when it holds no id."""
+    store = stores.current()
+    text = store.read_text(f"{version}/{LATEST}")
+    if text is not None and not _SNAPSHOT_ID.match(text.strip()):
+        raise Damaged(f"{store.where(f'{version}/{LATEST}')} holds {text.strip()[:80]!r}, not a snapshot id")
+    return text.strip() if text is not None else None
 
 
 def latest_snapshot(domain: str, product: str, major: int) -> str | None:
@@ -220,12 +224,19 @@ def read_manifest(domain: str, product: str, major: int, snapshot_id: str) -> Ma
     text = store.read_text(key)
     if text is None:
         raise FileNotFoundError(f"{store.where(key)} does not exist")
-    return Manifest.model_validate_json(text)
+    try:
+        return Manifest.model_validate_json(text)
+    except ValidationError as exc:  # the first error says enough; the file is what matters
+        loc, msg = ".".join(map(str, exc.errors()[0]["loc"])), exc.errors()[0]["msg"]
+        raise Damaged(f"{store.where(key)} is not a valid manifest ({loc}: {msg})") from None
 
 
 def published_contract(domain: str, product: str, major: int) -> tuple[str, str] | None:
     """The contract stored with the latest snapshot of a port version, and that snapshot's id."""
-    snapshot = latest_snapshot(domain, product, major)
+    try:
+        snapshot = latest_snapshot(domain, product, major)
+    except Damaged:  # no baseline to diff against; `mesh ports verify` reports the pointer
+        snapshot = None
     if not snapshot:
         return None
     text = stores.current().read_text(f"{version_key(domain, product, major)}/{snapshot}/{CONTRACT}")
@@ -233,12 +244,15 @@ def published_contract(domain: str, product: str, major: int) -> tuple[str, str]
 
 
 def published_majors(domain: str, product: str) -> list[int]:
+    """Majors with a ``latest`` or a complete snapshot (a version whose ``latest`` was lost is still published)."""
     store = stores.current()
     base = f"{check_identifier(domain)}/{check_identifier(product)}"
     return sorted(
         int(name[1:])
         for name in store.children(base)
-        if name.startswith("v") and name[1:].isdigit() and store.read_text(f"{base}/{name}/{LATEST}") is not None
+        if name.startswith("v")
+        and name[1:].isdigit()
+        and (store.read_text(f"{base}/{name}/{LATEST}") is not None or store.snapshot_ids(f"{base}/{name}"))
     )
 
 
@@ -261,10 +275,12 @@ def sql_file_list(files: list[Path]) -> str:
 
 
 def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
-    """Problems with a snapshot's stored files (missing, wrong size, wrong checksum); empty when intact."""
+    """Problems with a snapshot's stored files, masked variant included (missing, wrong size, wrong
+    checksum); empty when intact."""
     store = stores.current()
     base = snapshot_key(manifest)
-    return [p for f in manifest.files if (p := store.problem(f"{base}/{f.path}", f, checksums))]
+    entries = [*manifest.files, *(manifest.masked or [])]
+    return [p for f in entries if (p := store.problem(f"{base}/{f.path}", f, checksums))]
 
 
 def readable_files(manifest: Manifest, masked: bool = False) -> tuple[list[Path], list[str]]:
@@ -298,7 +314,8 @@ def read_latest(domain: str, product: str, major: int, attempts: int = 3) -> Rea
 
     Retention or an erasure may delete what a reader has just resolved (``latest`` moved on, or the
     manifest was rewritten); then the reader resolves again instead of failing. A file that is
-    damaged while ``latest`` stays put is reported in ``problems``.
+    damaged while ``latest`` stays put is reported in ``problems``; a ``latest`` or manifest that
+    cannot be read as one raises :class:`Damaged`, a missing manifest FileNotFoundError.
     """
     version = version_key(domain, product, major)
     for attempt in range(attempts):
