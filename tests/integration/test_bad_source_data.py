@@ -1,4 +1,4 @@
-"""A catalogue of bad source data: each kind is caught with a clear message and nothing is published."""
+"""A catalogue of bad source data and hostile definitions: each is caught with a clear message, nothing is published."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import mesh_cli
+from tests.conftest import copy_project, mesh_cli
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,15 @@ def set_value(home: Path, relpath: str, where: str, column: str, value: str, oth
     """Set ``column`` to the SQL ``value`` on the rows matching ``where`` (others keep ``other``)."""
     keep = other or column
     rewrite(home, relpath, f"SELECT * REPLACE (CASE WHEN {where} THEN {value} ELSE {keep} END AS {column}) FROM src")
+
+
+def rewrite_as_csv(home: Path, relpath: str, target: str | None = None) -> None:
+    """Replace a Parquet landing file by its rows as CSV, under ``target`` (default: the same name)."""
+    file, out = home / relpath, home / (target or relpath)
+    tmp = file.with_name("as-csv.tmp")
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_parquet('{file}')) TO '{tmp}' (FORMAT csv, HEADER true)")
+    file.unlink()
+    os.replace(tmp, out)
 
 
 def raw(home: Path, relpath: str, change: Callable[[bytes], bytes]) -> None:
@@ -112,7 +121,32 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "non-UTF-8 text": (
         "customers",
         lambda h: raw(h, CUSTOMERS, lambda b: b.replace(b"Market Street", b"Market Stra\xdfe", 1)),
-        "customers.csv",
+        "customers.csv line 2: not UTF-8 text",
+    ),
+    "header-only CSV": (
+        "customers",
+        lambda h: raw(h, CUSTOMERS, lambda b: b.split(b"\n")[0] + b"\n"),
+        "customers.csv has a header and no rows",
+    ),
+    "truncated CSV": (
+        "customers",
+        lambda h: raw(h, CUSTOMERS, lambda b: b[: b.rindex(b"\n", 0, len(b) - 1) + 12]),
+        "fields, the header has 11 (the file is truncated?)",
+    ),
+    "CSV where Parquet is expected": (
+        "sales",
+        lambda h: rewrite_as_csv(h, ORDERS),
+        "orders.parquet is not a Parquet file (it looks like CSV)",
+    ),
+    "CSV landed instead of Parquet": (
+        "sales",
+        lambda h: rewrite_as_csv(h, ORDERS, ORDERS.replace(".parquet", ".csv")),
+        "orders.csv is a CSV file where shop.orders is read as Parquet (*.parquet)",
+    ),
+    "text in a numeric Parquet column": (
+        "sales",
+        lambda h: set_value(h, LINES, "order_id = 5 AND line_no = 1", "quantity", "'abc'", "CAST(quantity AS VARCHAR)"),
+        "column 'quantity' holds text ('abc' in row 5) where the contract says INTEGER",
     ),
 }
 
@@ -120,10 +154,13 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str]] = {
 # kind -> the landing file it breaks (whose product must not publish)
 FILES = {
     **{k: TICKETS for k in CASES if CASES[k][0] == "support"},
+    **{k: CUSTOMERS for k in CASES if CASES[k][0] == "customers"},
     "wrong type": ORDERS,
     "renamed column": ORDERS,
+    "CSV where Parquet is expected": ORDERS,
+    "CSV landed instead of Parquet": ORDERS,
     "empty input": LINES,
-    "non-UTF-8 text": CUSTOMERS,
+    "text in a numeric Parquet column": LINES,
 }
 
 
@@ -171,3 +208,51 @@ def test_bad_source_data_is_caught_and_nothing_is_published(kind: str, base: Pat
     assert result.returncode == 1, result.stdout + result.stderr
     assert says in logs + result.stdout + result.stderr, f"{kind}: expected '{says}' in the failure:\n{logs[-4000:]}"
     assert published(home, product) == before, f"{kind}: {product} was published"
+
+
+def alias_bomb() -> str:
+    """A "billion laughs" of 2 KB: each level repeats the previous one nine times (9**9 values)."""
+    text = "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    return (
+        "x-laughs:\n" + text + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    )
+
+
+# kind -> (file of the project to break, text to replace, replacement, what `mesh check` must say)
+DEFINITION_CASES: dict[str, tuple[str, str, str, str]] = {
+    "YAML alias bomb": (
+        "domains/sales/contracts/orders.odcs.yaml",
+        "apiVersion: v3.0.2\n",
+        "apiVersion: v3.0.2\n" + alias_bomb(),
+        "orders.odcs.yaml: field 'outputPorts.0.contract': product 'sales/orders': more than 1,000,000 values "
+        "once its aliases are expanded (a limit against alias bombs)",
+    ),
+    "newline in a column name": (
+        "domains/sales/contracts/orders.odcs.yaml",
+        "{name: order_id,",
+        '{name: "order_id\\n",',
+        "'order_id\\n' is not a valid column name",
+    ),
+    "newline in a domain name": (
+        "domains/sales/domain.yaml",
+        "name: sales\n",
+        'name: "sales\\n"\n',
+        "domain.yaml: field 'name': String should match pattern",
+    ),
+}
+
+
+@pytest.mark.timeout(300)  # a generous bound: the alias bomb once ran for 86 s into a MemoryError
+@pytest.mark.parametrize("kind", list(DEFINITION_CASES))
+def test_a_hostile_definition_is_a_problem_mesh_check_names(kind: str, tmp_path: Path):
+    relative, old, new, says = DEFINITION_CASES[kind]
+    project = copy_project(tmp_path / "project")
+    path = project / relative
+    text = path.read_text()
+    assert old in text, f"the example changed: {old!r} is no longer in {relative}"
+    path.write_text(text.replace(old, new, 1))
+    env = {**os.environ, "MESH_HOME": str(tmp_path / "home"), "MESH_PROJECT_DIR": str(project)}
+    result = mesh_cli("check", cwd=project, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stdout + result.stderr, f"{kind}: expected {says!r} in:\n{result.stdout}{result.stderr}"
+    assert "Traceback" not in result.stdout + result.stderr
