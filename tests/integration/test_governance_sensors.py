@@ -184,8 +184,12 @@ def test_a_port_that_stays_stale_is_one_open_notice_not_one_per_tick(built_mesh:
     monkeypatch.setenv("MESH_HOME", str(built_mesh))
     mesh = load_mesh()
     later = datetime.now(UTC) + timedelta(days=30)
-    opened, cursor = governance_sensors.changes(governance_checks.sla_evaluations(mesh, later), None)
+    opened, cursor = governance_sensors.changes(governance_checks.evaluations_for(SLA, mesh, later), None)
     assert len(opened) == len(mesh.products) and all(n.state == "open" for n in opened)
+    # Each notice carries its team's address from domain.yaml, for the receiver to route.
+    assert {n.contact for n in opened if n.subject.startswith("sales/")} == {"sales-data@example.com"}
     # Six minutes on (one sensor interval) the ports are older still: nothing new, nothing "resolved".
-    again, _ = governance_sensors.changes(governance_checks.sla_evaluations(mesh, later + timedelta(minutes=6)), cursor)
+    again, _ = governance_sensors.changes(
+        governance_checks.evaluations_for(SLA, mesh, later + timedelta(minutes=6)), cursor
+    )
     assert again == []

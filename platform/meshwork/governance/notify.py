@@ -33,6 +33,7 @@ class Notice:
     message: str
     state: State = "open"
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    contact: str | None = None  # the owning team's address (its domain.yaml owner e-mail), for the receiver
 
     @property
     def fingerprint(self) -> str:
@@ -75,11 +76,13 @@ def deliver(notices: list[Notice]) -> Delivery:
         return Delivery(queued=_append_outbox({**asdict(n), "channel": "outbox"} for n in notices))
     try:
         _post(url, notices)
-        return Delivery(delivered=len(notices))
     except (OSError, urllib.error.URLError) as exc:  # down, refused, timed out, HTTP error
         reason = f"{type(exc).__name__}: {exc}"
         queued = _append_outbox({**asdict(n), "channel": "webhook", "undelivered": reason} for n in notices)
         return Delivery(queued=queued, error=reason)
+    # Delivered notices are journaled too, so `mesh notices list` shows what each team was told.
+    _append_outbox({**asdict(n), "channel": "webhook", "delivered": True} for n in notices)
+    return Delivery(delivered=len(notices))
 
 
 def outbox() -> list[dict]:
@@ -106,7 +109,10 @@ def redeliver() -> Delivery:
             _post(url, [Notice(**{k: v for k, v in r.items() if k in fields}) for r in pending])
         except (OSError, urllib.error.URLError) as exc:
             return Delivery(queued=len(pending), error=f"{type(exc).__name__}: {exc}")
-        kept = [{k: v for k, v in r.items() if k != "undelivered"} | {"redelivered": True} for r in pending]
+        kept = [
+            {k: v for k, v in r.items() if k != "undelivered"} | {"redelivered": True, "delivered": True}
+            for r in pending
+        ]
         done = [r for r in records if not r.get("undelivered")] + kept
         f.seek(0)
         f.truncate()

@@ -40,12 +40,28 @@ def changes(evaluations: Iterable[Evaluation], cursor: str | None) -> tuple[list
     fresh = []
     for ev in evaluations:
         for n in ev.notices:
-            now[n.fingerprint] = {"team": n.team, "kind": n.kind, "subject": n.subject, "message": n.message}
+            now[n.fingerprint] = {
+                "team": n.team,
+                "kind": n.kind,
+                "subject": n.subject,
+                "message": n.message,
+                "contact": n.contact,
+            }
             if n.fingerprint not in before:
                 fresh.append(n)
     for fp, gone in before.items():
         if fp not in now:
-            fresh.append(Notice(gone["team"], gone["kind"], gone["subject"], "info", gone["message"], state="resolved"))
+            fresh.append(
+                Notice(
+                    gone["team"],
+                    gone["kind"],
+                    gone["subject"],
+                    "info",
+                    gone["message"],
+                    state="resolved",
+                    contact=gone.get("contact"),
+                )  # fmt: skip
+            )
     return fresh, json.dumps(now, sort_keys=True)
 
 

@@ -12,7 +12,7 @@ interval for every product and record the results by check key (:mod:`meshwork.l
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -76,6 +76,14 @@ class Evaluation:
 def _team(mesh: Mesh, product_or_domain: str) -> str:
     domain = mesh.domains.get(product_or_domain.split("/")[0])
     return domain.descriptor.owner.team if domain else "platform"
+
+
+def _with_contacts(mesh: Mesh, evaluations: list[Evaluation]) -> list[Evaluation]:
+    """Each notice names its team's address (the domain owner's e-mail), so a receiver can route it."""
+    emails = {d.descriptor.owner.team: d.descriptor.owner.email for d in mesh.domains.values()}
+    for ev in evaluations:
+        ev.notices = [replace(n, contact=n.contact or emails.get(n.team)) for n in ev.notices]
+    return evaluations
 
 
 GraphLoader = Callable[[], dict[str, list[dg.AssetSpec]]] | None
@@ -195,10 +203,10 @@ def evaluations_for(
 ) -> list[Evaluation]:
     now = now or datetime.now(UTC)
     if check == GOVERNANCE:
-        return policy_evaluations(mesh, asset_graph)
+        return _with_contacts(mesh, policy_evaluations(mesh, asset_graph))
     if check == SLA:
-        return sla_evaluations(mesh, now)
-    return grant_evaluations(mesh, now.date(), settings.grant_notice_days())
+        return _with_contacts(mesh, sla_evaluations(mesh, now))
+    return _with_contacts(mesh, grant_evaluations(mesh, now.date(), settings.grant_notice_days()))
 
 
 def load() -> Mesh:

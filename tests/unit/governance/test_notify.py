@@ -50,7 +50,7 @@ class Receiver:
 @pytest.fixture
 def notices() -> list[Notice]:
     return [
-        Notice("sales-team", "policy", "sales/orders", "error", "documentation: no description"),
+        Notice("sales-team", "policy", "sales/orders", "error", "documentation: no description", contact="sales@x.org"),
         Notice("finance-team", "sla", "finance/daily_revenue", "error", "finance/daily_revenue@v1 is 30.0h old"),
     ]
 
@@ -73,7 +73,14 @@ def test_a_webhook_receives_every_notice_as_json(notices, monkeypatch):
         delivery = notify.deliver(notices)
     assert delivery.delivered == 2 and delivery.error is None
     assert [n["message"] for n in receiver.bodies[0]["notices"]] == [n.message for n in notices]
-    assert notify.outbox() == []
+    assert receiver.bodies[0]["notices"][0]["contact"] == "sales@x.org"  # the team's address travels with it
+    # What the webhook accepted is journaled too: `mesh notices list` shows what each team was told.
+    journal = notify.outbox()
+    assert [(n["subject"], n["channel"], n.get("delivered")) for n in journal] == [
+        ("sales/orders", "webhook", True),
+        ("finance/daily_revenue", "webhook", True),
+    ]
+    assert notify.outbox_notices(undelivered=True) == []
 
 
 def test_a_webhook_that_is_down_loses_nothing_and_redelivery_sends_it_later(notices, monkeypatch):
