@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from meshwork.authoring import changeset, scaffold
 from meshwork.authoring.changeset import ScaffoldError
@@ -212,3 +213,16 @@ def test_a_failure_while_writing_rolls_back_every_file_already_written(project: 
     with pytest.raises(OSError, match="injected failure"):
         scaffold.new_domain(project, "logistics", "logistics-team")
     assert snapshot(project, mesh_home) == before
+
+
+@pytest.mark.parametrize(
+    ("owner", "team", "email"),
+    [("team:logistics", "logistics", "logistics@example.com"), ("ops@example.org", "ops", "ops@example.org")],
+)
+def test_a_domain_owner_in_dagsters_forms_is_accepted_and_shown_as_owners(project: Path, owner, team, email):
+    new(project, "domain", "logistics", "--owner", owner)
+    descriptor = yaml.safe_load((project / "domains/logistics/domain.yaml").read_text())
+    assert descriptor["owner"]["team"] == team and descriptor["owner"]["email"] == email
+    from meshwork.model.loader import load_mesh
+
+    assert load_mesh(project).domains["logistics"].descriptor.owner.dagster_owners == [f"team:{team}", email]

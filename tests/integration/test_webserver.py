@@ -31,7 +31,7 @@ QUERY = """
     }
   }
   assetNodes {
-    assetKey { path } groupName owners { ... on TeamAssetOwner { team } } kinds
+    assetKey { path } groupName owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } } kinds
     assetChecksOrError { ... on AssetChecks { checks { name } } }
   }
 }
@@ -104,6 +104,7 @@ def test_the_webserver_loads_every_domain_location_and_lists_every_product(webse
         assert key in nodes, f"{key} missing from the UI"
         assert nodes[key]["groupName"] == product.domain
         assert {"team": product.owner.team} in nodes[key]["owners"]
+        assert product.owner.email and {"email": product.owner.email} in nodes[key]["owners"]  # shown as an owner too
         # The domain's contract gate and the platform location's runtime governance checks meet on one asset.
         checks = {c["name"] for c in nodes[key]["assetChecksOrError"]["checks"]}
         assert checks >= {"contract", "governance", "sla", "grants"}, (key, checks)

@@ -11,6 +11,7 @@ from meshwork.authoring import onboard, scaffold
 from meshwork.authoring.changeset import ScaffoldError
 from meshwork.cli import output
 from meshwork.core import settings
+from meshwork.model.descriptors import owner_parts
 
 
 def _scaffold(step: Callable[[], scaffold.Result], as_json: bool) -> None:
@@ -29,13 +30,17 @@ def new_group() -> None:
 
 @new_group.command("domain")
 @click.argument("name")
-@click.option("--owner", required=True, help="The owning team (becomes the Dagster owner team:<owner>).")
+@click.option(
+    "--owner", required=True, help="The owning team: <team>, team:<team> (Dagster's form) or the team's e-mail address."
+)
 @click.option("--email", default=None, help="The team's contact email (default: <owner>@example.com, to edit).")
 @click.option("--description", default=None, help="What the domain covers (default: a TODO to edit).")
 @click.option("--json", "as_json", is_flag=True)
 def new_domain(name: str, owner: str, email: str | None, description: str | None, as_json: bool) -> None:
     """Create domains/NAME/ and register it as a code location and a dbt group."""
-    _scaffold(lambda: scaffold.new_domain(settings.project_dir(), name, owner, email, description), as_json)
+    team, address = owner_parts(owner)
+    email = email or address
+    _scaffold(lambda: scaffold.new_domain(settings.project_dir(), name, team, email, description), as_json)
 
 
 @new_group.command("product")

@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import sqlglot
 import sqlglot.errors
@@ -47,12 +47,39 @@ class Visibility(StrEnum):
 
 
 class Owner(Strict):
+    """The owning team, written ``{team: x, email: …}``, or as Dagster writes owners: ``team:x`` or an
+    e-mail address (whose local part names the team)."""
+
     team: TeamName
     email: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dagster_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            team, email = owner_parts(value)
+            return {"team": team, "email": email}
+        if isinstance(value, dict) and isinstance(value.get("team"), str):
+            return {**value, "team": value["team"].removeprefix("team:")}
+        return value
 
     @property
     def dagster_owner(self) -> str:
         return f"team:{self.team}"
+
+    @property
+    def dagster_owners(self) -> list[str]:
+        """What the Dagster UI shows: the team, and its address when there is one."""
+        return [self.dagster_owner, *([self.email] if self.email else [])]
+
+
+def owner_parts(text: str) -> tuple[str, str | None]:
+    """(team, e-mail) from ``team:x``, ``x`` or ``someone@example.org`` (team: the local part, normalised)."""
+    text = text.strip()
+    if "@" in text and not text.startswith("team:"):
+        local = re.sub(r"[^a-z0-9_-]+", "-", text.split("@", 1)[0].lower()).strip("-_")
+        return (local if local[:1].isalpha() else f"team-{local}"), text
+    return text.removeprefix("team:"), None
 
 
 class DomainDescriptor(Strict):

@@ -59,7 +59,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
             domain = self.mesh.domains[self.domain]
             return spec.replace_attributes(
                 group_name=self.domain,
-                owners=[domain.descriptor.owner.dagster_owner],
+                owners=domain.descriptor.owner.dagster_owners,
                 tags={**spec.tags, f"{specs.TAG_PREFIX}domain": self.domain, f"{specs.TAG_PREFIX}internal": "true"},
             )
         product_spec = specs.asset_spec(self.mesh, product, "dbt", [Path(props["original_file_path"])])

@@ -103,7 +103,7 @@ def asset_spec(mesh: Mesh, product: Product, engine_kind: str, implementation_fi
         deps=[asset_key(i.product) for i in product.inputs],
         description=description(product),
         group_name=product.domain,
-        owners=[product.owner.dagster_owner],
+        owners=product.owner.dagster_owners,
         kinds={engine_kind, "duckdb", "parquet"},
         tags=tags(product),
         metadata=metadata(product),
