@@ -46,7 +46,7 @@ def test_product_assets_carry_descriptor_owner_group_kinds_tags_and_schema(domai
         spec = specs[dg.AssetKey([product.domain, product.name])]
         engine = product.descriptor.implementation.engine
         assert spec.group_name == domain
-        assert spec.owners == [f"team:{product.owner.team}"]
+        assert spec.owners == [f"team:{product.owner.team}", product.owner.email]
         assert {engine, "duckdb", "parquet"} <= set(spec.kinds)
         assert spec.tags["meshwork/domain"] == domain
         assert spec.tags["meshwork/product-kind"] == product.descriptor.product_kind.value
