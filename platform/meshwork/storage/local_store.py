@@ -109,8 +109,8 @@ class LocalPortStore(PortStore):
         """The file in place, hashed on every read.
 
         Nothing cheaper can vouch for the bytes: size, mtime and inode survive an edit in place
-        (``touch -d`` restores the mtime). Hashing costs about 1 s per GB on one core here, a quarter
-        of a DuckDB scan of the same file (docs/benchmarks.md, "Port integrity on read").
+        (``touch -d`` restores the mtime). Hashing costs 0.6 s per GB on one core here, under a
+        quarter of a DuckDB scan of the snapshot on two (docs/benchmarks.md, "Port integrity on read").
         """
         if problem := self.problem(key, entry, checksum=True):
             return None, problem
