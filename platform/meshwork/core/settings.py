@@ -11,6 +11,8 @@
 ``MESH_DBT_IN_PROCESS`` ``1`` (default): dbt runs inside the step's process through dbt's Python API;
                     ``0``: as a ``dbt`` subprocess through dagster-dbt's CLI resource (the way back).
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
+``MESH_ROW_DROP_LIMIT`` the share of the previous snapshot's rows a port may lose in one publish before its
+                    gate fails (default 0.5; a contract may allow more with ``maxRowDrop``).
 ``MESH_PORTS_URL``   where output ports are stored: a local folder (default ``$MESH_HOME/ports``) or
                     ``s3://bucket/prefix`` for S3-compatible object storage (see ``meshwork.storage.port_store``).
 ``MESH_S3_ENDPOINT_URL`` the endpoint of a non-AWS S3-compatible store (MinIO, Ceph, R2…); default AWS.
@@ -188,6 +190,17 @@ def dbt_in_process() -> bool:
 
 def port_retention() -> int:
     return max(1, int(os.environ.get("MESH_PORT_RETENTION", "5")))
+
+
+def row_drop_limit() -> float:
+    raw = os.environ.get("MESH_ROW_DROP_LIMIT", "0.5").strip()
+    try:
+        limit = float(raw)
+    except ValueError:
+        limit = -1.0
+    if not 0 <= limit <= 1:
+        raise ValueError(f"MESH_ROW_DROP_LIMIT={raw!r}: write a share between 0 and 1 (0.5: half the rows)")
+    return limit
 
 
 def notify_webhook() -> str | None:

@@ -16,7 +16,7 @@ from meshwork.core.errors import ContractViolation, PublishError
 from meshwork.core.names import quote
 from meshwork.model import rules
 from meshwork.model.mesh import Port, Product
-from meshwork.ports import masking, service_client
+from meshwork.ports import masking, row_guard, service_client
 from meshwork.quality import validator
 from meshwork.storage import snapshots, warehouse
 
@@ -85,8 +85,14 @@ def publish(
     run_id: str | None,
     resolve_port: validator.PortResolver | None = None,
 ) -> PublishOutcome:
-    """Validate then publish every live port; raise :class:`ContractViolation` (publishing nothing) on errors."""
+    """Validate then publish every live port; raise :class:`ContractViolation` (publishing nothing) on errors.
+
+    Beyond the contract's rules each port passes the row-count guard (:mod:`meshwork.ports.row_guard`),
+    which compares with the port's previous snapshot: what a publish does, not what a test on sample rows does.
+    """
     reports = validate(con, product, table, resolve_port)
+    for port, report in zip(live_ports(product), reports, strict=True):
+        report.results.append(row_guard.check(port, report.row_count))
     outcome = PublishOutcome(reports=reports, manifests=[])
     if not outcome.passed:
         raise ContractViolation(
