@@ -1,9 +1,10 @@
-"""The platform's own code location: governance at runtime and the mesh metrics."""
+"""The platform's own code location: governance at runtime, the mesh metrics, and closing dead runs."""
 
 import dagster as dg
 
 from meshwork.locations.governance_sensors import governance_definitions
 from meshwork.locations.metric_assets import metric_assets
+from meshwork.runtime.orphan_runs import recovery_sensor
 
 
 @dg.definitions
@@ -15,4 +16,5 @@ def defs() -> dg.Definitions:
         cron_schedule="5 * * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return dg.Definitions.merge(governance_definitions(), dg.Definitions(assets=metrics, schedules=[refresh]))
+    own = dg.Definitions(assets=metrics, schedules=[refresh], sensors=[recovery_sensor()])
+    return dg.Definitions.merge(governance_definitions(), own)

@@ -96,7 +96,11 @@ def open_instance() -> Iterator[dg.DagsterInstance | None]:
     except Exception:  # a broken or foreign instance must not stop a catalog build
         yield None
         return
+    from meshwork.runtime import orphan_runs  # imports Dagster too, so only once there is an instance
+
     with instance:
+        with contextlib.suppress(Exception):  # failing dead runs is a side errand: the catalog builds anyway
+            orphan_runs.recover(instance)
         yield instance
 
 

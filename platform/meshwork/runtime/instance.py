@@ -113,6 +113,7 @@ def ensure_local_instance() -> Path:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             instance.get_runs_count()  # touches the run storage: a dead server fails here, not mid-build
             orphan_runs.close_remembered(instance)
+            orphan_runs.recover(instance)  # runs whose worker was killed would block their domain's pool
     except Exception as exc:  # psycopg2, sqlalchemy and Dagster raise unrelated types for the same cause
         raise InstanceUnavailable(
             f"cannot open the Dagster instance storage ({storage_description()}): {_first_line(exc)}"

@@ -1,11 +1,20 @@
-"""Runs whose process died without telling the instance, found and closed by the build that started them.
+"""Runs whose process died without telling the instance: found, failed, and their pool slots freed.
 
 A run process that loses its instance storage (PostgreSQL down) or is killed cannot record its
 failure: the run stays STARTED and keeps the pool slot of its running step, so every later run of the
-domain waits for the warehouse pool forever. Nothing else closes such runs: the daemon's run
-monitoring only watches runs it launched. ``mesh build`` tags each run it starts with a build id;
-when the process has exited without a success, it marks the unfinished runs with that id failed and
-frees their slots, or, if the storage is down, notes the id so the next build can do it.
+domain waits for the warehouse pool forever. Dagster's run monitoring cannot see this: it asks the run
+launcher whether a worker is alive, and the default launcher cannot tell (nor did it launch the runs of
+``mesh build``). Two ways close them here:
+
+- the build that started a run: each run carries a build id (:data:`BUILD_TAG`); once the process has
+  exited without a success, the build marks its unfinished runs failed and frees their slots, or, if the
+  storage is down, notes the id so the next build can do it (:func:`close_or_remember`);
+- anyone, later (:func:`recover`): each run of ``mesh build`` names its worker process
+  (``meshwork.runtime.run_worker``); a run not finished whose worker and that worker's process group
+  have all exited is failed and its slots freed. Every ``mesh build`` and ``mesh dev`` does it before it
+  starts (``meshwork.runtime.instance.ensure_local_instance``), the catalog when it opens the instance,
+  and the daemon through the platform location's sensor :func:`recovery_sensor`, every 30 s. It also
+  frees slots that finished runs still hold, as the daemon's run monitoring does after 60 s.
 """
 
 from __future__ import annotations
@@ -17,9 +26,18 @@ from pathlib import Path
 import dagster as dg
 
 from meshwork.core import settings
+from meshwork.runtime import run_worker
 
 BUILD_TAG = "meshwork/build"
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+# Statuses of a run whose worker process exists or existed (QUEUED runs have none yet).
+_WORKING = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+RECOVERY_SENSOR = "meshwork_run_recovery"
 
 
 def new_build_id(domain: str) -> str:
@@ -66,3 +84,44 @@ def close_remembered(instance: dg.DagsterInstance) -> list[str]:
     closed = [r for build_id in pending.read_text(encoding="utf-8").split() for r in close(instance, build_id)]
     pending.unlink()
     return closed
+
+
+def recover(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the unfinished runs whose worker is gone and free their slots; free slots of finished runs.
+
+    Returns the ids of the runs it failed. Runs that name no worker, or a worker on another host,
+    are left alone: nothing here can tell whether they still run.
+    """
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_WORKING)):
+        worker = run.tags.get(run_worker.WORKER_TAG)
+        if not worker or not run_worker.is_gone(worker):
+            continue
+        instance.report_run_failed(run, f"the run's worker process ({worker}) is gone: it was killed or crashed")
+        # report_run_failed leaves the slots claimed (the daemon would free them only a minute later).
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        held_by = instance.get_run_by_id(run_id)
+        if held_by is None or held_by.status in _FINISHED:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    return failed
+
+
+def recovery_sensor() -> dg.SensorDefinition:
+    """The daemon's side of :func:`recover`: every 30 s, so a dead run is closed within a minute."""
+
+    @dg.sensor(
+        name=RECOVERY_SENSOR,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Fails runs whose worker process is gone (killed, crashed) and frees their pool slots.",
+    )
+    def _recover(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        if closed := recover(context.instance):
+            message = f"failed {len(closed)} run(s) whose worker is gone and freed their slots: {', '.join(closed)}"
+            context.log.warning(message)
+            return dg.SkipReason(message)
+        return dg.SkipReason("no run has lost its worker")
+
+    return _recover
