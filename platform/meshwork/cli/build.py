@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
     output.build_summary(result, port_summary(mesh), as_json)
+    if result.interrupted:
+        output.fail(f"interrupted by {signal.Signals(result.interrupted).name}: its runs were stopped", EXIT_FAILED)
     if result.storage_error:  # the build is failed then
         output.fail(f"{result.storage_error}; rerun `mesh build` once it answers again", EXIT_FAILED)
     sys.exit(EXIT_OK if result.ok else EXIT_FAILED)

@@ -5,7 +5,8 @@ domain's build job selects every product and check, like ``dagster asset materia
 and also tags the run with its domain (``meshwork/domain``), which the run queue's per-domain limit
 counts; Dagster's implicit asset job behind ``asset materialize`` cannot carry run tags. Every run is
 recorded in the Dagster instance and shows in the UI. Domains whose upstream domains are done run
-side by side (their warehouses are separate files).
+side by side (their warehouses are separate files). A domain is built by one build at a time, and a
+build's runs do not outlive it (``meshwork.runtime.build_processes``, ``meshwork.runtime.run_worker``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +27,7 @@ import psutil
 from meshwork.core import settings
 from meshwork.core.errors import MeshError
 from meshwork.model.mesh import Mesh
-from meshwork.runtime import instance, orphan_runs
+from meshwork.runtime import build_processes, instance, orphan_runs, run_worker
 from meshwork.runtime.domain_runs import build_job_name
 
 
@@ -46,15 +46,19 @@ class BuildResult:
     seconds: float = 0.0
     peak_rss_bytes: int = 0
     skipped: list[str] = field(default_factory=list)
+    # The signal that interrupted the build (its runs were stopped, nothing more started).
+    interrupted: int | None = None
     # Set when the instance storage stopped answering: no later domain could record its run.
     storage_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.skipped and not self.storage_error and all(d.ok for d in self.domains)
+        ok = all(d.ok for d in self.domains)
+        return ok and not self.skipped and not self.storage_error and not self.interrupted
 
 
 def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
+    """The run of the domain's build job; with a build id, as a worker of this process (``run_worker``)."""
     dagster = Path(sys.executable).parent / "dagster"
     command = [
         str(dagster if dagster.exists() else "dagster"),
@@ -65,7 +69,9 @@ def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
         "-j",
         build_job_name(domain),
     ]
-    return [*command, "--tags", json.dumps({orphan_runs.BUILD_TAG: build_id})] if build_id else command
+    if not build_id:
+        return command
+    return run_worker.command(os.getpid(), [*command, "--tags", json.dumps({orphan_runs.BUILD_TAG: build_id})])
 
 
 class PeakMemory:
@@ -120,21 +126,18 @@ def _check_credentials(domains: list[str]) -> None:
             raise MeshError(f"enforced mode: {exc}") from exc
 
 
-def _run_domain(domain: str, log_dir: Path) -> DomainResult:
+def _run_domain(
+    domain: str, log_dir: Path, children: build_processes.Children, say: Callable[[str], None]
+) -> DomainResult:
     log = log_dir / f"{domain}.log"
-    start = time.monotonic()
     build_id = orphan_runs.new_build_id(domain)
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            materialize_command(domain, build_id),
-            cwd=settings.project_dir(),
-            env=_domain_env(domain),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        if proc.returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
+    with build_processes.domain_lock(domain, children.stop, say) as lock, log.open("w", encoding="utf-8") as out:
+        start = time.monotonic()  # the wait for another build's lock is not this build's time
+        command = materialize_command(domain, build_id)
+        returncode = children.run(command, keep_fd=lock, out=out, cwd=settings.project_dir(), env=_domain_env(domain))
+        if returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
-    return DomainResult(domain, proc.returncode == 0, time.monotonic() - start, log, proc.returncode)
+    return DomainResult(domain, returncode == 0, time.monotonic() - start, log, returncode)
 
 
 def build(
@@ -151,7 +154,8 @@ def build(
     wanted = set(domains or mesh.domains)
     order = [d for d in mesh.domain_order() if d in wanted]
     _check_credentials(order)
-    log_dir = settings.logs_dir() / time.strftime("build-%Y%m%dT%H%M%S")
+    # The pid keeps two builds started in the same second apart.
+    log_dir = settings.logs_dir() / f"{time.strftime('build-%Y%m%dT%H%M%S')}-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     result = BuildResult()
     done: dict[str, bool] = {}
@@ -159,11 +163,20 @@ def build(
     pending = list(order)
     started = time.monotonic()
     total = len(order)
-    with PeakMemory() as memory, ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    children = build_processes.Children()
+    with (
+        PeakMemory() as memory,
+        children.forwarding_signals(),
+        ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool,
+    ):
         while pending or running:
             for domain in list(pending):
                 ups = mesh.upstream_domains(domain) & wanted
-                if result.storage_error:
+                if children.stop.is_set():
+                    pending.remove(domain)
+                    result.skipped.append(domain)
+                    progress(f"[skip] {domain}: the build was interrupted")
+                elif result.storage_error:
                     pending.remove(domain)
                     result.skipped.append(domain)
                     progress(f"[skip] {domain}: the Dagster instance storage is unavailable")
@@ -174,13 +187,18 @@ def build(
                 elif all(done.get(u) for u in ups) and len(running) < parallelism:
                     pending.remove(domain)
                     progress(f"[{len(done) + len(running) + 1}/{total}] building {domain} …")
-                    running[pool.submit(_run_domain, domain, log_dir)] = domain
+                    running[pool.submit(_run_domain, domain, log_dir, children, progress)] = domain
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 domain = running.pop(future)
-                outcome = future.result()
+                try:
+                    outcome = future.result()
+                except build_processes.Stopped:  # interrupted while it waited for another build
+                    result.skipped.append(domain)
+                    progress(f"[skip] {domain}: the build was interrupted")
+                    continue
                 result.domains.append(outcome)
                 done[domain] = outcome.ok
                 status = "ok" if outcome.ok else f"FAILED (exit {outcome.returncode}, log: {outcome.log})"
@@ -192,6 +210,7 @@ def build(
                     if not result.storage_error and (problem := instance.storage_problem()):
                         result.storage_error = problem
                         progress(f"error: {problem}")
+    result.interrupted = children.signalled
     result.seconds = time.monotonic() - started
     result.peak_rss_bytes = memory.peak
     return result
