@@ -89,10 +89,14 @@ def _with_contacts(mesh: Mesh, evaluations: list[Evaluation]) -> list[Evaluation
 GraphLoader = Callable[[], dict[str, list[dg.AssetSpec]]] | None
 
 
-def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None) -> list[Evaluation]:
+def _products(mesh: Mesh, only: set[str] | None) -> list[Product]:
+    return [p for p in mesh.products.values() if only is None or p.key in only]
+
+
+def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None, only: set[str] | None = None) -> list[Evaluation]:
     findings = find_violations(mesh, asset_graph)
     out = []
-    for product in mesh.products.values():
+    for product in _products(mesh, only):
         # A finding about a whole domain concerns each of its products.
         mine = [f for f in findings if f.subject in (product.key, product.domain)]
         errors = [f for f in mine if f.severity == "error"]
@@ -114,12 +118,12 @@ def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None) -> list[Eval
     return out
 
 
-def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
+def sla_evaluations(mesh: Mesh, now: datetime, only: set[str] | None = None) -> list[Evaluation]:
     """The freshness of each product's live ports (a major past its removal date is no longer published,
     so it cannot breach anything). A finding's text carries the port's age; its notice does not, so a
     port that merely stays stale is one open notice, not a new one (and a false "resolved") per tick."""
     out = []
-    for product in mesh.products.values():
+    for product in _products(mesh, only):
         window, sla = product.descriptor.sla.freshness_window, product.descriptor.sla.freshness
         lines, notices = [], []
         for port in live_ports(product, now.date()):
@@ -151,10 +155,10 @@ def sla_evaluations(mesh: Mesh, now: datetime) -> list[Evaluation]:
     return out
 
 
-def grant_evaluations(mesh: Mesh, today: date, notice_days: int) -> list[Evaluation]:
+def grant_evaluations(mesh: Mesh, today: date, notice_days: int, only: set[str] | None = None) -> list[Evaluation]:
     """A consumer's grants on its restricted inputs, from descriptors and approved requests."""
     out = []
-    for product in mesh.products.values():
+    for product in _products(mesh, only):
         lines, notices, worst = [], [], "warn"
         for port in product.inputs:
             producer = mesh.products.get(port.product)
@@ -199,14 +203,19 @@ def grant_evaluations(mesh: Mesh, today: date, notice_days: int) -> list[Evaluat
 
 
 def evaluations_for(
-    check: str, mesh: Mesh, now: datetime | None = None, asset_graph: GraphLoader = None
+    check: str,
+    mesh: Mesh,
+    now: datetime | None = None,
+    asset_graph: GraphLoader = None,
+    only: set[str] | None = None,
 ) -> list[Evaluation]:
+    """The evaluations of ``check`` for every product, or for the products in ``only``."""
     now = now or datetime.now(UTC)
     if check == GOVERNANCE:
-        return _with_contacts(mesh, policy_evaluations(mesh, asset_graph))
+        return _with_contacts(mesh, policy_evaluations(mesh, asset_graph, only))
     if check == SLA:
-        return _with_contacts(mesh, sla_evaluations(mesh, now))
-    return _with_contacts(mesh, grant_evaluations(mesh, now.date(), settings.grant_notice_days()))
+        return _with_contacts(mesh, sla_evaluations(mesh, now, only))
+    return _with_contacts(mesh, grant_evaluations(mesh, now.date(), settings.grant_notice_days(), only))
 
 
 def load() -> Mesh:
@@ -239,7 +248,10 @@ def _domain_check(products: tuple[Product, ...], domain: str, check: str, asset_
     @dg.multi_asset_check(specs=specs, name=check_name(domain, check), can_subset=True)
     def _run(context: dg.AssetCheckExecutionContext):
         selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-        for ev in evaluations_for(check, load(), asset_graph=asset_graph):
+        # Only the selected products: a domain's run reads its own ports, and in the enforced mode its
+        # storage keys could not read another domain's anyway.
+        only = {"/".join(key.path) for key, _ in selected}
+        for ev in evaluations_for(check, load(), asset_graph=asset_graph, only=only):
             if (ev.asset_key(), ev.check) in selected:
                 yield ev.to_result()
 
