@@ -314,6 +314,9 @@ def test_two_domains_build_through_dagster_with_their_ports_on_s3(mesh_home, s3_
     result = mesh_cli("build", "--orders", "300", "--domain", "customers", "--domain", "support", "--json")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = {row["port"]: row for row in json.loads(result.stdout)["ports"]}
+    # Only the two domains built, both published by this build (not "7 ports published").
+    assert set(summary) == {"customers/customer_profiles@v1", "support/tickets@v1"}
+    assert all(row["published_now"] for row in summary.values())
     tickets = summary["support/tickets@v1"]
     assert tickets["rows"] and summary["customers/customer_profiles@v1"]["rows"]
     latest = s3_ports.get("support/tickets/v1/latest").decode().strip()

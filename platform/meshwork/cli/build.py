@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,6 +17,16 @@ from meshwork.example import sources
 from meshwork.runtime import build
 from meshwork.runtime.instance import InstanceUnavailable, ensure_local_instance, storage_description
 from meshwork.storage.inventory import port_summary
+
+
+def built_ports(result, started: datetime, rows: list[dict]) -> list[dict]:
+    """The ports of the domains this build ran, each marked with whether this build published it."""
+    built = {d.domain for d in result.domains}
+    return [
+        {**r, "published_now": r["published_at"] is not None and datetime.fromisoformat(r["published_at"]) >= started}
+        for r in rows
+        if r["domain"] in built
+    ]
 
 
 def mode_banner() -> str:
@@ -46,11 +57,12 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
     say(f"Dagster instance storage: {storage_description()}")
     say(mode_banner())
+    started = datetime.now(UTC)
     try:
         result = build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
-    output.build_summary(result, port_summary(mesh), as_json)
+    output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json)
     if result.interrupted:
         output.fail(f"interrupted by {signal.Signals(result.interrupted).name}: its runs were stopped", EXIT_FAILED)
     if result.storage_error:  # the build is failed then

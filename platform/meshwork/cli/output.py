@@ -99,7 +99,7 @@ def build_summary(result: BuildResult, ports: list[dict[str, Any]], as_json: boo
     n_products = len({(r["domain"], r["product"]) for r in ports})
     click.echo(
         f"\n{'OK' if result.ok else 'FAILED'}: {len(result.domains)} domain(s), {n_products} products, "
-        f"{sum(1 for r in ports if r['snapshot'])} port(s) published, {result.seconds:.1f}s, "
+        f"{sum(1 for r in ports if r.get('published_now'))} port(s) published, {result.seconds:.1f}s, "
         f"peak memory {result.peak_rss_bytes / 2**20:,.0f} MiB"
     )
     if result.ok:
