@@ -52,7 +52,8 @@ def test_a_new_domain_passes_mesh_check_and_loads_as_a_code_location(project: Pa
     workspace_before = (project / "workspace.yaml").read_text()
     made = new(project, "domain", "logistics", "--owner", "logistics-team")
     assert "domains/logistics/definitions.py" in made["created"]
-    assert set(made["updated"]) == {"workspace.yaml", "dbt_project/models/_groups.yml", "dbt_project/dbt_project.yml"}
+    # dbt_project.yml gets the domain's folder config with its first dbt model, not before (dbt would warn).
+    assert set(made["updated"]) == {"workspace.yaml", "dbt_project/models/_groups.yml"}
     # The definitions file is the same three lines as every other domain's.
     assert (project / "domains/logistics/definitions.py").read_text() == (
         REPO / "domains/sales/definitions.py"
@@ -75,6 +76,9 @@ def test_new_dbt_and_python_products_reading_other_domains_ports_pass_check_and_
         project, "product", "logistics/shipments", "--kind", "aggregate", "--impl", "dbt", "--input", "sales/orders@v1"
     )
     assert "dbt_project/models/logistics/marts/shipments.sql" in dbt["created"]
+    assert "dbt_project/dbt_project.yml" in dbt["updated"]
+    dbt_config = yaml.safe_load((project / "dbt_project/dbt_project.yml").read_text())
+    assert dbt_config["models"]["meshwork"]["logistics"]["+group"] == "logistics"
     python = new(
         project,
         "product",

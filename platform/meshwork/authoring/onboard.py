@@ -143,7 +143,7 @@ def onboard_dbt(
 
     cs = Changeset(project)
     description = f"Onboarded from the dbt project '{ext.name}'. TODO: say which business area it covers."
-    domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds))
+    domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds), models=True)
     by_file = _copy_project(cs, ext, manifest, domain, rename, rename_sources, {p.uid: p for p in products})
     for p in products:
         _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file)

@@ -77,8 +77,10 @@ def _edit(cs: Changeset, rel: str, path: list[str], snippet: str, expect, after_
     cs.write(rel, after)  # type: ignore[arg-type]
 
 
-def register_domain(cs: Changeset, domain: str, team: str, email: str, seeds: bool = False) -> None:
-    """Register ``domain`` as a code location and as a dbt group (models, and seeds if asked)."""
+def register_domain(
+    cs: Changeset, domain: str, team: str, email: str, seeds: bool = False, models: bool = False
+) -> None:
+    """Register ``domain`` as a code location and a dbt group; its dbt folder config too if ``models``."""
     entry = {"python_module": {"module_name": f"domains.{domain}.definitions", "location_name": domain}}
     _edit(
         cs,
@@ -99,10 +101,22 @@ def register_domain(cs: Changeset, domain: str, team: str, email: str, seeds: bo
         t.DBT_GROUP.format(domain=domain, team=team, email=email),
         lambda old, new: new == {**old, "groups": [*old["groups"], group]},
     )
+    if models:
+        dbt_folder(cs, domain, seeds=seeds)
+
+
+def dbt_folder(cs: Changeset, domain: str, seeds: bool = False) -> None:
+    """Give ``domain``'s dbt folder its group in ``dbt_project.yml`` (models, and seeds if asked).
+
+    Added with the domain's first dbt model, not with the domain: dbt warns about every configured path
+    that holds no model, so a Python-only domain has none."""
     sections = [("models", t.DBT_MODELS_CONFIG)] + ([("seeds", t.DBT_SEEDS_CONFIG)] if seeds else [])
     for section, template in sections:
         config = yaml.safe_load(template.format(domain=domain))
-        if section not in (yaml.safe_load(cs.read("dbt_project/dbt_project.yml") or "") or {}):
+        current = yaml.safe_load(cs.read("dbt_project/dbt_project.yml") or "") or {}
+        if domain in ((current.get(section) or {}).get("meshwork") or {}):
+            continue
+        if section not in current:
             text = cs.read("dbt_project/dbt_project.yml") or ""
             cs.write("dbt_project/dbt_project.yml", text.rstrip("\n") + f"\n\n{section}:\n  meshwork:\n")
         _edit(

@@ -99,7 +99,9 @@ def check_new_domain(project: Path, domain: str, team: str, email: str | None) -
         raise ScaffoldError(f"dbt group '{domain}' already exists in dbt_project/models/_groups.yml")
 
 
-def domain_files(cs: Changeset, domain: str, team: str, email: str, description: str, seeds: bool = False) -> None:
+def domain_files(
+    cs: Changeset, domain: str, team: str, email: str, description: str, seeds: bool = False, models: bool = False
+) -> None:
     base = f"domains/{domain}"
     cs.create(f"{base}/__init__.py", t.DOMAIN_INIT.format(domain=domain))
     cs.create(f"{base}/definitions.py", t.DEFINITIONS.format(domain=domain))
@@ -109,7 +111,7 @@ def domain_files(cs: Changeset, domain: str, team: str, email: str, description:
     )
     cs.create(f"{base}/products/__init__.py", t.PRODUCTS_INIT.format(domain=domain))
     cs.create(f"{base}/contracts/.gitkeep", "")
-    registration.register_domain(cs, domain, team, email, seeds=seeds)
+    registration.register_domain(cs, domain, team, email, seeds=seeds, models=models)
 
 
 def new_domain(
@@ -283,6 +285,7 @@ def new_product(
             for i in inputs
             if i.port.domain == domain and mesh.products[i.port.product].descriptor.implementation.engine == "dbt"
         }
+        registration.dbt_folder(cs, domain)
         folder = f"dbt_project/models/{domain}/marts"
         cs.create(
             f"{folder}/{model_name}.sql",
