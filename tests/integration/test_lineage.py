@@ -20,11 +20,22 @@ def latest_snapshot(home: Path, product: str) -> str:
     return (home / "ports" / product / "v1" / "latest").read_text().strip()
 
 
+def job_of(e: dict) -> str:
+    return f"{e['job']['namespace'].removeprefix('meshwork.')}/{e['job']['name']}"
+
+
 def by_product(events: list[dict]) -> dict[str, list[dict]]:
+    """The events of the product jobs (not the contract gates' nor the domain runs')."""
     found: dict[str, list[dict]] = {}
     for e in events:
-        found.setdefault(f"{e['job']['namespace'].removeprefix('meshwork.')}/{e['job']['name']}", []).append(e)
+        if "meshwork" in e["job"].get("facets", {}):
+            found.setdefault(job_of(e), []).append(e)
     return found
+
+
+def relative(home: Path, name: str) -> str:
+    """A port dataset's name (its folder's absolute path, the spec's `file` naming) as <domain>/<product>/v<N>."""
+    return Path(name).relative_to(home / "ports").as_posix()
 
 
 def test_every_product_of_the_built_mesh_emitted_start_then_complete_valid_against_the_spec(built_mesh: Path):
@@ -41,11 +52,27 @@ def test_every_product_of_the_built_mesh_emitted_start_then_complete_valid_again
         assert ["START", "COMPLETE"] in by_run.values(), product
         complete = [e for e in product_events if e["eventType"] == "COMPLETE"][-1]
         [output] = complete["outputs"]
-        assert output["name"] == f"{product}/v1"
+        assert (output["namespace"], output["name"]) == ("file", str(built_mesh / "ports" / product / "v1"))
         assert output["facets"]["version"]["datasetVersion"] == latest_snapshot(built_mesh, product)
-        assert all(a["success"] for a in output["facets"]["dataQualityAssertions"]["assertions"])
         assert complete["job"]["facets"]["meshwork"]["product"] == product.split("/")[1]
+        # The contract gate: a child run reading the port version it checked, assertions as an input facet.
+        [gate] = [e for e in events if job_of(e) == f"{product}.contract" and e["eventType"] == "COMPLETE"][-1:]
+        assert gate["run"]["facets"]["parent"]["run"]["runId"] == complete["run"]["runId"]
+        [checked] = gate["inputs"]
+        assert checked["name"] == output["name"]
+        assert checked["facets"]["version"]["datasetVersion"] == latest_snapshot(built_mesh, product)
+        assert all(a["success"] for a in checked["inputFacets"]["dataQualityAssertions"]["assertions"])
+    # Each domain run is the parent job, with its own START and COMPLETE (mesh build sends the end).
+    for domain in {p.split("/")[0] for p in PRODUCTS}:
+        parent = [e for e in events if job_of(e) == f"{domain}/{domain}_build"]
+        assert [e["eventType"] for e in parent] == ["START", "COMPLETE"], domain
+        children = [e for e in runs_of_domain(runs, domain) if e["eventType"] == "COMPLETE"]
+        assert {c["run"]["facets"]["parent"]["run"]["runId"] for c in children} == {parent[0]["run"]["runId"]}
     assert not (built_mesh / "lineage/outbox.jsonl").exists()
+
+
+def runs_of_domain(runs: dict[str, list[dict]], domain: str) -> list[dict]:
+    return [e for product, found in runs.items() if product.startswith(f"{domain}/") for e in found]
 
 
 def test_inputs_are_the_snapshots_the_consumer_read_and_dbt_products_have_column_lineage(built_mesh: Path):
@@ -53,13 +80,13 @@ def test_inputs_are_the_snapshots_the_consumer_read_and_dbt_products_have_column
     complete = [e for e in runs["finance/daily_revenue"] if e["eventType"] == "COMPLETE"][-1]
     reads = [json.loads(line) for line in (built_mesh / "audit/audit.jsonl").read_text().splitlines()]
     read_snapshots = {(r["port"], r["snapshot"]) for r in reads if r["action"] == "port.read"}
-    inputs = {i["name"]: i["facets"]["version"]["datasetVersion"] for i in complete["inputs"]}
+    inputs = {relative(built_mesh, i["name"]): i["facets"]["version"]["datasetVersion"] for i in complete["inputs"]}
     assert set(inputs) == {"sales/orders/v1", "sales/order_lines/v1"}
     for name, snapshot in inputs.items():
         domain, product, version = name.split("/")
         assert (f"{domain}/{product}@{version}", snapshot) in read_snapshots
     fields = complete["outputs"][0]["facets"]["columnLineage"]["fields"]
-    assert {(f["name"], f["field"]) for f in fields["net_revenue"]["inputFields"]} == {
+    assert {(relative(built_mesh, f["name"]), f["field"]) for f in fields["net_revenue"]["inputFields"]} == {
         ("sales/order_lines/v1", "line_amount"),
         ("sales/orders/v1", "status"),
     }
@@ -130,11 +157,20 @@ def types(events: list[dict]) -> list[tuple[str, str]]:
     return [(e["job"]["name"], e["eventType"]) for e in events]
 
 
+# `dagster asset materialize` (no mesh build, no daemon): the domain run's START, the product's run, its gate.
+SUPPORT_RUN = [
+    ("__ASSET_JOB", "START"),
+    ("tickets", "START"),
+    ("tickets.contract", "COMPLETE"),
+    ("tickets", "COMPLETE"),
+]
+
+
 def test_a_run_sends_its_events_to_a_real_http_backend(copied_home: Path):
     with receiver() as backend:
         _, result = build_support(copied_home, OPENLINEAGE_URL=backend.url)
         assert result.returncode == 0, result.stdout[-3000:]
-    assert types(backend.events) == [("tickets", "START"), ("tickets", "COMPLETE")]
+    assert types(backend.events) == SUPPORT_RUN
     assert all(schema_errors(e) == [] for e in backend.events)
     assert not (copied_home / "lineage/outbox.jsonl").exists()
 
@@ -144,12 +180,12 @@ def test_a_backend_that_is_down_does_not_fail_the_run_and_replay_delivers_later(
     env, result = build_support(copied_home, OPENLINEAGE_URL=f"http://127.0.0.1:{port}")
     assert result.returncode == 0, result.stdout[-3000:]
     queued = read_events(copied_home / "lineage/outbox.jsonl")
-    assert types([r["event"] for r in queued]) == [("tickets", "START"), ("tickets", "COMPLETE")]
+    assert types([r["event"] for r in queued]) == SUPPORT_RUN
     with receiver(port=port) as backend:
         replay = mesh_cli("lineage", "replay", "--json", env=env)
         assert replay.returncode == 0, replay.stderr
-        assert json.loads(replay.stdout) == {**json.loads(replay.stdout), "delivered": 2, "remaining": 0}
-    assert types(backend.events) == [("tickets", "START"), ("tickets", "COMPLETE")]
+        assert json.loads(replay.stdout) == {**json.loads(replay.stdout), "delivered": 4, "remaining": 0}
+    assert types(backend.events) == SUPPORT_RUN
     assert all(schema_errors(e) == [] for e in backend.events)
     assert read_events(copied_home / "lineage/outbox.jsonl") == []
 
@@ -178,11 +214,14 @@ def test_a_failing_contract_gate_emits_fail_with_the_error_and_the_failed_rules(
     )
     _, result = build_support(copied_home, project)
     assert result.returncode != 0
-    events = [e for e in read_events(copied_home / "lineage/events.jsonl") if e["job"]["name"] == "tickets"]
+    written = read_events(copied_home / "lineage/events.jsonl")
+    assert all(schema_errors(e) == [] for e in written)
+    events = [e for e in written if e["job"]["name"] == "tickets"]
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
-    assert all(schema_errors(e) == [] for e in events)
     fail = events[-1]
     assert "satisfaction" in fail["run"]["facets"]["errorMessage"]["message"]
-    assertions = fail["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
-    assert [a["column"] for a in assertions if not a["success"]] == ["satisfaction"]
     assert "version" not in fail["outputs"][0]["facets"]  # nothing was published
+    [gate] = [e for e in written if e["job"]["name"] == "tickets.contract"]
+    assert gate["eventType"] == "FAIL"
+    assertions = gate["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert [a["column"] for a in assertions if not a["success"]] == ["satisfaction"]

@@ -4,7 +4,10 @@ One OpenLineage run per product per Dagster run: START when the product's step b
 (the step or the contract gate failed) or COMPLETE (the gate passed and published). The job is
 ``meshwork.<domain>`` / ``<product>``; inputs are the port snapshots read (and the landing files of
 source-aligned products); outputs are the port versions, with the published snapshot as dataset
-version. Delivery is ``meshwork.lineage.delivery``'s business: building an event touches no network.
+version. Datasets are named by the spec's naming table (``naming``). The contract gate is a child
+run of the product's (``<product>.contract``) whose input is the port version it checked, carrying
+the ``dataQualityAssertions`` input facet. Delivery is ``meshwork.lineage.delivery``'s business:
+building an event touches no network.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import (
     JobFacet,
     column_lineage_dataset,
-    data_quality_assertions_dataset,
     dataset_version_dataset,
     datasource_dataset,
     documentation_dataset,
@@ -39,14 +41,11 @@ from openlineage.client.facet_v2 import (
     sql_job,
 )
 
-from meshwork.core import settings
+from meshwork.lineage import naming
 from meshwork.lineage.column_lineage import ColumnOrigin, Relation
 from meshwork.model.mesh import Mesh, Product
-from meshwork.quality.validator import QualityReport
 from meshwork.storage import snapshots
 
-PORTS_NAMESPACE = "meshwork://ports"
-SOURCES_NAMESPACE = "meshwork://sources"
 # Where Meshwork's published sources live; it names the producer and the custom facet's schema.
 PROJECT_URL = "https://github.com/meshwork/meshwork"
 VERSION = importlib.metadata.version("meshwork")
@@ -106,20 +105,20 @@ def job_namespace(domain: str) -> str:
     return f"meshwork.{domain}"
 
 
-def port_dataset_name(domain: str, product: str, major: int) -> str:
-    return f"{domain}/{product}/v{int(major)}"
-
-
 def run_id(dagster_run_id: str, product_key: str) -> str:
     return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{product_key}"))
 
 
 def dataset_of(relation: Relation) -> tuple[str, str]:
-    """(namespace, name) of a column-lineage relation."""
-    return (PORTS_NAMESPACE if relation.kind == "port" else SOURCES_NAMESPACE), relation.name
+    """(namespace, name) of a column-lineage relation (``sales/orders/v1`` or ``shop/orders``)."""
+    if relation.kind == "port":
+        domain, product, version = relation.name.split("/")
+        return naming.port(domain, product, int(version.removeprefix("v")))
+    system, table = relation.name.split("/")
+    return naming.source(system, table)
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
@@ -154,7 +153,7 @@ def _job(product: Product, info: RunInfo, sql: str | None) -> Job:
 
 
 @functools.cache
-def _dagster_version() -> str:
+def dagster_version() -> str:
     return importlib.metadata.version("dagster")
 
 
@@ -166,7 +165,7 @@ def _run(product: Product, info: RunInfo, error: BaseException | str | None = No
             producer=PRODUCER,
         ),
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=_dagster_version(),
+            version=dagster_version(),
             name="Dagster",
             openlineageAdapterVersion=VERSION,
             producer=PRODUCER,
@@ -190,12 +189,13 @@ def _schema_facet(columns: Iterable[tuple[str, str, str | None]]) -> schema_data
     )
 
 
-def _port_facets(mesh: Mesh, domain: str, product: str, major: int, snapshot: str | None) -> dict[str, Any]:
+def port_facets(mesh: Mesh, domain: str, product: str, major: int, snapshot: str | None) -> dict[str, Any]:
     producer = mesh.products.get(f"{domain}/{product}")
     port = producer.port(major) if producer else None
+    namespace, name = naming.port(domain, product, major)
     facets: dict[str, Any] = {
         "dataSource": datasource_dataset.DatasourceDatasetFacet(
-            name=PORTS_NAMESPACE, uri=snapshots.version_dir(domain, product, major).as_uri(), producer=PRODUCER
+            name=namespace, uri=naming.uri(namespace, name), producer=PRODUCER
         )
     }
     manifest = None
@@ -231,49 +231,22 @@ def _inputs(mesh: Mesh, product: Product, reads: Iterable[PortRead]) -> list[Inp
     for declared in product.inputs:  # declared but not read (yet, at START)
         seen.setdefault((declared.domain, declared.name, declared.major), PortRead(declared.ref))
     datasets = [
-        InputDataset(
-            namespace=PORTS_NAMESPACE,
-            name=port_dataset_name(d, p, m),
-            facets=_port_facets(mesh, d, p, m, read.snapshot_id),
-        )
+        InputDataset(*naming.port(d, p, m), facets=port_facets(mesh, d, p, m, read.snapshot_id))
         for (d, p, m), read in sorted(seen.items())
     ]
     for source in product.descriptor.sources:
-        folder = settings.sources_dir() / source.system / source.table
+        namespace, name = naming.source(source.system, source.table)
         facets: dict[str, Any] = {
             "dataSource": datasource_dataset.DatasourceDatasetFacet(
-                name=SOURCES_NAMESPACE, uri=folder.as_uri(), producer=PRODUCER
+                name=namespace, uri=naming.uri(namespace, name), producer=PRODUCER
             )
         }
         if source.columns:
             facets["schema"] = schema_dataset.SchemaDatasetFacet(
                 fields=[schema_dataset.SchemaDatasetFacetFields(name=c) for c in source.columns], producer=PRODUCER
             )
-        datasets.append(
-            InputDataset(namespace=SOURCES_NAMESPACE, name=f"{source.system}/{source.table}", facets=facets)
-        )
+        datasets.append(InputDataset(namespace=namespace, name=name, facets=facets))
     return datasets
-
-
-def _assertions(
-    reports: list[QualityReport], version: str
-) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
-    results = [r for rep in reports if rep.port.endswith(f"@{version}") for r in rep.results]
-    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
-        assertions=[
-            data_quality_assertions_dataset.Assertion(
-                assertion=r.rule.kind,
-                success=r.passed,
-                column=r.rule.column,
-                severity=r.rule.severity,
-                name=r.rule.id,
-                description=r.rule.description,
-                actual=None if r.failing_rows is None else f"{r.failing_rows} failing rows",
-            )
-            for r in results
-        ],
-        producer=PRODUCER,
-    )
 
 
 def _column_lineage(origins: Mapping[str, ColumnOrigin]) -> column_lineage_dataset.ColumnLineageDatasetFacet:
@@ -298,18 +271,13 @@ def _outputs(
     mesh: Mesh,
     product: Product,
     manifests: list[snapshots.Manifest] | None = None,
-    reports: list[QualityReport] | None = None,
     columns: Mapping[str, ColumnOrigin] | None = None,
 ) -> list[OutputDataset]:
     published = {m.version: m for m in manifests or []}
     outputs = []
     for port in product.ports:
         manifest = published.get(port.version)
-        facets = _port_facets(
-            mesh, product.domain, product.name, port.major, manifest.snapshot_id if manifest else None
-        )
-        if reports:
-            facets["dataQualityAssertions"] = _assertions(reports, port.version)
+        facets = port_facets(mesh, product.domain, product.name, port.major, manifest.snapshot_id if manifest else None)
         # The SQL describes the newest major; older majors are views over it with their own mapping.
         if columns and port is product.current_port:
             facets["columnLineage"] = _column_lineage(columns)
@@ -323,10 +291,7 @@ def _outputs(
             )
         outputs.append(
             OutputDataset(
-                namespace=PORTS_NAMESPACE,
-                name=port_dataset_name(product.domain, product.name, port.major),
-                facets=facets,
-                outputFacets=output_facets,
+                *naming.port(product.domain, product.name, port.major), facets=facets, outputFacets=output_facets
             )
         )
     return outputs
@@ -335,7 +300,7 @@ def _outputs(
 def start_event(mesh: Mesh, product: Product, info: RunInfo, reads: Iterable[PortRead] = ()) -> RunEvent:
     return RunEvent(
         eventType=RunState.START,
-        eventTime=_now(),
+        eventTime=now(),
         run=_run(product, info),
         job=_job(product, info, None),
         inputs=_inputs(mesh, product, reads),
@@ -350,17 +315,16 @@ def complete_event(
     info: RunInfo,
     reads: Iterable[PortRead],
     manifests: list[snapshots.Manifest],
-    reports: list[QualityReport],
     columns: Mapping[str, ColumnOrigin] | None = None,
     sql: str | None = None,
 ) -> RunEvent:
     return RunEvent(
         eventType=RunState.COMPLETE,
-        eventTime=_now(),
+        eventTime=now(),
         run=_run(product, info),
         job=_job(product, info, sql),
         inputs=_inputs(mesh, product, reads),
-        outputs=_outputs(mesh, product, manifests, reports, columns),
+        outputs=_outputs(mesh, product, manifests, columns),
         producer=PRODUCER,
     )
 
@@ -371,14 +335,13 @@ def fail_event(
     info: RunInfo,
     error: BaseException | str,
     reads: Iterable[PortRead] = (),
-    reports: list[QualityReport] | None = None,
 ) -> RunEvent:
     return RunEvent(
         eventType=RunState.FAIL,
-        eventTime=_now(),
+        eventTime=now(),
         run=_run(product, info, error),
         job=_job(product, info, None),
         inputs=_inputs(mesh, product, reads),
-        outputs=_outputs(mesh, product, None, reports),
+        outputs=_outputs(mesh, product),
         producer=PRODUCER,
     )

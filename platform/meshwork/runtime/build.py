@@ -27,7 +27,7 @@ import psutil
 from meshwork.core import settings
 from meshwork.core.errors import MeshError
 from meshwork.model.mesh import Mesh
-from meshwork.runtime import build_processes, instance, orphan_runs, run_worker
+from meshwork.runtime import build_processes, instance, orphan_runs, parent_lineage, run_worker
 from meshwork.runtime.domain_runs import build_job_name
 
 
@@ -137,6 +137,7 @@ def _run_domain(
         returncode = children.run(command, keep_fd=lock, out=out, cwd=settings.project_dir(), env=_domain_env(domain))
         if returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
+        parent_lineage.end_build_runs(build_id)  # no daemon needed for the domain run's end event
     return DomainResult(domain, returncode == 0, time.monotonic() - start, log, returncode)
 
 

@@ -16,12 +16,13 @@ from typing import Any, ParamSpec
 
 import dagster as dg
 
-from meshwork.lineage import delivery, events
+from meshwork.lineage import delivery, events, quality_events
 from meshwork.lineage.column_lineage import dbt_column_lineage
 from meshwork.model.mesh import Mesh, Product
 from meshwork.ports.reader import ResolvedPort
 from meshwork.quality.validator import QualityReport
-from meshwork.runtime import specs
+from meshwork.runtime import parent_lineage, specs
+from meshwork.runtime.orphan_runs import BUILD_TAG
 
 INPUTS_METADATA = "meshwork/inputs"
 log = logging.getLogger("meshwork.lineage.events")
@@ -70,6 +71,8 @@ def recorded_reads(context: Context, product: Product) -> list[events.PortRead]:
 
 @_never_raises
 def started(context: Context, mesh: Mesh, product: Product) -> None:
+    run = context.run
+    parent_lineage.run_started(run.run_id, product.domain, run.job_name, run.tags.get(BUILD_TAG))
     delivery.emit(events.start_event(mesh, product, _info(context, product)), context.log)
 
 
@@ -82,17 +85,20 @@ def failed(
     reads: Iterable[ResolvedPort] = (),
     reports: list[QualityReport] | None = None,
 ) -> None:
-    event = events.fail_event(mesh, product, _info(context, product), error, _port_reads(reads), reports)
-    delivery.emit(event, context.log)
+    info = _info(context, product)
+    delivery.emit(events.fail_event(mesh, product, info, error, _port_reads(reads)), context.log)
+    if reports:
+        delivery.emit(quality_events.contract_event(mesh, product, info, reports), context.log)
 
 
 @_never_raises
 def gate_failed(
     context: Context, mesh: Mesh, product: Product, error: BaseException | str, reports: list[QualityReport]
 ) -> None:
-    reads = recorded_reads(context, product)
-    event = events.fail_event(mesh, product, _info(context, product), error, reads, reports)
-    delivery.emit(event, context.log)
+    reads, info = recorded_reads(context, product), _info(context, product)
+    delivery.emit(events.fail_event(mesh, product, info, error, reads), context.log)
+    if reports:
+        delivery.emit(quality_events.contract_event(mesh, product, info, reports), context.log)
 
 
 @_never_raises
@@ -106,7 +112,7 @@ def published(
 ) -> None:
     reads = [*recorded_reads(context, product), *_port_reads(gate_reads)]
     columns, sql = dbt_column_lineage(mesh, product)
-    event = events.complete_event(
-        mesh, product, _info(context, product), reads, manifests, reports, columns=columns, sql=sql
-    )
+    info = _info(context, product)
+    delivery.emit(quality_events.contract_event(mesh, product, info, reports, manifests), context.log)
+    event = events.complete_event(mesh, product, info, reads, manifests, columns=columns, sql=sql)
     delivery.emit(event, context.log)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from openlineage.client.serde import Serde
 
-from meshwork.lineage import events
+from meshwork.core import settings
+from meshwork.lineage import events, naming, quality_events
 from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
 from meshwork.model.loader import load_mesh
 from meshwork.model.rules import Rule
@@ -69,9 +71,9 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
     made = [
         events.start_event(mesh, product, info()),
         events.complete_event(
-            mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports(), columns, "select 1"
+            mesh, product, info(), reads, [manifest("finance", "daily_revenue")], columns, "select 1"
         ),
-        events.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads, reports(passed=False)),
+        events.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads),
     ]
     for event in map(as_json, made):
         assert schema_errors(event) == [], event["eventType"]
@@ -87,34 +89,28 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
 def test_the_complete_event_names_the_snapshots_read_and_published_with_their_facets(mesh):
     product = mesh.products["finance/daily_revenue"]
     reads = [events.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
-    event = as_json(
-        events.complete_event(mesh, product, info(), reads, [manifest("finance", "daily_revenue")], reports())
-    )
+    event = as_json(events.complete_event(mesh, product, info(), reads, [manifest("finance", "daily_revenue")]))
+    ports = settings.ports_dir()
     inputs = {i["name"]: i for i in event["inputs"]}
-    assert set(inputs) == {"sales/orders/v1", "sales/order_lines/v1"}
-    assert all(i["namespace"] == events.PORTS_NAMESPACE for i in event["inputs"])
-    assert inputs["sales/orders/v1"]["facets"]["version"]["datasetVersion"] == "20261130T000000000000Z-aaaaaaaa"
-    assert "version" not in inputs["sales/order_lines/v1"]["facets"]  # declared, not read in this run
+    # The spec's naming table: local files are namespace `file`, name the absolute path.
+    assert set(inputs) == {str(ports / "sales/orders/v1"), str(ports / "sales/order_lines/v1")}
+    assert all(i["namespace"] == "file" for i in event["inputs"])
+    orders, order_lines = inputs[str(ports / "sales/orders/v1")], inputs[str(ports / "sales/order_lines/v1")]
+    assert orders["facets"]["version"]["datasetVersion"] == "20261130T000000000000Z-aaaaaaaa"
+    assert "version" not in order_lines["facets"]  # declared, not read in this run
     [output] = event["outputs"]
-    assert output["name"] == "finance/daily_revenue/v1"
+    assert (output["namespace"], output["name"]) == ("file", str(ports / "finance/daily_revenue/v1"))
     facets = output["facets"]
     assert facets["version"]["datasetVersion"] == "20261201T000000000000Z-0d7c1f3e"
-    assert facets["dataSource"]["uri"].endswith("/ports/finance/daily_revenue/v1")
+    assert facets["dataSource"] == {
+        **facets["dataSource"],
+        "name": "file",
+        "uri": (ports / "finance/daily_revenue/v1").as_uri(),
+    }
     assert facets["schema"]["fields"][0] == {**facets["schema"]["fields"][0], "name": "revenue_date", "type": "DATE"}
     assert facets["ownership"]["owners"] == [{"name": "team:finance-analytics", "type": "team"}]
     assert facets["documentation"]["description"] == product.descriptor.description.purpose
-    assert facets["dataQualityAssertions"]["assertions"] == [
-        {
-            "assertion": "not_null",
-            "success": True,
-            "column": "net_revenue",
-            "severity": "error",
-            "name": "net_revenue.not_null",
-            "description": "'net_revenue' is never empty",
-            "actual": "0 failing rows",
-            "params": {},
-        }
-    ]
+    assert "dataQualityAssertions" not in facets  # an input facet: it is on the contract gate's event
     assert output["outputFacets"]["outputStatistics"] == {
         **output["outputFacets"]["outputStatistics"],
         "rowCount": 711,
@@ -135,20 +131,68 @@ def test_the_complete_event_names_the_snapshots_read_and_published_with_their_fa
 
 def test_a_source_aligned_product_reads_its_landing_files(mesh):
     event = as_json(events.start_event(mesh, mesh.products["sales/orders"], info()))
-    landing = [i for i in event["inputs"] if i["namespace"] == events.SOURCES_NAMESPACE]
-    assert [i["name"] for i in landing] == ["shop/orders"]
-    assert landing[0]["facets"]["dataSource"]["uri"].endswith("/sources/shop/orders")
+    landing = [i for i in event["inputs"] if i["name"].startswith(str(settings.sources_dir()))]
+    assert [(i["namespace"], i["name"]) for i in landing] == [("file", str(settings.sources_dir() / "shop/orders"))]
+    assert landing[0]["facets"]["dataSource"]["uri"] == (settings.sources_dir() / "shop/orders").as_uri()
     assert [f["name"] for f in landing[0]["facets"]["schema"]["fields"]][:2] == ["order_id", "customer_id"]
     assert schema_errors(event) == []
 
 
-def test_a_fail_event_carries_the_error_and_the_failed_rules(mesh):
+def test_a_fail_event_carries_the_error(mesh):
     product = mesh.products["finance/daily_revenue"]
-    event = as_json(events.fail_event(mesh, product, info(), "net_revenue is empty", reports=reports(passed=False)))
+    event = as_json(events.fail_event(mesh, product, info(), "net_revenue is empty"))
     assert event["run"]["facets"]["errorMessage"]["message"] == "net_revenue is empty"
-    [assertion] = event["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
-    assert assertion["success"] is False and assertion["actual"] == "3 failing rows"
     assert "version" not in event["outputs"][0]["facets"]  # nothing was published
+
+
+def test_the_contract_gate_is_a_child_run_whose_input_carries_the_assertions(mesh):
+    product = mesh.products["finance/daily_revenue"]
+    passed = as_json(
+        quality_events.contract_event(mesh, product, info(), reports(), [manifest("finance", "daily_revenue")])
+    )
+    failed = as_json(quality_events.contract_event(mesh, product, info(), reports(passed=False)))
+    for event in (passed, failed):
+        assert schema_errors(event) == [], event["eventType"]
+    assert (passed["eventType"], failed["eventType"]) == ("COMPLETE", "FAIL")
+    assert passed["job"] == {**passed["job"], "namespace": "meshwork.finance", "name": "daily_revenue.contract"}
+    product_run = as_json(events.start_event(mesh, product, info()))["run"]["runId"]
+    assert passed["run"]["facets"]["parent"]["run"]["runId"] == product_run != passed["run"]["runId"]
+    assert passed["outputs"] == []
+    [checked] = passed["inputs"]
+    assert (checked["namespace"], checked["name"]) == naming.port("finance", "daily_revenue", 1)
+    assert checked["facets"]["version"]["datasetVersion"] == "20261201T000000000000Z-0d7c1f3e"
+    assert checked["inputFacets"]["dataQualityAssertions"]["assertions"] == [
+        {
+            "assertion": "not_null",
+            "success": True,
+            "column": "net_revenue",
+            "severity": "error",
+            "name": "net_revenue.not_null",
+            "description": "'net_revenue' is never empty",
+            "actual": "0 failing rows",
+            "params": {},
+        }
+    ]
+    [assertion] = failed["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert assertion["success"] is False and assertion["actual"] == "3 failing rows"
+    assert "version" not in failed["inputs"][0]["facets"]  # nothing was published
+
+
+def test_another_producer_naming_the_same_files_by_the_spec_names_the_same_dataset(mesh, tmp_path):
+    """A second producer (a notebook reading the port's Parquet folder) names it from the path alone."""
+    product = mesh.products["finance/daily_revenue"]
+    ours = as_json(events.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")]))
+    folder = settings.ports_dir() / "finance" / "daily_revenue" / "v1"
+    theirs = {"namespace": "file", "name": os.path.abspath(folder)}  # the spec: file, absolute path
+    assert {"namespace": ours["outputs"][0]["namespace"], "name": ours["outputs"][0]["name"]} == theirs
+
+
+def test_ports_on_s3_are_named_by_bucket_and_key(monkeypatch):
+    monkeypatch.setenv("MESH_PORTS_URL", "s3://mesh-ports/prod")
+    assert naming.port("sales", "orders", 2) == ("s3://mesh-ports", "prod/sales/orders/v2")
+    assert naming.uri(*naming.port("sales", "orders", 2)) == "s3://mesh-ports/prod/sales/orders/v2"
+    monkeypatch.setenv("MESH_PORTS_URL", "s3://mesh-ports")
+    assert naming.port("sales", "orders", 1) == ("s3://mesh-ports", "sales/orders/v1")
 
 
 def test_the_validator_rejects_a_broken_event_and_a_broken_facet(mesh):
@@ -175,8 +219,9 @@ def test_the_fast_serializer_writes_exactly_what_the_openlineage_serde_writes(me
     product = mesh.products["finance/daily_revenue"]
     made = [
         events.start_event(mesh, product, info()),
-        events.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")], reports()),
-        events.fail_event(mesh, product, info(), RuntimeError("boom"), reports=reports(passed=False)),
+        events.complete_event(mesh, product, info(), [], [manifest("finance", "daily_revenue")]),
+        events.fail_event(mesh, product, info(), RuntimeError("boom")),
+        quality_events.contract_event(mesh, product, info(), reports(passed=False)),
     ]
     for event in made:
         assert json.dumps(to_dict(event), sort_keys=True) == Serde.to_json(event)
