@@ -105,6 +105,12 @@ def register_domain(
         dbt_folder(cs, domain, seeds=seeds)
 
 
+def dbt_models(project: Path) -> dict[str, Path]:
+    """Every dbt model of the project by name (dbt model names are global across domains)."""
+    models = project / "dbt_project" / "models"
+    return {p.stem: p.relative_to(project) for p in models.rglob("*.sql")}
+
+
 def dbt_folder(cs: Changeset, domain: str, seeds: bool = False) -> None:
     """Give ``domain``'s dbt folder its group in ``dbt_project.yml`` (models, and seeds if asked).
 

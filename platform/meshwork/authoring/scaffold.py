@@ -99,9 +99,8 @@ def check_new_domain(project: Path, domain: str, team: str, email: str | None) -
         raise ScaffoldError(f"dbt group '{domain}' already exists in dbt_project/models/_groups.yml")
 
 
-def domain_files(
-    cs: Changeset, domain: str, team: str, email: str, description: str, seeds: bool = False, models: bool = False
-) -> None:
+def domain_files(cs: Changeset, domain: str, team: str, email: str, description: str, **register: bool) -> None:
+    """The domain's files, and its registration (``register``: ``seeds``, ``models``, see ``register_domain``)."""
     base = f"domains/{domain}"
     cs.create(f"{base}/__init__.py", t.DOMAIN_INIT.format(domain=domain))
     cs.create(f"{base}/definitions.py", t.DEFINITIONS.format(domain=domain))
@@ -111,7 +110,7 @@ def domain_files(
     )
     cs.create(f"{base}/products/__init__.py", t.PRODUCTS_INIT.format(domain=domain))
     cs.create(f"{base}/contracts/.gitkeep", "")
-    registration.register_domain(cs, domain, team, email, seeds=seeds, models=models)
+    registration.register_domain(cs, domain, team, email, **register)
 
 
 def new_domain(
@@ -207,11 +206,6 @@ def _freshness(inputs: list[Input], mesh: Mesh) -> str:
     return f"{max(hours, 1)}h"
 
 
-def _dbt_models(project: Path) -> dict[str, Path]:
-    models = project / "dbt_project" / "models"
-    return {p.stem: p.relative_to(project) for p in models.rglob("*.sql")}
-
-
 def new_product(
     project: Path,
     key: str,
@@ -250,7 +244,7 @@ def new_product(
         source = (_name(system, "source system"), _name(table or name, "source table"))
     elif source_spec:
         raise ScaffoldError("--source is for source-aligned products (they ingest an operational system)")
-    models = _dbt_models(project)
+    models = registration.dbt_models(project)
     model = None
     if engine == "dbt" and name in models:
         model = f"{domain}_{name}"  # dbt model names are global across domains; the product keeps its name
