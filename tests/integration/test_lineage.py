@@ -86,10 +86,21 @@ def test_inputs_are_the_snapshots_the_consumer_read_and_dbt_products_have_column
         domain, product, version = name.split("/")
         assert (f"{domain}/{product}@{version}", snapshot) in read_snapshots
     fields = complete["outputs"][0]["facets"]["columnLineage"]["fields"]
-    assert {(relative(built_mesh, f["name"]), f["field"]) for f in fields["net_revenue"]["inputFields"]} == {
-        ("sales/order_lines/v1", "line_amount"),
-        ("sales/orders/v1", "status"),
+    used = {
+        (relative(built_mesh, f["name"]), f["field"], t["type"], t["subtype"])
+        for f in fields["net_revenue"]["inputFields"]
+        for t in f["transformations"]
     }
+    # status only decides which orders' values are summed (CASE WHEN): INDIRECT, not DIRECT.
+    assert used == {
+        ("sales/order_lines/v1", "line_amount", "DIRECT", "AGGREGATION"),
+        ("sales/orders/v1", "status", "INDIRECT", "CONDITIONAL"),
+    }
+    rows = complete["outputs"][0]["facets"]["columnLineage"]["dataset"]
+    decided = {(relative(built_mesh, f["name"]), f["field"], f["transformations"][0]["subtype"]) for f in rows}
+    assert ("sales/orders/v1", "status", "FILTER") in decided  # where status in ('completed', 'refunded')
+    assert ("sales/orders/v1", "order_id", "JOIN") in decided
+    assert ("sales/orders/v1", "region", "GROUP_BY") in decided
     assert complete["job"]["facets"]["sql"]["query"].lstrip().lower().startswith("with orders as")
     # A Python product has no SQL to parse: no column lineage rather than a made-up one.
     tickets = [e for e in runs["support/tickets"] if e["eventType"] == "COMPLETE"][-1]

@@ -15,14 +15,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
+from sqlglot.optimizer.qualify import qualify
 
 from meshwork.core import settings
+from meshwork.lineage.indirect import DIRECT, Resolver, Use
 from meshwork.model.mesh import Mesh, Product
 from meshwork.storage import dbt_project
 
@@ -48,9 +50,21 @@ class InputColumn:
 
 @dataclass(frozen=True)
 class ColumnOrigin:
+    # The columns whose values flow into this one (DIRECT).
     inputs: tuple[InputColumn, ...]
     # IDENTITY (copied), TRANSFORMATION (computed row by row) or AGGREGATION (over a group).
     subtype: str
+    # Columns that only decide the value (INDIRECT): (column, CONDITIONAL or FILTER).
+    indirect: tuple[tuple[InputColumn, str], ...] = ()
+
+
+class ModelLineage(NamedTuple):
+    """A dbt product's column lineage, its compiled SQL, and the columns that decide its rows."""
+
+    columns: dict[str, ColumnOrigin]
+    sql: str | None
+    # INDIRECT for the whole dataset: (column, FILTER / JOIN / GROUP_BY / SORT / WINDOW).
+    dataset: tuple[tuple[InputColumn, str], ...] = ()
 
 
 ColumnsOf = Callable[[Relation], Mapping[str, str] | None]
@@ -160,6 +174,7 @@ class DbtColumnLineage:
             log.warning("column lineage: cannot parse the compiled SQL of %s: %s", name, exc)
             return {}
         sources = self._expansions(node)
+        uses = self._uses(parsed, sources, name)
         result: dict[str, ColumnOrigin] = {}
         for column in self.output_columns(node, parsed):
             try:
@@ -172,8 +187,44 @@ class DbtColumnLineage:
                 for table, col in _leaves(root)
                 if (relation := self._relations.get(_table_key(table))) is not None
             }
-            result[column] = ColumnOrigin(tuple(sorted(inputs)), _subtype(root))
+            field = uses.get(column)
+            if field is not None:  # the resolver tells a deciding column from one whose value flows
+                direct = {i for i in inputs if Use(i.relation, i.column, DIRECT, None) in field}
+                deciding = {(InputColumn(u.relation, u.column), u.subtype or "") for u in field if u.type != DIRECT}
+                inputs = direct or (inputs - {c for c, _ in deciding})
+                result[column] = ColumnOrigin(tuple(sorted(inputs)), _subtype(root), tuple(sorted(deciding)))
+            else:
+                result[column] = ColumnOrigin(tuple(sorted(inputs)), _subtype(root))
         return result
+
+    def _qualified(self, parsed: Any, sources: Mapping[str, str]) -> Any:
+        models: dict[str, Any] = {k: sqlglot.parse_one(v, dialect=DIALECT) for k, v in sources.items()}
+        expanded = exp.expand(parsed, models, dialect=DIALECT)
+        schema: dict[str, Any] = dict(self._schema)
+        return qualify(expanded, schema=schema, dialect=DIALECT, validate_qualify_columns=False, identify=False)
+
+    def _resolver(self) -> Resolver:
+        return Resolver(lambda table: self._relations.get(_table_key(table)))
+
+    def _uses(self, parsed: Any, sources: Mapping[str, str], name: str) -> dict[str, set[Use]]:
+        try:
+            return self._resolver().fields(self._qualified(parsed, sources))
+        except (SqlglotError, KeyError, ValueError, TypeError) as exc:  # keep the DIRECT lineage sqlglot found
+            log.debug("indirect lineage of %s: %s", name, exc)
+            return {}
+
+    def dataset(self, name: str) -> tuple[tuple[InputColumn, str], ...]:
+        """The input columns that decide which rows ``name`` has and how they are grouped or ordered."""
+        node = self._models.get(name)
+        if node is None:
+            return ()
+        try:
+            root = self._qualified(sqlglot.parse_one(node["compiled_code"], dialect=DIALECT), self._expansions(node))
+            uses = self._resolver().dataset(root)
+        except (SqlglotError, KeyError, ValueError, TypeError) as exc:
+            log.debug("indirect lineage of %s: %s", name, exc)
+            return ()
+        return tuple(sorted({(InputColumn(u.relation, u.column), u.subtype or "") for u in uses}))
 
 
 @lru_cache(maxsize=8)
@@ -201,13 +252,13 @@ def _columns_of(mesh: Mesh) -> Callable[[Relation], Mapping[str, str] | None]:
     return columns_of
 
 
-def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOrigin], str | None]:
+def dbt_column_lineage(mesh: Mesh, product: Product) -> ModelLineage:
     """Column lineage and compiled SQL of a dbt product, from its domain's last dbt run."""
     if product.descriptor.implementation.engine != "dbt":
-        return {}, None
+        return ModelLineage({}, None)
     manifest = load_manifest(settings.dbt_target_dir(product.domain) / "manifest.json")
     if manifest is None:
-        return {}, None
+        return ModelLineage({}, None)
     model = product.descriptor.implementation.model or product.name
     sql = next(
         (
@@ -217,4 +268,5 @@ def dbt_column_lineage(mesh: Mesh, product: Product) -> tuple[dict[str, ColumnOr
         ),
         None,
     )
-    return DbtColumnLineage(manifest, _columns_of(mesh)).model(model), sql
+    lineage_of = DbtColumnLineage(manifest, _columns_of(mesh))
+    return ModelLineage(lineage_of.model(model), sql, lineage_of.dataset(model))

@@ -42,7 +42,7 @@ from openlineage.client.facet_v2 import (
 )
 
 from meshwork.lineage import naming
-from meshwork.lineage.column_lineage import ColumnOrigin, Relation
+from meshwork.lineage.column_lineage import ColumnOrigin, InputColumn, Relation
 from meshwork.model.mesh import Mesh, Product
 from meshwork.storage import snapshots
 
@@ -249,22 +249,29 @@ def _inputs(mesh: Mesh, product: Product, reads: Iterable[PortRead]) -> list[Inp
     return datasets
 
 
-def _column_lineage(origins: Mapping[str, ColumnOrigin]) -> column_lineage_dataset.ColumnLineageDatasetFacet:
-    fields = {}
-    for column, origin in origins.items():
-        inputs = []
-        for source in origin.inputs:
-            namespace, name = dataset_of(source.relation)
-            inputs.append(
-                column_lineage_dataset.InputField(
-                    namespace=namespace,
-                    name=name,
-                    field=source.column,
-                    transformations=[column_lineage_dataset.Transformation(type="DIRECT", subtype=origin.subtype)],
-                )
-            )
-        fields[column] = column_lineage_dataset.Fields(inputFields=inputs)
-    return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields, producer=PRODUCER)
+def _input_field(source: InputColumn, type_: str, subtype: str) -> column_lineage_dataset.InputField:
+    namespace, name = dataset_of(source.relation)
+    return column_lineage_dataset.InputField(
+        namespace=namespace,
+        name=name,
+        field=source.column,
+        transformations=[column_lineage_dataset.Transformation(type=type_, subtype=subtype)],
+    )
+
+
+def _column_lineage(
+    origins: Mapping[str, ColumnOrigin], dataset: Iterable[tuple[InputColumn, str]] = ()
+) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    fields = {
+        column: column_lineage_dataset.Fields(
+            inputFields=[_input_field(i, "DIRECT", origin.subtype) for i in origin.inputs]
+            + [_input_field(i, "INDIRECT", how) for i, how in origin.indirect]
+        )
+        for column, origin in origins.items()
+    }
+    return column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields=fields, dataset=[_input_field(i, "INDIRECT", how) for i, how in dataset], producer=PRODUCER
+    )
 
 
 def _outputs(
@@ -272,6 +279,7 @@ def _outputs(
     product: Product,
     manifests: list[snapshots.Manifest] | None = None,
     columns: Mapping[str, ColumnOrigin] | None = None,
+    rows: Iterable[tuple[InputColumn, str]] = (),
 ) -> list[OutputDataset]:
     published = {m.version: m for m in manifests or []}
     outputs = []
@@ -280,7 +288,7 @@ def _outputs(
         facets = port_facets(mesh, product.domain, product.name, port.major, manifest.snapshot_id if manifest else None)
         # The SQL describes the newest major; older majors are views over it with their own mapping.
         if columns and port is product.current_port:
-            facets["columnLineage"] = _column_lineage(columns)
+            facets["columnLineage"] = _column_lineage(columns, rows)
         output_facets: dict[str, Any] = {}
         if manifest is not None:
             output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
@@ -317,14 +325,16 @@ def complete_event(
     manifests: list[snapshots.Manifest],
     columns: Mapping[str, ColumnOrigin] | None = None,
     sql: str | None = None,
+    rows: Iterable[tuple[InputColumn, str]] = (),
 ) -> RunEvent:
+    """``columns``: per output column its inputs; ``rows``: the input columns that decide which rows exist."""
     return RunEvent(
         eventType=RunState.COMPLETE,
         eventTime=now(),
         run=_run(product, info),
         job=_job(product, info, sql),
         inputs=_inputs(mesh, product, reads),
-        outputs=_outputs(mesh, product, manifests, columns),
+        outputs=_outputs(mesh, product, manifests, columns, rows),
         producer=PRODUCER,
     )
 

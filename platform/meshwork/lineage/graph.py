@@ -92,6 +92,11 @@ def _columns(origins: dict[str, ColumnOrigin]) -> dict[str, dict[str, Any]]:
         column: {
             "transformation": origin.subtype,
             "from": [{"kind": i.relation.kind, "dataset": i.relation.name, "column": i.column} for i in origin.inputs],
+            # Columns that only decide the value (a CASE condition, an aggregate's FILTER): INDIRECT.
+            "decided_by": [
+                {"kind": i.relation.kind, "dataset": i.relation.name, "column": i.column, "how": how}
+                for i, how in origin.indirect
+            ],
         }
         for column, origin in origins.items()
     }
@@ -107,16 +112,20 @@ def product_lineage(mesh: Mesh, key: str, depth: int = 3) -> dict[str, Any]:
     ups, downs = edges(mesh)
     upstream = _walk(mesh, key, ups, depth)
     downstream = _walk(mesh, key, downs, depth)
-    origins, _sql = dbt_column_lineage(mesh, product)
+    origins, _sql, rows_decided_by = dbt_column_lineage(mesh, product)
     # Columns of direct consumers computed from this product's port: impact of a change, per column.
     published = {_port_name(product, p.version) for p in product.ports}
     used_by = []
     for consumer in (mesh.products[d["product"]] for d in downstream if d["depth"] == 1):
-        consumer_origins, _ = dbt_column_lineage(mesh, consumer)
+        consumer_origins, _, consumer_rows = dbt_column_lineage(mesh, consumer)
         for column, origin in consumer_origins.items():
-            for source in origin.inputs:
+            uses = [(i, "DIRECT") for i in origin.inputs] + list(origin.indirect)
+            for source, how in uses:
                 if source.relation.kind == "port" and source.relation.name in published:
-                    used_by.append({"column": source.column, "consumer": consumer.key, "as": column})
+                    used_by.append({"column": source.column, "consumer": consumer.key, "as": column, "how": how})
+        for source, how in consumer_rows:  # deciding which rows the consumer has (filter, join, group by)
+            if source.relation.kind == "port" and source.relation.name in published:
+                used_by.append({"column": source.column, "consumer": consumer.key, "as": "(rows)", "how": how})
     return {
         "product": key,
         "domain": product.domain,
@@ -128,7 +137,11 @@ def product_lineage(mesh: Mesh, key: str, depth: int = 3) -> dict[str, Any]:
         "downstream": downstream,
         "columns": _columns(origins),
         "columns_known": bool(origins),
-        "columns_used_downstream": sorted(used_by, key=lambda u: (u["column"], u["consumer"], u["as"])),
+        "rows_decided_by": [
+            {"kind": i.relation.kind, "dataset": i.relation.name, "column": i.column, "how": how}
+            for i, how in rows_decided_by
+        ],
+        "columns_used_downstream": sorted(used_by, key=lambda u: (u["column"], u["consumer"], u["as"], u["how"])),
     }
 
 
@@ -151,9 +164,13 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"  (not known: {why})")
     for column, info in result["columns"].items():
         sources = ", ".join(f"{s['dataset']}.{s['column']}" for s in info["from"]) or "(no column: e.g. count(*))"
-        lines.append(f"  {column:<24} <- {sources}  [{info['transformation']}]")
+        decided = "".join(f", decided by {s['dataset']}.{s['column']} ({s['how']})" for s in info["decided_by"])
+        lines.append(f"  {column:<24} <- {sources}  [{info['transformation']}]{decided}")
+    if result["rows_decided_by"]:
+        rows = ", ".join(f"{s['dataset']}.{s['column']} ({s['how']})" for s in result["rows_decided_by"])
+        lines.append(f"  (rows)                   <- {rows}")
     if result["columns_used_downstream"]:
         lines.append("\ncolumns read downstream:")
         for use in result["columns_used_downstream"]:
-            lines.append(f"  {use['column']:<24} -> {use['consumer']}.{use['as']}")
+            lines.append(f"  {use['column']:<24} -> {use['consumer']}.{use['as']}  [{use['how']}]")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ COMPLETE / FAIL / ABORT, so a lineage backend shows the domain run with its prod
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import error_message_run, job_type_job, processing_engine_run
@@ -21,7 +22,7 @@ def parent_event(
     state: str, domain: str, job_name: str, dagster_run_id: str, at: datetime | None = None, error: str | None = None
 ) -> RunEvent:
     """The event of the Dagster run ``dagster_run_id`` of ``domain``'s job ``job_name`` in ``state``."""
-    facets: dict = {
+    facets: dict[str, Any] = {
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
             version=dagster_version(), name="Dagster", openlineageAdapterVersion=VERSION, producer=PRODUCER
         )
@@ -30,7 +31,7 @@ def parent_event(
         facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=error[:4000], programmingLanguage="python", producer=PRODUCER
         )
-    job_facets = {
+    job_facets: dict[str, Any] = {
         "jobType": job_type_job.JobTypeJobFacet(
             processingType="BATCH", integration="MESHWORK", jobType="JOB", producer=PRODUCER
         )

@@ -111,8 +111,10 @@ def published(
     gate_reads: Iterable[ResolvedPort] = (),
 ) -> None:
     reads = [*recorded_reads(context, product), *_port_reads(gate_reads)]
-    columns, sql = dbt_column_lineage(mesh, product)
+    lineage = dbt_column_lineage(mesh, product)
     info = _info(context, product)
     delivery.emit(quality_events.contract_event(mesh, product, info, reports, manifests), context.log)
-    event = events.complete_event(mesh, product, info, reads, manifests, columns=columns, sql=sql)
+    event = events.complete_event(
+        mesh, product, info, reads, manifests, columns=lineage.columns, sql=lineage.sql, rows=lineage.dataset
+    )
     delivery.emit(event, context.log)

@@ -66,6 +66,31 @@ MANIFEST = {
     },
 }
 
+MANIFEST["nodes"]["model.meshwork.clauses"] = {
+    "resource_type": "model",
+    "name": "clauses",
+    "relation_name": '"warehouse"."main"."clauses"',
+    "depends_on": {"nodes": ["source.meshwork.port_sales.orders_v1", "source.meshwork.port_sales.order_lines_v1"]},
+    "compiled_code": """
+        with o as (select * from "warehouse"."port_sales"."orders_v1"),
+        l as (select * from "warehouse"."port_sales"."order_lines_v1"),
+        ranked as (
+            select o.order_id, o.region, l.line_amount,
+                   row_number() over (partition by o.region order by o.order_ts) as rn
+            from o join l on l.order_id = o.order_id
+            where o.status <> 'cancelled'
+        )
+        select
+            region,
+            sum(line_amount) filter (where rn = 1) as first_amount,
+            max(case region when 'EU' then line_amount end) as eu_max,
+            iif(max(line_amount) > 100, 'big', 'small') as size
+        from ranked
+        group by region
+        having sum(line_amount) > 0
+        order by region""",
+}
+
 PORT_COLUMNS = {
     ORDERS: {"order_id": "BIGINT", "order_ts": "TIMESTAMP", "status": "VARCHAR", "region": "VARCHAR"},
     LINES: {"order_id": "BIGINT", "line_amount": "DECIMAL(18,2)"},
@@ -86,7 +111,9 @@ def test_columns_of_a_join_over_ports_come_from_the_right_port_with_the_kind_of_
     # Unqualified names in a join resolve only because the ports' columns are known.
     assert lineage["region"].inputs == (InputColumn(ORDERS, "region"),)
     assert lineage["region"].subtype == "IDENTITY"
-    assert set(lineage["net_revenue"].inputs) == {InputColumn(LINES, "line_amount"), InputColumn(ORDERS, "status")}
+    # status only decides which amounts count: INDIRECT/CONDITIONAL, not an input whose value flows.
+    assert lineage["net_revenue"].inputs == (InputColumn(LINES, "line_amount"),)
+    assert lineage["net_revenue"].indirect == ((InputColumn(ORDERS, "status"), "CONDITIONAL"),)
     assert lineage["net_revenue"].subtype == "AGGREGATION"
     assert lineage["orders"].inputs == ()  # count(*) reads no column
 
@@ -104,3 +131,38 @@ def test_an_unknown_or_unparsable_model_has_no_column_lineage():
     }
     assert DbtColumnLineage(MANIFEST).model("nope") == {}
     assert DbtColumnLineage(broken).model("bad") == {}
+
+
+def test_columns_that_only_decide_a_value_are_indirect_per_field():
+    lineage = DbtColumnLineage(MANIFEST, PORT_COLUMNS.get).model("clauses")
+    assert lineage["first_amount"].inputs == (InputColumn(LINES, "line_amount"),)
+    # rn is a row number over region and order_ts: both decide which amount is summed.
+    assert set(lineage["first_amount"].indirect) == {
+        (InputColumn(ORDERS, "region"), "FILTER"),
+        (InputColumn(ORDERS, "order_ts"), "FILTER"),
+    }
+    assert lineage["eu_max"].inputs == (InputColumn(LINES, "line_amount"),)
+    assert lineage["eu_max"].indirect == ((InputColumn(ORDERS, "region"), "CONDITIONAL"),)
+    assert lineage["size"].inputs == () and lineage["size"].indirect == (
+        (InputColumn(LINES, "line_amount"), "CONDITIONAL"),
+    )
+    assert lineage["region"].indirect == ()
+
+
+def test_columns_that_decide_the_rows_are_indirect_for_the_dataset():
+    rows = set(DbtColumnLineage(MANIFEST, PORT_COLUMNS.get).dataset("clauses"))
+    assert rows == {
+        (InputColumn(ORDERS, "status"), "FILTER"),  # where
+        (InputColumn(LINES, "line_amount"), "FILTER"),  # having
+        (InputColumn(ORDERS, "order_id"), "JOIN"),
+        (InputColumn(LINES, "order_id"), "JOIN"),
+        (InputColumn(ORDERS, "region"), "GROUP_BY"),
+        (InputColumn(ORDERS, "region"), "SORT"),
+        (InputColumn(ORDERS, "region"), "WINDOW"),
+        (InputColumn(ORDERS, "order_ts"), "WINDOW"),
+    }
+    # `join … using (order_id)` and `group by 1, 2` (positions) count too.
+    revenue = set(DbtColumnLineage(MANIFEST, PORT_COLUMNS.get).dataset("revenue"))
+    assert {(InputColumn(ORDERS, "order_id"), "JOIN"), (InputColumn(LINES, "order_id"), "JOIN")} <= revenue
+    assert {(InputColumn(ORDERS, "order_ts"), "GROUP_BY"), (InputColumn(ORDERS, "region"), "GROUP_BY")} <= revenue
+    assert DbtColumnLineage(MANIFEST).dataset("nope") == ()

@@ -64,14 +64,17 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
     product = mesh.products["finance/daily_revenue"]
     columns = {
         "net_revenue": ColumnOrigin(
-            (InputColumn(Relation("port", "sales/order_lines/v1"), "line_amount"),), "AGGREGATION"
+            (InputColumn(Relation("port", "sales/order_lines/v1"), "line_amount"),),
+            "AGGREGATION",
+            ((InputColumn(Relation("port", "sales/orders/v1"), "status"), "CONDITIONAL"),),
         )
     }
+    rows = ((InputColumn(Relation("port", "sales/orders/v1"), "status"), "FILTER"),)
     reads = [events.PortRead("sales/orders@v1", "20261130T000000000000Z-aaaaaaaa")]
     made = [
         events.start_event(mesh, product, info()),
         events.complete_event(
-            mesh, product, info(), reads, [manifest("finance", "daily_revenue")], columns, "select 1"
+            mesh, product, info(), reads, [manifest("finance", "daily_revenue")], columns, "select 1", rows
         ),
         events.fail_event(mesh, product, info(), RuntimeError("dbt failed"), reads),
     ]
@@ -84,6 +87,23 @@ def test_start_complete_and_fail_events_are_valid_openlineage_and_so_is_every_fa
     assert uuid.UUID(start["run"]["runId"])
     assert start["job"] == {**start["job"], "namespace": "meshwork.finance", "name": "daily_revenue"}
     assert complete["run"]["facets"]["parent"]["run"]["runId"] == DAGSTER_RUN
+    lineage = complete["outputs"][0]["facets"]["columnLineage"]
+    orders = naming.port("sales", "orders", 1)
+    assert [
+        (f["namespace"], f["name"], f["field"], f["transformations"])
+        for f in lineage["fields"]["net_revenue"]["inputFields"]
+    ] == [
+        (*naming.port("sales", "order_lines", 1), "line_amount", [{"type": "DIRECT", "subtype": "AGGREGATION"}]),
+        (*orders, "status", [{"type": "INDIRECT", "subtype": "CONDITIONAL"}]),
+    ]
+    assert lineage["dataset"] == [
+        {
+            "namespace": orders[0],
+            "name": orders[1],
+            "field": "status",
+            "transformations": [{"type": "INDIRECT", "subtype": "FILTER"}],
+        }
+    ]
 
 
 def test_the_complete_event_names_the_snapshots_read_and_published_with_their_facets(mesh):
