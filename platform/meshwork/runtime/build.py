@@ -1,10 +1,11 @@
 """The whole-mesh build: every domain materialized through Dagster, producers before consumers.
 
-Each domain runs as ``dagster job execute -m domains.<domain>.definitions -j <domain>_build``: the
-domain's build job selects every product and check, like ``dagster asset materialize --select '*'``,
-and also tags the run with its domain (``meshwork/domain``), which the run queue's per-domain limit
-counts; Dagster's implicit asset job behind ``asset materialize`` cannot carry run tags. Every run is
-recorded in the Dagster instance and shows in the UI. Domains whose upstream domains are done run
+Each domain runs its build job, ``<domain>_build``, as a run of the domain's code location
+(``meshwork.runtime.located_runs``: it shows on the job's page and the timeline and re-executes from
+the UI, as a launched run does). The job selects every product and check, like ``dagster asset
+materialize --select '*'``, and also tags the run with its domain (``meshwork/domain``), which the run
+queue's per-domain limit counts; Dagster's implicit asset job behind ``asset materialize`` cannot carry
+run tags. Domains whose upstream domains are done run
 side by side (their warehouses are separate files). A domain is built by one build at a time, and a
 build's runs do not outlive it (``meshwork.runtime.build_processes``, ``meshwork.runtime.run_worker``).
 """
@@ -27,7 +28,7 @@ import psutil
 from meshwork.core import settings
 from meshwork.core.errors import MeshError
 from meshwork.model.mesh import Mesh
-from meshwork.runtime import build_processes, instance, orphan_runs, parent_lineage, run_worker
+from meshwork.runtime import build_processes, instance, located_runs, orphan_runs, parent_lineage, run_worker
 from meshwork.runtime.domain_runs import build_job_name
 
 
@@ -58,17 +59,10 @@ class BuildResult:
 
 
 def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
-    """The run of the domain's build job; with a build id, as a worker of this process (``run_worker``)."""
-    dagster = Path(sys.executable).parent / "dagster"
-    command = [
-        str(dagster if dagster.exists() else "dagster"),
-        "job",
-        "execute",
-        "-m",
-        f"domains.{domain}.definitions",
-        "-j",
-        build_job_name(domain),
-    ]
+    """The run of the domain's build job, recorded under the domain's code location
+    (``meshwork.runtime.located_runs``); with a build id, as a worker of this process (``run_worker``)."""
+    location = located_runs.domain_location(domain)
+    command = [sys.executable, "-m", located_runs.__name__, location, build_job_name(domain)]
     if not build_id:
         return command
     return run_worker.command(os.getpid(), [*command, "--tags", json.dumps({orphan_runs.BUILD_TAG: build_id})])

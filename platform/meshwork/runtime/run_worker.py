@@ -1,7 +1,8 @@
 """The process a ``mesh build`` run executes in: it dies with its build and tags its run with itself.
 
-``mesh build`` starts each domain's run as ``python -m meshwork.runtime.run_worker <build pid> dagster job
-execute …``. Before this process becomes ``dagster job execute`` (``os.execv`` keeps its pid), it
+``mesh build`` starts each domain's run as ``python -m meshwork.runtime.run_worker <build pid> <command>``,
+the command being ``python -m meshwork.runtime.located_runs <location> <job> --tags …`` (the run, recorded
+under its code location). Before this process becomes that command (``os.execv`` keeps its pid), it
 
 - leads a process group of its own, so what the run starts (a dbt subprocess, Dagster's log tailers)
   counts as part of it, and a signal to the build's group (Ctrl-C, ``kill -- -<pgid>``) reaches the
