@@ -84,8 +84,12 @@ def publish(
     table: str,
     run_id: str | None,
     resolve_port: validator.PortResolver | None = None,
+    stage: bool = False,
 ) -> PublishOutcome:
     """Validate then publish every live port; raise :class:`ContractViolation` (publishing nothing) on errors.
+
+    ``stage`` writes the snapshots but leaves every ``latest`` alone: the gate of a domain run publishes
+    the run's staged snapshots together (:mod:`meshwork.ports.domain_publish`).
 
     Beyond the contract's rules each port passes the row-count guard (:mod:`meshwork.ports.row_guard`),
     which compares with the port's previous snapshot: what a publish does, not what a test on sample rows does.
@@ -125,10 +129,18 @@ def publish(
                 run_id=run_id,
                 built_by_run=built_by,
                 masked_query=masked_query,
-                commit_latest=_commit_through_service(product, port.major, run_id) if enforced else None,
+                commit_latest=_staged
+                if stage
+                else _commit_through_service(product, port.major, run_id)
+                if enforced
+                else None,
             )
         )
     return outcome
+
+
+def _staged(_version: str, _snapshot_id: str) -> None:
+    """No pointer switch: the snapshot waits for its run's domain commit."""
 
 
 def _commit_through_service(product: Product, major: int, run_id: str | None):

@@ -26,7 +26,7 @@ from meshwork.core.names import check_identifier
 from meshwork.model.contracts import Contract
 from meshwork.model.descriptors import Visibility
 from meshwork.model.mesh import Mesh, Product
-from meshwork.ports import masking, service_client
+from meshwork.ports import domain_publish, masking, service_client
 from meshwork.storage import snapshots
 from meshwork.storage.port_store import Damaged
 
@@ -102,6 +102,7 @@ class PortReader:
                 "and there is no valid grant for this consumer"
             )
         try:
+            domain_publish.settle_for_read(producer.domain)  # a producer's interrupted commit: its whole set
             readable = snapshots.read_latest(producer.domain, producer.name, declared.major)
         except (FileNotFoundError, Damaged) as exc:  # `latest` names no snapshot, or one whose manifest is gone
             raise PortAccessError(f"{declared.ref} is damaged: {exc}") from exc

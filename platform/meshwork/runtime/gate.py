@@ -2,9 +2,10 @@
 
 A product's asset builds its table in the domain's private warehouse; nobody outside the domain can
 see that. This check then runs every rule of the output port contracts against the table inside
-DuckDB and publishes the ports. A failing ``error`` rule publishes nothing (every port keeps its
-previous snapshot), fails the run, and, being blocking, holds back downstream products in this run
-and in automation. ``warn`` rules publish and are recorded.
+DuckDB and stages the ports' snapshots; the run's last gate publishes every product of the run
+together (:mod:`meshwork.runtime.run_publish`). A failing ``error`` rule publishes nothing of the run
+(every port keeps its previous snapshot), fails the run, and, being blocking, holds back downstream
+products in this run and in automation. ``warn`` rules publish and are recorded.
 """
 
 from typing import Any
@@ -14,10 +15,10 @@ import dagster as dg
 from meshwork.core.errors import ContractViolation
 from meshwork.core.names import quote
 from meshwork.model.mesh import Mesh, Product
-from meshwork.ports import publish
+from meshwork.ports import domain_publish, publish
 from meshwork.ports.reader import PortReader, ResolvedPort
 from meshwork.quality.validator import QualityReport
-from meshwork.runtime import run_lineage, specs
+from meshwork.runtime import run_lineage, run_publish, specs
 from meshwork.storage import warehouse
 
 
@@ -77,10 +78,14 @@ def _validate_and_publish(
 ) -> tuple[dg.AssetCheckResult, publish.PublishOutcome, list[ResolvedPort]]:
     """The gate's result, what was validated and published, and the ports the rules read."""
     run_id = context.run.run_id
+    # A commit of this domain that a dead process left half done is finished first: the row-count guard
+    # compares with `latest`, and a new commit must not be overtaken by an old one.
+    domain_publish.settle(product.domain)
     with warehouse.connect(product.domain) as con:
         reader = PortReader(mesh, product, con, run_id=run_id)
         try:
-            outcome = publish.publish(con, product, table_name(product), run_id, _resolver(mesh, product, reader))
+            resolver = _resolver(mesh, product, reader)
+            outcome = publish.publish(con, product, table_name(product), run_id, resolver, stage=True)
         except ContractViolation as exc:
             context.log.error(str(exc))
             failed = exc.outcome if isinstance(exc.outcome, publish.PublishOutcome) else None
@@ -99,14 +104,14 @@ def _validate_and_publish(
     built_by = manifests[0].built_by_run if manifests else None
     if built_by and built_by != run_id:
         context.log.warning(f"{product.key}: the published table was built by run {built_by}, not this run")
-    context.log.info(f"published {', '.join(f'{product.key}@{m.version}/{m.snapshot_id}' for m in manifests)}")
+    published = run_publish.finish(context, mesh, product, manifests)
     # Failed `warn` rules do not fail the gate: the data is published and the warnings are in
     # the metadata and the log. (A failed WARN check would still hold back eager consumers.)
     result = dg.AssetCheckResult(
         passed=True,
         metadata={
             **report_metadata(outcome.reports),
-            "published": ", ".join(f"{m.version}/{m.snapshot_id}" for m in manifests),
+            **published,
             "dagster/row_count": manifests[0].row_count if manifests else 0,
         },
     )
@@ -128,8 +133,10 @@ def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
             result, outcome, reads = _validate_and_publish(context, mesh, product)
         except BaseException as exc:
             run_lineage.gate_failed(context, mesh, product, exc, [])
+            run_publish.abandon(context, product)
             raise
         if not result.passed:
+            run_publish.abandon(context, product)
             error = result.description or "the contract gate failed"
             run_lineage.gate_failed(context, mesh, product, error, outcome.reports)
         else:

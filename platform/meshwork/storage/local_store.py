@@ -36,6 +36,7 @@ class LocalPortStore(PortStore):
 
     def write_text(self, key: str, text: str) -> None:
         target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)  # e.g. a domain's first commit record
         tmp = target.parent / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex}"
         tmp.write_text(text, encoding="utf-8")
         _fsync(tmp)
