@@ -52,7 +52,7 @@ def contract(domain: str, product: str) -> str:
         )
     return "\n".join(
         [
-            "apiVersion: v3.0.2",
+            "apiVersion: v3.1.0",
             "kind: DataContract",
             f"id: {domain}.{product}",
             f"name: {product}",

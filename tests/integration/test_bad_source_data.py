@@ -222,15 +222,15 @@ def alias_bomb() -> str:
 DEFINITION_CASES: dict[str, tuple[str, str, str, str]] = {
     "YAML alias bomb": (
         "domains/sales/contracts/orders.odcs.yaml",
-        "apiVersion: v3.0.2\n",
-        "apiVersion: v3.0.2\n" + alias_bomb(),
+        "apiVersion: v3.1.0\n",
+        "apiVersion: v3.1.0\n" + alias_bomb(),
         "orders.odcs.yaml: field 'outputPorts.0.contract': product 'sales/orders': more than 1,000,000 values "
         "once its aliases are expanded (a limit against alias bombs)",
     ),
     "newline in a column name": (
         "domains/sales/contracts/orders.odcs.yaml",
-        "{name: order_id,",
-        '{name: "order_id\\n",',
+        " name: order_id,",
+        ' name: "order_id\\n",',
         "'order_id\\n' is not a valid column name",
     ),
     "newline in a domain name": (

@@ -86,7 +86,7 @@ def contract_property(c: ColumnDraft) -> str:
 def contract(domain: str, product: str, title: str, purpose: str, columns: list[ColumnDraft]) -> str:
     properties = "\n".join(contract_property(c) for c in columns)
     return f"""\
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: {domain}.{product}
 name: {_scalar(title)}
@@ -228,10 +228,14 @@ class Input:
 
 def sample_value(column) -> object:
     """A plausible non-null value for a contract column (for the generated test's sample rows)."""
-    enum = getattr(column.prop, "enum", None) if hasattr(column, "prop") else None
-    if enum:
-        first = enum[0]
-        return getattr(first, "value", first)
+    prop = getattr(column, "prop", None)
+    allowed = [getattr(e, "value", e) for e in getattr(prop, "enum", None) or []]
+    for rule in getattr(prop, "quality", None) or []:  # quality: {metric: invalidValues, arguments: {validValues}}
+        arguments = getattr(rule, "arguments", None)
+        if getattr(rule, "metric", None) == "invalidValues" and isinstance(arguments, dict):
+            allowed = allowed or list(arguments.get("validValues") or [])
+    if allowed:
+        return allowed[0]
     return {
         "integer": 1,
         "number": 1.5,

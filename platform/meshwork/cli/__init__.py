@@ -1,7 +1,7 @@
 """``mesh``: the Meshwork command line (build, inspect and check the mesh).
 
-One module per command group, named after its concept (``build`` also holds `mesh generate` and
-`mesh dev`; ``new`` also holds `mesh onboard`); ``main`` imports a command's module only when the
+One module per command group, named after its concept (``new`` also holds `mesh onboard`,
+``serve`` also `mesh identities`); ``main`` imports a command's module only when the
 command is resolved, so ``mesh audit verify`` does not pay for Dagster. Commands parse their options,
 call the library and hand the result to ``output``, the only module that prints (text or ``--json``).
 
@@ -39,7 +39,7 @@ COMMANDS = {
     ),
     "contracts": ("meshwork.cli.contracts:contracts_group", "Contract versions and change management."),
     "dev": (
-        "meshwork.cli.build:dev_command",
+        "meshwork.cli.dev:dev_command",
         "Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain.",
     ),
     "erase": (
@@ -72,6 +72,10 @@ COMMANDS = {
     "serve": (
         "meshwork.cli.serve:serve_command",
         "Run the control plane (enforced mode): grants, vended reads, publish commits, the signed audit log.",
+    ),
+    "upgrade": (
+        "meshwork.cli.upgrade:upgrade_command",
+        "Rewrite the mesh's contracts into the forms the ODCS schemas accept, and say what changed.",
     ),
 }
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from meshwork.authoring.contract_diff import diff_mesh, git_baseline, published_baseline
-from meshwork.cli import output
+from meshwork.cli import authoring_output, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_OK
 
 
@@ -32,5 +32,5 @@ def contracts_diff(ref: str | None, as_json: bool) -> None:
     """
     mesh = output.load_mesh_or_exit()
     results = diff_mesh(mesh, git_baseline(ref, mesh.project_dir) if ref else published_baseline)
-    output.contract_diff(results, as_json)
+    authoring_output.contract_diff(results, as_json)
     sys.exit(EXIT_FAILED if any(r.blocked for r in results) else EXIT_OK)

@@ -9,7 +9,7 @@ import click
 
 from meshwork.authoring import onboard, scaffold
 from meshwork.authoring.changeset import ScaffoldError
-from meshwork.cli import output
+from meshwork.cli import authoring_output
 from meshwork.core import settings
 from meshwork.model.descriptors import owner_parts
 
@@ -19,8 +19,8 @@ def _scaffold(step: Callable[[], scaffold.Result], as_json: bool) -> None:
     try:
         result = step()
     except ScaffoldError as exc:
-        output.scaffold_refused(str(exc), as_json)
-    output.scaffold_result(result, as_json)
+        authoring_output.scaffold_refused(str(exc), as_json)
+    authoring_output.scaffold_result(result, as_json)
 
 
 @click.group("new")

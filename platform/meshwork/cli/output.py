@@ -20,13 +20,11 @@ from meshwork.core import settings
 from meshwork.core.errors import MeshError
 
 if TYPE_CHECKING:
-    from meshwork.authoring.scaffold import Result as ScaffoldResult
     from meshwork.catalog.site import BuildSummary
     from meshwork.governance.erasure import Certificate
     from meshwork.governance.notify import Delivery
     from meshwork.governance.validation import ProjectReport
     from meshwork.lineage.delivery import Replay
-    from meshwork.model.compatibility import PortDiff
     from meshwork.model.grants import AccessRequest
     from meshwork.model.mesh import Mesh
     from meshwork.runtime.build import BuildResult
@@ -276,38 +274,6 @@ def audit_entries(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 
 # -- contracts, new, onboard --------------------------------------------------------------------------
-
-
-def contract_diff(results: list[PortDiff], as_json: bool) -> None:
-    blocked = [r for r in results if r.blocked]
-    if as_json:
-        _json({"ok": not blocked, "ports": [r.as_dict() for r in results]})
-        return
-    for r in results:
-        if r.verdict in ("new", "unchanged"):
-            click.echo(f"{r.port:<40} {r.verdict}")
-            continue
-        click.echo(f"{r.port:<40} {r.verdict}: {r.old_version} -> {r.new_version} (against {r.baseline})")
-        for change in r.changes:
-            click.echo(f"    {'BREAKING' if change.breaking else 'ok      '} {change.kind}: {change.detail}")
-        if r.breaking:
-            click.echo(f"    consumers of {r.port}: {', '.join(r.consumers) or 'none registered'}")
-    if blocked:
-        click.echo(
-            f"\n{len(blocked)} port(s) would break registered consumers: publish the change as a new major "
-            "version (a new output port beside the old one), or make it compatible.",
-            err=True,
-        )
-
-
-def scaffold_result(result: ScaffoldResult, as_json: bool) -> None:
-    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.describe())
-
-
-def scaffold_refused(reason: str, as_json: bool) -> NoReturn:
-    """A scaffolding step was refused (nothing was written): the reason on stderr, exit 2."""
-    click.echo(json.dumps({"ok": False, "error": reason}, indent=2) if as_json else f"error: {reason}", err=True)
-    sys.exit(EXIT_INVALID)
 
 
 # -- lineage, catalog ---------------------------------------------------------------------------------

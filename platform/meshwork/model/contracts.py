@@ -70,35 +70,44 @@ class Contract:
         return next((c for c in self.columns if c.name == name), None)
 
 
+SCHEMAS = resources.files("meshwork.model").joinpath("schemas", "odcs")
+# The released ODCS versions whose official schema ships in ``schemas/odcs`` (see its README).
+RELEASED = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0")
+
+
+def _schema_file(api_version: str):
+    return SCHEMAS.joinpath(f"odcs-json-schema-{api_version}.json")
+
+
 @functools.cache
-def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text())
+def _validator(api_version: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(_schema_file(api_version).read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
 
 @functools.cache
-def _schema_digest() -> str:
-    return hashlib.sha256(
-        resources.files("open_data_contract_standard").joinpath("schema.json").read_bytes()
-    ).hexdigest()
+def _schema_digest(api_version: str) -> str:
+    return hashlib.sha256(_schema_file(api_version).read_bytes()).hexdigest()
 
 
-def _valid_marker(data: dict) -> Path:
+def _valid_marker(data: dict, api_version: str) -> Path:
     """Where a document that passed the ODCS JSON schema is remembered, keyed by schema and content.
 
     JSON-schema validation of the ODCS schema costs ~15 ms a contract in pure Python (most of a mesh
     load); its result depends only on the schema and the document, so a pass is cached on disk.
     """
-    digest = hashlib.sha256(f"{_schema_digest()}\n{json.dumps(data, sort_keys=True, default=str)}".encode())
+    content = json.dumps(data, sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{_schema_digest(api_version)}\n{content}".encode())
     return settings.cache_dir() / "odcs-valid" / digest.hexdigest()
 
 
-def _schema_errors(data: dict) -> list[jsonschema.ValidationError]:
-    marker = _valid_marker(data)
+def _schema_errors(data: dict, api_version: str) -> list[jsonschema.ValidationError]:
+    """Errors of ``data`` against the official schema of the ODCS version it declares."""
+    marker = _valid_marker(data, api_version)
     if marker.is_file():
         return []
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(api_version).iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         with contextlib.suppress(OSError):  # a read-only MESH_HOME only loses the cache
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -130,12 +139,26 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     ]
     if untyped:
         return None, untyped
-    schema_errors = _schema_errors(data)
+    api_version = data.get("apiVersion")
+    if api_version not in RELEASED:
+        return None, [
+            Problem(
+                f"apiVersion {api_version!r} is not a released ODCS version Meshwork validates against "
+                f"(one of {', '.join(RELEASED)}); declare the version whose schema the contract satisfies",
+                file=path,
+                field="apiVersion",
+                product=product,
+            )
+        ]
+    schema_errors = _schema_errors(data, api_version)
     # The ODCS schema reports some errors once per branch it tried: keep one of each.
     schema_errors = list({(_json_path(e), e.message): e for e in schema_errors}.values())
     if schema_errors:
+        # Forms Meshwork itself once wrote (property enum, <domain>.<product>.<column> foreign keys).
+        legacy = any("'enum'" in e.message or ".relationships." in _json_path(e) for e in schema_errors)
+        hint = " (an older Meshwork form: `mesh upgrade` rewrites it)" if legacy else ""
         return None, [
-            Problem(f"ODCS schema: {e.message}", file=path, field=_json_path(e), product=product)
+            Problem(f"ODCS {api_version} schema: {e.message}{hint}", file=path, field=_json_path(e), product=product)
             for e in schema_errors[:10]
         ]
     try:

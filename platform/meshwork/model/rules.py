@@ -15,11 +15,12 @@ pattern              ``logicalTypeOptions.pattern``, or ``quality: {metric: inva
                      arguments: {pattern: …}}``
 no PII in clear      implied on every text column classified public or internal: no e-mail
                      address or phone number (opt out: custom property ``piiScan: false``)
-allowed values       ``enum: [{value: …}]``, or ``quality: {metric: invalidValues, arguments:
-                     {validValues: [...]}}``
+allowed values       ``quality: {metric: invalidValues, arguments: {validValues: [...]}}`` (and the
+                     older property ``enum: [{value: …}]``, which no released ODCS schema allows)
 row count            schema-level ``quality: {metric: rowCount, mustBeBetween|…}``
 freshness            ``slaProperties: {property: freshness, value, unit, element: <table.column>}``
-foreign key          property ``relationships: [{type: foreignKey, to: <domain>.<product>.<column>}]``
+foreign key          property ``relationships: [{type: foreignKey, to: <contract>#/schema/<p>/properties/<c>}]``
+                     (ODCS v3.1's fully qualified reference; the contract file names domain and product)
 custom SQL           ``quality: {type: sql, query: "SELECT count(*) FROM ${table} WHERE …", mustBe: 0}``;
                      one read-only query over ``${table}`` only (``meshwork.model.sql_rules``)
 Python (pandera)     ``quality: {type: custom, engine: pandera, implementation: "<module>:<function>"}``
@@ -38,7 +39,6 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from meshwork.core.errors import Problem
-from meshwork.core.names import IDENTIFIER
 from meshwork.model import sql_rules
 from meshwork.model.classification import PII_PATTERN
 from meshwork.model.contracts import Contract
@@ -160,25 +160,24 @@ def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Pr
                 )
             )
         for j, rel in enumerate(prop.relationships or []):
-            target = rel.to if isinstance(rel.to, str) else None
-            parts = target.split(".") if target else []
-            if (
-                (rel.type or "foreignKey") != "foreignKey"
-                or len(parts) != 3
-                or not all(IDENTIFIER.match(p) for p in parts)
-            ):
+            target = foreign_key_target(rel.to, product) if (rel.type or "foreignKey") == "foreignKey" else None
+            if target is None:
                 bad(
                     f"{where}.relationships.{j}.to",
-                    "a foreign key points at another product's column as <domain>.<product>.<column>",
+                    "a foreign key points at another product's column with ODCS's fully qualified reference: "
+                    "<path to its contract>#/schema/<product>/properties/<column>, e.g. "
+                    "../../customers/contracts/customer_profiles.odcs.yaml#/schema/customer_profiles/properties/"
+                    "customer_id (`mesh upgrade` rewrites the older <domain>.<product>.<column> form)",
                 )
                 continue
+            target_product, target_column = target
             rules.append(
                 Rule(
                     f"{name}.foreign_key",
                     "foreign_key",
-                    f"every '{name}' exists in {parts[0]}/{parts[1]}.{parts[2]}",
+                    f"every '{name}' exists in {target_product}.{target_column}",
                     columns=(name,),
-                    params={"product": f"{parts[0]}/{parts[1]}", "column": parts[2]},
+                    params={"product": target_product, "column": target_column},
                 )
             )
         if _scans_for_pii(column):
@@ -212,6 +211,26 @@ def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Pr
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         bad("quality", f"two rules share the id '{dup}'; give one of them a distinct 'name'")
     return rules, problems
+
+
+# ODCS v3.1 fully qualified reference to a property of another contract, as Meshwork lays them out:
+# [../../<domain>/contracts/]<product>.odcs.yaml#/schema/<product>/properties/<column>
+_REFERENCE = re.compile(
+    r"^(?:\.\./\.\./(?P<domain>[a-z][a-z0-9_]*)/contracts/)?(?P<product>[a-z][a-z0-9_]*)\.odcs\.yaml"
+    r"#/schema/(?P=product)/properties/(?P<column>[A-Za-z_][A-Za-z0-9_]*)\Z"
+)
+
+
+def foreign_key_target(to: Any, product: str) -> tuple[str, str] | None:
+    """(``domain/product``, column) a relationship's ``to`` names, or None if it is not one Meshwork reads.
+
+    A reference without a folder names a sibling contract of the same domain (``product``'s).
+    """
+    found = _REFERENCE.match(to) if isinstance(to, str) else None
+    if found is None:
+        return None
+    domain = found["domain"] or product.split("/")[0]
+    return f"{domain}/{found['product']}", found["column"]
 
 
 def _pattern_rule(column: str, pattern: str, severity: Severity, bad, where: str) -> Rule:

@@ -38,8 +38,8 @@ PLACES = {
     "product name": ("domains/sales/products/orders.yaml", "name: orders\n", 'name: "orders\\n"\n', "field 'name'"),
     "column name": (
         "domains/sales/contracts/orders.odcs.yaml",
-        "{name: order_id,",
-        '{name: "order_id\\n",',
+        " name: order_id,",
+        ' name: "order_id\\n",',
         "'order_id\\n' is not a valid column name",
     ),
     "contract version": (

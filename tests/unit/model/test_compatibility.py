@@ -11,7 +11,7 @@ from meshwork.model.compatibility import diff
 from meshwork.model.contracts import load_contract
 
 BASE = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: sales.orders
 version: 1.0.0
@@ -24,7 +24,7 @@ schema:
         logicalType: string
         physicalType: VARCHAR
         required: true
-        enum: [{value: completed}, {value: cancelled}]
+        quality: [{metric: invalidValues, arguments: {validValues: [completed, cancelled]}, mustBe: 0}]
       - name: qty
         logicalType: integer
         physicalType: INTEGER
@@ -53,7 +53,7 @@ CASES = [
     ("type narrowed", ('physicalType: "DECIMAL(12,2)"', "physicalType: INTEGER"), "type changed", True),
     ("type widened", ("physicalType: INTEGER, primaryKey", "physicalType: BIGINT, primaryKey"), "type changed", False),
     ("decimal widened", ("DECIMAL(12,2)", "DECIMAL(18,2)"), "type changed", False),
-    ("not-null dropped", ("        required: true\n        enum", "        enum"), "guarantee dropped", True),
+    ("not-null dropped", ("        required: true\n        quality", "        quality"), "guarantee dropped", True),
     (
         "uniqueness dropped",
         ("primaryKey: true, required: true, unique: true}", "required: true}"),
@@ -62,8 +62,8 @@ CASES = [
     ),
     ("range widened", ("{minimum: 1, maximum: 100}", "{minimum: 0, maximum: 100}"), "guarantee loosened", True),
     ("range tightened", ("{minimum: 1, maximum: 100}", "{minimum: 1, maximum: 50}"), None, False),
-    ("new allowed value", ("{value: cancelled}]", "{value: cancelled}, {value: lost}]"), "guarantee loosened", True),
-    ("allowed value removed", ("[{value: completed}, {value: cancelled}]", "[{value: completed}]"), None, False),
+    ("new allowed value", ("[completed, cancelled]}", "[completed, cancelled, lost]}"), "guarantee loosened", True),
+    ("allowed value removed", ("[completed, cancelled]}", "[completed]}"), None, False),
     ("pattern changed", ("^[A-Z]{3}$", "^[A-Z]{2,3}$"), "guarantee loosened", True),
     (
         "column added",

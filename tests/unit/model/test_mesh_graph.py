@@ -88,8 +88,8 @@ def test_a_key_written_twice_in_a_descriptor_is_an_error_not_last_one_wins(proje
 def test_a_foreign_key_onto_a_missing_sibling_product_fails(project: Path):
     edit(
         project / "domains/sales/contracts/order_lines.odcs.yaml",
-        "to: sales.orders.order_id",
-        "to: sales.ordrs.order_id",
+        "orders.odcs.yaml#/schema/orders/properties/order_id",
+        "ordrs.odcs.yaml#/schema/ordrs/properties/order_id",
     )
     assert any(
         "order_lines" in p and "sales/ordrs" in p and "not another product of domain 'sales'" in p
@@ -100,7 +100,7 @@ def test_a_foreign_key_onto_a_missing_sibling_product_fails(project: Path):
 def test_a_foreign_key_onto_another_domain_needs_a_declared_input_port(project: Path):
     edit(
         project / "domains/sales/contracts/order_lines.odcs.yaml",
-        "to: sales.orders.order_id",
-        "to: support.tickets.ticket_id",
+        '"orders.odcs.yaml#/schema/orders/properties/order_id"',
+        '"../../support/contracts/tickets.odcs.yaml#/schema/tickets/properties/ticket_id"',
     )
     assert any("support/tickets, which is not a declared input port" in p for p in problems_of(project))

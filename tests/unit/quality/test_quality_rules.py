@@ -13,7 +13,7 @@ from meshwork.model.rules import compile_rules
 from meshwork.quality.validator import REDACTED, QualityReport, Validator
 
 CONTRACT = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: sales.items
 version: 1.0.0
@@ -41,7 +41,7 @@ schema:
       - name: status
         physicalType: VARCHAR
         logicalType: string
-        enum: [{value: new}, {value: done}]
+        quality: [{metric: invalidValues, arguments: {validValues: [new, done]}, mustBe: 0}]
       - name: email
         physicalType: VARCHAR
         logicalType: string
@@ -51,7 +51,7 @@ schema:
       - name: customer_id
         physicalType: BIGINT
         logicalType: integer
-        relationships: [{type: foreignKey, to: customers.customer_profiles.customer_id}]
+        relationships: [{type: foreignKey, to: "../../customers/contracts/customer_profiles.odcs.yaml#/schema/customer_profiles/properties/customer_id"}]
       - {name: updated_at, physicalType: TIMESTAMP, logicalType: timestamp}
       - {name: quantity, physicalType: INTEGER, logicalType: integer}
       - {name: unit_price, physicalType: "DECIMAL(12,2)", logicalType: number}
@@ -185,7 +185,7 @@ def test_a_composite_primary_key_duplicate_is_caught(tmp_path: Path):
     path = tmp_path / "lines.odcs.yaml"
     path.write_text(
         textwrap.dedent("""
-        apiVersion: v3.0.2
+        apiVersion: v3.1.0
         kind: DataContract
         id: sales.lines
         version: 1.0.0
@@ -222,7 +222,7 @@ def test_samples_of_failing_rows_never_show_pii_in_clear(con, contract):
 def test_a_property_without_logical_type_gets_a_clear_error(tmp_path: Path):
     path = tmp_path / "t.odcs.yaml"
     path.write_text(
-        "apiVersion: v3.0.2\nkind: DataContract\nid: a.t\nversion: 1.0.0\nstatus: active\n"
+        "apiVersion: v3.1.0\nkind: DataContract\nid: a.t\nversion: 1.0.0\nstatus: active\n"
         "schema:\n  - name: t\n    properties:\n      - {name: a, physicalType: VARCHAR}\n"
     )
     _, problems = load_contract(path, "a/t")
@@ -233,7 +233,7 @@ def test_rule_values_are_bound_parameters_not_sql(con, tmp_path: Path):
     path = tmp_path / "items.odcs.yaml"
     path.write_text(
         textwrap.dedent(CONTRACT).replace(
-            "enum: [{value: new}, {value: done}]", 'enum: [{value: "new\'); DROP TABLE items; --"}]'
+            "quality: [{metric: invalidValues, arguments: {validValues: [new, done]}, mustBe: 0}]", 'quality: [{metric: invalidValues, arguments: {validValues: ["new\'); DROP TABLE items; --"]}, mustBe: 0}]'
         )
     )
     contract, _ = load_contract(path, "sales/items")
@@ -259,7 +259,7 @@ def test_a_malformed_rule_is_a_load_error_with_file_and_field(snippet, reason, t
     path = tmp_path / "bad.odcs.yaml"
     path.write_text(
         textwrap.dedent(f"""
-        apiVersion: v3.0.2
+        apiVersion: v3.1.0
         kind: DataContract
         id: sales.bad
         version: 1.0.0

@@ -15,7 +15,7 @@ from meshwork.model.rules import compile_rules
 from meshwork.quality.validator import Validator
 
 CONTRACT = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: sales.forms
 version: 1.0.0
@@ -129,7 +129,7 @@ def test_each_form_fires_on_its_violation_only(contract, rule_id):
 
 def test_a_composite_key_with_a_null_part_is_never_a_duplicate(tmp_path: Path):
     text = """
-    apiVersion: v3.0.2
+    apiVersion: v3.1.0
     kind: DataContract
     id: sales.pairs
     version: 1.0.0

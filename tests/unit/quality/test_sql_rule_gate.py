@@ -66,7 +66,7 @@ def test_other_readable_names_must_be_given_explicitly():
 
 
 CONTRACT = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: sales.items
 version: 1.0.0

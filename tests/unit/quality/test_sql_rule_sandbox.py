@@ -20,7 +20,7 @@ from meshwork.quality import sandbox
 from meshwork.quality.validator import Validator
 
 CONTRACT = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: sales.items
 version: 1.0.0

@@ -12,6 +12,7 @@ import pytest
 from openlineage.client.serde import Serde
 
 from meshwork.core import settings
+from meshwork.lineage import delivery
 from meshwork.lineage.parent_events import parent_event
 from meshwork.runtime import instance as meshwork_instance
 from meshwork.runtime import parent_lineage
@@ -40,9 +41,21 @@ def finished_run(instance: dg.DagsterInstance, asset: dg.AssetsDefinition) -> st
     return result.run_id
 
 
+@pytest.fixture(autouse=True)
+def default_delivery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The default file transport, whatever earlier tests configured (clients and back-off are per process)."""
+    for name in list(settings.openlineage_environment()):
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    delivery.reset()
+    yield
+    delivery.reset()
+
+
 def events() -> list[dict]:
-    path = settings.lineage_events_file()
-    return read_events(path) if path.exists() else []
+    sent = settings.lineage_events_file()
+    return read_events(sent) if sent.exists() else []
 
 
 def parents() -> list[tuple[str, str, str]]:
