@@ -159,6 +159,10 @@ class CatalogExport(Entry):
     generated_at: datetime
     environment: str
     instance: bool  # whether a Dagster instance was read (gate results and their history)
+    dagster_url: str | None = None  # the Dagster UI's base URL (MESH_DAGSTER_URL): pages link to their assets
     domains: list[DomainEntry]
     products: list[ProductEntry]
     metrics: list[MetricEntry]
+    # What does not load (every problem), and the domains it holds back: those are shown, not hidden.
+    problems: list[str] = []
+    broken: dict[str, list[str]] = {}

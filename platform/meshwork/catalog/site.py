@@ -290,6 +290,8 @@ def collect(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | Non
         domains=domains,
         products=products,
         metrics=_metrics(facts),
+        problems=[str(p) for p in mesh.problems],
+        broken={d: [str(p) for p in ps] for d, ps in sorted(mesh.broken.items())},
     )
 
 
@@ -330,9 +332,11 @@ def build(mesh: Mesh, out: Path | None = None, now: datetime | None = None) -> B
     _write(out / "index.html", renderer.index_page())
     _write(out / EXPORT, export.model_dump_json(indent=1))
     _write(out / PAGES, json.dumps(sorted(p.page for p in export.products)))
-    # Pages of products that no longer exist would otherwise linger with stale content.
+    # Pages of products that no longer exist would otherwise linger with stale content; a product whose
+    # definition does not load still exists, so its last page stays until it is fixed.
     removed = []
-    for page in sorted(previous - {p.page for p in export.products}):
+    keep = {p.page for p in export.products} | {page_path(k) for k in mesh.unloaded_products()}
+    for page in sorted(previous - keep):
         stale = out / page
         if stale.is_file() and stale.suffix == ".html":
             stale.unlink()

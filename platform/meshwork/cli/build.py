@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from meshwork.cli import output
+from meshwork.cli import broken, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import settings
 from meshwork.example import sources
@@ -45,29 +45,41 @@ def mode_banner() -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
-    """Build the whole mesh (or some domains) through Dagster, in dependency order."""
-    mesh = output.load_mesh_or_exit()
-    unknown = sorted(set(domains) - set(mesh.domains))
+    """Build the whole mesh (or some domains) through Dagster, in dependency order.
+
+    A broken domain (its definition, or an input that does not load, is removed or not granted) is not
+    built, nor are the domains downstream of it in this build; every other domain is. Exit 0 when all
+    asked-for domains built, 1 when a run failed, 2 when a domain asked for was held back as broken.
+    """
+    mesh = output.load_mesh_or_exit(strict=False)
+    known = set(mesh.domains) | set(mesh.broken)
+    unknown = sorted(set(domains) - known)
     if unknown:
-        output.fail(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(mesh.domains))}", EXIT_INVALID)
+        output.fail(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}", EXIT_INVALID)
+    buildable, held = mesh.buildable(list(domains) or None)
+    broken.tell(mesh, set(domains) if domains else None)
+    if not buildable:
+        output.fail(f"nothing to build: {'; '.join(f'{d}: {why}' for d, why in held.items())}", EXIT_INVALID)
     say = output.say(as_json)
     if orders or not settings.sources_dir().exists():
         say(f"generating example source data ({orders or sources.DEFAULT_ORDERS:,} orders) …")
         sources.generate(sources.Scale(orders=orders or sources.DEFAULT_ORDERS))
-    say(f"building {len(domains) or len(mesh.domains)} domain(s) with MESH_HOME={settings.mesh_home()}")
+    say(f"building {len(buildable)} domain(s) with MESH_HOME={settings.mesh_home()}")
+    for domain, why in held.items():
+        say(f"[skip] {domain}: {why}")
     say(f"Dagster instance storage: {storage_description()}")
     say(mode_banner())
     started = datetime.now(UTC)
     try:
-        result = build.build(mesh, list(domains) or None, parallelism=parallel, progress=say)
+        result = build.build(mesh, buildable, parallelism=parallel, progress=say)
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
-    output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json)
+    output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json, held)
     if result.interrupted:
         output.fail(f"interrupted by {signal.Signals(result.interrupted).name}: its runs were stopped", EXIT_FAILED)
     if result.storage_error:  # the build is failed then
         output.fail(f"{result.storage_error}; rerun `mesh build` once it answers again", EXIT_FAILED)
-    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+    sys.exit(EXIT_FAILED if not result.ok else EXIT_INVALID if held else EXIT_OK)
 
 
 @click.command("dev")

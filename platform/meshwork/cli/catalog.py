@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from meshwork.catalog import site
-from meshwork.cli import output
+from meshwork.cli import broken, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_OK
 
 
@@ -26,8 +26,14 @@ def catalog_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def catalog_build(out: Path | None, as_json: bool) -> None:
-    """Write index.html with search, one page per product, and catalog.json."""
-    mesh = output.load_mesh_or_exit()
+    """Write index.html with search, one page per product, and catalog.json.
+
+    On a broken mesh it still writes the catalog of everything that loads, lists what is broken (on
+    stderr, at the top of index.html and in catalog.json) and keeps the last pages of products that do
+    not load; it exits 0, since the catalog was written.
+    """
+    mesh = output.load_mesh_or_exit(strict=False)
+    broken.tell(mesh)
     try:
         summary = site.build(mesh, out)
     except OSError as exc:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from meshwork.cli import output
+from meshwork.cli import broken, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import settings
 from meshwork.lineage import delivery
@@ -33,7 +33,13 @@ def lineage_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage_show(key: str, depth: int, as_json: bool) -> None:
     """Upstream and downstream products (across domains) and the lineage of the product's columns."""
-    mesh = output.load_mesh_or_exit()
+    mesh = output.load_mesh_or_exit(strict=False)
+    # Only a problem of the product asked about stops it: exit 2 with its problems.
+    if key in mesh.unloaded_products():
+        output.fail(
+            f"{key} does not load:\n" + "\n".join(f"  - {p}" for p in mesh.problems if p.product == key), EXIT_INVALID
+        )
+    broken.tell(mesh, {key.split("/")[0]})
     if key not in mesh.products:
         known = ", ".join(sorted(mesh.products))
         output.fail(f"unknown product '{key}' (expected DOMAIN/PRODUCT, one of: {known})", EXIT_INVALID)

@@ -39,13 +39,14 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def load_mesh_or_exit(check_grants: bool = True) -> Mesh:
-    """The mesh of this checkout; exit 2 with the reason when its definition is invalid."""
+def load_mesh_or_exit(check_grants: bool = True, strict: bool = True) -> Mesh:
+    """The mesh of this checkout; exit 2 with the reason when its definition is invalid. Not ``strict``:
+    the mesh as far as it loads (``mesh.broken`` says what does not; ``cli/broken.py`` prints it)."""
     # Deferred: the mesh model takes ~0.7 s to import, which audit, notices and generate never need.
     from meshwork.model.loader import load_mesh
 
     try:
-        return load_mesh(check_grants=check_grants)
+        return load_mesh(check_grants=check_grants, strict=strict)
     except MeshError as exc:
         fail(str(exc), EXIT_INVALID)
 
@@ -72,10 +73,15 @@ def generated(counts: Mapping[str, int], seconds: float) -> None:
     click.echo(f"generated in {seconds:.1f}s into {settings.sources_dir()}")
 
 
-def build_summary(result: BuildResult, ports: list[dict[str, Any]], as_json: bool) -> None:
+def build_summary(
+    result: BuildResult, ports: list[dict[str, Any]], as_json: bool, held: Mapping[str, str] | None = None
+) -> None:
+    """``held``: the asked-for domains that did not build because they (or an upstream) are broken."""
+    held = held or {}
     if as_json:
         _json(
             {
+                "held": dict(held),
                 "ok": result.ok,
                 "seconds": round(result.seconds, 2),
                 "peak_rss_bytes": result.peak_rss_bytes,
@@ -95,8 +101,10 @@ def build_summary(result: BuildResult, ports: list[dict[str, Any]], as_json: boo
         rows = f"{row['rows']:,}" if row["rows"] is not None else "-"
         click.echo(f"{row['port']:<40} {row['snapshot'] or '(none)':<34} {rows:>12}")
     n_products = len({(r["domain"], r["product"]) for r in ports})
+    for domain, why in held.items():
+        click.echo(f"NOT BUILT {domain}: {why}")
     click.echo(
-        f"\n{'OK' if result.ok else 'FAILED'}: {len(result.domains)} domain(s), {n_products} products, "
+        f"\n{'OK' if result.ok and not held else 'FAILED'}: {len(result.domains)} domain(s), {n_products} products, "
         f"{sum(1 for r in ports if r.get('published_now'))} port(s) published, {result.seconds:.1f}s, "
         f"peak memory {result.peak_rss_bytes / 2**20:,.0f} MiB"
     )

@@ -31,10 +31,10 @@ class MeshError(Exception):
 class MeshDefinitionError(MeshError):
     """The mesh's descriptors, contracts or workspace are invalid; nothing may build."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], subject: str = "the mesh definition"):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"the mesh definition has {len(problems)} problem(s):\n{lines}")
+        super().__init__(f"{subject} has {len(problems)} problem(s):\n{lines}")
 
 
 class PortAccessError(MeshError):

@@ -26,6 +26,8 @@
 ``MESH_NOTIFY_TIMEOUT`` seconds a webhook delivery may take before the notice goes to the outbox (5).
 ``MESH_GOVERNANCE_INTERVAL`` seconds between two evaluations of the governance sensors (300).
 ``MESH_GRANT_NOTICE_DAYS`` how many days before it expires a grant is reported (14).
+``MESH_REMOVAL_NOTICE_DAYS`` how many days before a pinned port version's ``removedAfter`` date its consumers
+                    are warned (``mesh check``, the governance sensor's notice) that they must move (30).
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
                     asset metadata (default: the ``file://`` URL of the catalog folder).
@@ -221,6 +223,10 @@ def governance_interval() -> int:
 
 def grant_notice_days() -> int:
     return int(os.environ.get("MESH_GRANT_NOTICE_DAYS", "14"))
+
+
+def removal_notice_days() -> int:
+    return int(os.environ.get("MESH_REMOVAL_NOTICE_DAYS", "30"))
 
 
 def catalog_dir() -> Path:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from meshwork.core import settings
 
-Kind = Literal["policy", "sla", "grant"]
+# definition: a domain does not load; version: a pinned input version is deprecated or about to be removed.
+Kind = Literal["policy", "sla", "grant", "definition", "version"]
 State = Literal["open", "resolved"]
 
 

@@ -60,10 +60,10 @@ def validate_project(
     location's assets run (given the loaded mesh), which only a caller that can build the Dagster
     definitions can give.
     """
-    try:
-        mesh = load_mesh(root, check_grants=check_grants)
-    except MeshDefinitionError as exc:
-        return ProjectReport(None, [str(p) for p in exc.problems])
+    # Not strict, so that the warnings (versions about to be removed) show next to the problems.
+    mesh = load_mesh(root, check_grants=check_grants, strict=False)
+    if mesh.problems:
+        return ProjectReport(mesh, [str(p) for p in mesh.problems])
     report = ProjectReport(mesh, policies=load_policies(mesh)[0] if policies else [])
     try:
         parsed = manifest()

@@ -6,25 +6,35 @@ import logging
 
 import dagster as dg
 
+from meshwork.core.errors import MeshDefinitionError
 from meshwork.governance import policies
 from meshwork.model.loader import current_mesh, ensure_importable
 from meshwork.model.mesh import Mesh
 from meshwork.runtime import automation, domain_runs, gate, governance_checks, python_products, specs
 
 
-def domain_definitions(domain: str) -> dg.Definitions:
+def domain_definitions(domain: str, mesh: Mesh | None = None) -> dg.Definitions:
     """Definitions for ``domains/<domain>``: its products as assets, their checks and schedules.
 
-    Loading validates the whole mesh first, so a broken descriptor anywhere fails every location
-    with the same clear message instead of building on a wrong picture of the mesh; then the
-    domain's own error-severity policy violations fail it too.
+    The location refuses to load, listing every reason, when its own domain is broken (a descriptor,
+    contract, input or grant of its products, or an input that does not load, was removed or is not
+    granted); a problem elsewhere in the mesh leaves it alone. The domain's own error-severity policy
+    violations fail it too.
     """
-    mesh = current_mesh()
+    mesh = mesh or current_mesh()
+    refuse_broken(mesh, domain)
     policies.enforce_at_load(mesh, domain)
     for warning in mesh.warnings():
         if warning.product and warning.product.startswith(f"{domain}/"):
             logging.getLogger("meshwork").warning(str(warning))
     return build_domain_definitions(mesh, domain)
+
+
+def refuse_broken(mesh: Mesh, domain: str) -> None:
+    """Raise with the domain's own problems when it may not load (the Dagster UI shows them as the
+    location's load error; `mesh build` and `mesh check` say the same)."""
+    if domain in mesh.broken:
+        raise MeshDefinitionError(mesh.broken[domain], subject=f"domain '{domain}'")
 
 
 def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
@@ -70,5 +80,10 @@ def build_domain_definitions(mesh: Mesh, domain: str) -> dg.Definitions:
 
 
 def asset_graph(mesh: Mesh) -> dict[str, list[dg.AssetSpec]]:
-    """Every domain's asset specs as its code location defines them (for policies over the whole graph)."""
-    return {d: list(build_domain_definitions(mesh, d).resolve_all_asset_specs()) for d in mesh.domains}
+    """Every domain's asset specs as its code location defines them (for policies over the whole graph);
+    a broken domain's location does not load, so it has none."""
+    return {
+        d: list(build_domain_definitions(mesh, d).resolve_all_asset_specs())
+        for d in mesh.domains
+        if d not in mesh.broken
+    }

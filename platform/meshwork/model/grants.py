@@ -115,3 +115,35 @@ def access_requests() -> list[dict[str, Any]]:
     """Every access request as a dict, with ``forged`` true on approvals the audit log does not prove."""
     forged = {r.id for r in approved_grants()[1]}
     return [{**asdict(r), "forged": r.id in forged} for r in load()]
+
+
+def why_not_granted(consumer: str, port_ref: str, lapsed: list[Grant], deciders: str) -> str:
+    """Why ``consumer`` holds no valid grant on ``port_ref``, and what to do next, from its access requests:
+    none, pending (its id and who decides), denied, revoked, or a grant that expired."""
+    mine = sorted((r for r in load() if r.consumer == consumer and r.port == port_ref), key=lambda r: r.requested_at)
+    ask = f"request access with `mesh access request {consumer} {port_ref} --reason …`"
+    pending = next((r for r in reversed(mine) if r.status == "pending"), None)
+    if pending is not None:
+        by = f" by {pending.requested_by}" if pending.requested_by else ""
+        expired = f"its grant expired on {max(g.expires for g in lapsed if g.expires)} and " if lapsed else ""
+        return (
+            f"{expired}access request {pending.id} (made{by} on {pending.requested_at[:10]}) is pending: "
+            f"{deciders} decide with `mesh access approve {pending.id} --by …` (or `deny`)"
+        )
+    expiries = [g.expires for g in lapsed if g.expires]
+    if expiries:
+        return f"its grant expired on {max(expiries)}; renew it: {ask}"
+    last = mine[-1] if mine else None
+    if last is None:
+        return f"it has no grant and no access request; {ask} ({deciders} decide)"
+    when = f" on {last.decided_at[:10]}" if last.decided_at else ""
+    who = f" by {last.decided_by}" if last.decided_by else ""
+    if last.status == "revoked":
+        return f"its grant (request {last.id}) was revoked{who}{when}; if it is still needed, {ask}"
+    if last.status == "denied":
+        return f"access request {last.id} was denied{who}{when}; {ask} with a new reason, or ask {deciders}"
+    # Approved in the store, yet no valid grant: the audit log does not prove the approval.
+    return (
+        f"access request {last.id} is marked approved, but the audit log does not prove that approval, so it "
+        f"does not count (`mesh access list` flags it FORGED); {ask}"
+    )

@@ -1,11 +1,13 @@
 """Load the mesh from the checkout: ``workspace.yaml``, each registered domain's ``domain.yaml``, its
 product descriptors and their contracts, then check the whole graph (unknown inputs, duplicate
 products, grants, retention, cycles across domains). Every problem found is reported at once, with
-its file and field.
+its file and field, and charged to the domain it stops (``Mesh.broken``), so one broken file holds
+back its own domain and the consumers that need it, not the rest of the mesh.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Iterable
@@ -78,7 +80,8 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
     by_name: dict[str, Path] = {}
     for file in sorted((path / "products").glob("*.yaml")):
         desc, errs = load_model(ProductDescriptor, file, product=f"{name}/{file.stem}")
-        problems += errs
+        # A file that is not even YAML still names its product: its consumers are told which input broke.
+        problems += [e if e.product else dataclasses.replace(e, product=f"{name}/{file.stem}") for e in errs]
         if desc is None:
             continue
         key = f"{desc.domain}/{desc.name}"
@@ -128,14 +131,32 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
     ), problems
 
 
-def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
+def _where(mesh: Mesh, problem: Problem) -> str:
+    """The file at fault, relative to the project: the consumer is pointed at it, not told its content."""
+    if problem.file is None:
+        return "`mesh check`"
+    path = Path(problem.file)
+    return str(path.relative_to(mesh.project_dir)) if path.is_relative_to(mesh.project_dir) else str(path)
+
+
+def _check_inputs(
+    mesh: Mesh, check_grants: bool = True, unloaded: dict[str, Problem] | None = None
+) -> Iterable[Problem]:
+    """The inputs of every product; ``unloaded``: product key or domain -> the first problem that kept it
+    out of the mesh (its consumers cannot build without its contract)."""
     products = mesh.products
+    unloaded = unloaded or {}
     for product in products.values():
         for i, port in enumerate(product.inputs):
             problem = functools.partial(Problem, file=product.path, field=f"inputPorts.{i}", product=product.key)
             producer = products.get(port.product)
             if port.product == product.key:
                 yield problem("a product cannot read its own output port")
+            elif producer is None and (cause := unloaded.get(port.product) or unloaded.get(port.domain)):
+                yield problem(
+                    f"input '{port.ref}' does not load, so {product.key} cannot build until domain "
+                    f"'{port.domain}' fixes it (see {_where(mesh, cause)})"
+                )
             elif producer is None:
                 yield problem(f"input port names unknown product '{port.product}'")
             elif (producer_port := producer.port(port.major)) is None:
@@ -151,11 +172,11 @@ def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
             ):
                 all_grants = [*producer_port.spec.grants, *mesh.runtime_grants.get(producer_port.ref, [])]
                 expired = [g for g in all_grants if g.consumer == product.key]
-                why = f"its grant expired on {expired[0].expires}" if expired else "it has no grant"
-                yield problem(
-                    f"'{port.ref}' is restricted and {why}; request access with "
-                    f"`mesh access request {product.key} {port.ref} --reason …`"
-                )
+                owner = producer.owner
+                contact = f"team {owner.team}" + (f", {owner.email}" if owner.email else "")
+                deciders = f"the owners of {producer.key} ({contact})"
+                why = grants.why_not_granted(product.key, port.ref, expired, deciders)
+                yield problem(f"'{port.ref}' is restricted and {why}")
             elif producer_port.spec.is_removed(mesh.today):
                 newer = ", ".join(p.version for p in producer.ports if p.major > port.major) or "none yet"
                 yield problem(
@@ -168,7 +189,15 @@ def _check_inputs(mesh: Mesh, check_grants: bool = True) -> Iterable[Problem]:
                 target = rule.params.get("product") if rule.kind == "foreign_key" else None
                 if target and target.split("/")[0] == product.domain:
                     # A sibling in the same domain is read from the domain's own warehouse.
-                    if target not in products or target == product.key:
+                    if target in unloaded and target not in products:
+                        yield Problem(
+                            f"rule '{rule.id}' checks against {target}, which does not load "
+                            f"(see {_where(mesh, unloaded[target])})",
+                            file=out.contract.path,
+                            field="relationships",
+                            product=product.key,
+                        )
+                    elif target not in products or target == product.key:
                         yield Problem(
                             f"rule '{rule.id}' checks against {target}, which is not another product of "
                             f"domain '{product.domain}'",
@@ -201,7 +230,7 @@ def _check_retention(mesh: Mesh) -> Iterable[Problem]:
                 )
 
 
-def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
+def _check_cycles(mesh: Mesh) -> Iterable[tuple[list[str], Problem]]:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     stack: list[str] = []
 
@@ -222,47 +251,70 @@ def _check_cycles(mesh: Mesh) -> Iterable[Problem]:
     for name in sorted(mesh.domains):
         if state.get(name) is None and (cycle := visit(name)):
             path = " -> ".join(reversed(cycle))
-            yield Problem(
-                f"dependency cycle across domains: {path}; domains must form a directed acyclic graph",
-                file=mesh.domains[cycle[0]].path / "products",
-                product=None,
+            yield (
+                cycle[:-1],
+                Problem(
+                    f"dependency cycle across domains: {path}; domains must form a directed acyclic graph",
+                    file=mesh.domains[cycle[0]].path / "products",
+                    product=None,
+                ),
             )
             return
 
 
-def load_mesh(project_dir: Path | None = None, today: date | None = None, check_grants: bool = True) -> Mesh:
-    """Load and check the whole mesh; raise :class:`MeshDefinitionError` listing every problem.
+def load_mesh(
+    project_dir: Path | None = None, today: date | None = None, check_grants: bool = True, strict: bool = True
+) -> Mesh:
+    """Load and check the whole mesh; every problem found is in ``mesh.problems``.
 
-    ``today`` decides which port versions are deprecated or removed (tests pin it).
+    ``strict`` (``mesh check``, authoring): raise :class:`MeshDefinitionError` listing every problem.
+    Otherwise (code locations, builds, read-only commands) the mesh loads as far as it can: a product
+    whose descriptor or contract fails is left out, and ``mesh.broken`` names each domain that may not
+    load or build and why (its own products' problems, or an input that does not load, is not granted
+    or was removed). ``today`` decides which port versions are deprecated or removed (tests pin it).
     """
     project_dir = project_dir or settings.project_dir()
     workspace = project_dir / "workspace.yaml"
-    entries, problems = workspace_domains(workspace)
+    entries, general = workspace_domains(workspace)
     approved, _forged = grants.approved_grants()  # the store under MESH_HOME: this environment's approvals
     mesh = Mesh(project_dir=project_dir, today=today or date.today(), runtime_grants=approved)
+    owned: list[tuple[str, Problem]] = []  # (domain, problem): a problem of that domain only
+    unloaded: dict[str, Problem] = {}  # product key or domain that is not in the mesh -> why
     seen: set[str] = set()
     for name, location in entries:
         if name in seen:
-            problems.append(Problem(f"domain '{name}' is listed twice", file=workspace, field="load_from"))
+            owned.append((name, Problem(f"domain '{name}' is listed twice", file=workspace, field="load_from")))
             continue
         seen.add(name)
         domain, errs = _load_domain(project_dir / "domains", name, location, workspace)
-        problems += errs
+        owned += [(name, e) for e in errs]
         if domain:
             mesh.domains[name] = domain
+        elif errs:
+            unloaded[name] = errs[0]
+        for e in errs:
+            if e.product and e.product not in mesh.products:
+                unloaded.setdefault(e.product, e)
     for folder in sorted((project_dir / "domains").glob("*/domain.yaml")):
         if folder.parent.name not in seen:
-            problems.append(
+            general.append(
                 Problem(f"domain folder '{folder.parent.name}' is not registered in workspace.yaml", file=folder)
             )
     # Enforced mode: grants live in the control plane, which checks them on every read; the local
     # grant store means nothing there, so a load does not consult it.
-    problems += list(_check_inputs(mesh, check_grants and settings.mode() == "local"))
-    problems += list(_check_retention(mesh))
-    if not problems:
-        problems += list(_check_cycles(mesh))
-    if problems:
-        raise MeshDefinitionError(problems)
+    graph = [
+        *_check_inputs(mesh, check_grants and settings.mode() == "local", unloaded),
+        *_check_retention(mesh),
+    ]
+    owned += [(p.product.split("/")[0], p) for p in graph if p.product]
+    general += [p for p in graph if not p.product]
+    for cycle, problem in _check_cycles(mesh):
+        owned += [(d, problem) for d in cycle]
+    mesh.problems = general + list(dict.fromkeys(p for _, p in owned))
+    for name, problem in owned:
+        mesh.broken.setdefault(name, []).append(problem)
+    if strict and mesh.problems:
+        raise MeshDefinitionError(mesh.problems)
     return mesh
 
 
@@ -274,5 +326,8 @@ def ensure_importable(project_dir: Path) -> None:
 
 @functools.cache
 def current_mesh() -> Mesh:
-    """The mesh of this process's project, loaded once (code locations reload by restarting)."""
-    return load_mesh()
+    """The mesh of this process's project, loaded once (code locations reload by restarting).
+
+    Not strict: a code location refuses only when its own domain is in ``mesh.broken``.
+    """
+    return load_mesh(strict=False)

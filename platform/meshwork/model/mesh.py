@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from meshwork.core import settings
 from meshwork.core.errors import Problem
 from meshwork.model import grants
 from meshwork.model.contracts import Contract
@@ -23,6 +25,7 @@ from meshwork.model.descriptors import (
 
 DOMAIN_MODULE_PREFIX = "domains."
 DOMAIN_MODULE_SUFFIX = ".definitions"
+PRODUCT_KEY = re.compile(r"[a-z][a-z0-9_]*/[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -98,26 +101,72 @@ class Mesh:
     domains: dict[str, Domain] = field(default_factory=dict)
     today: date = field(default_factory=date.today)
     runtime_grants: dict[str, list] = field(default_factory=dict)  # port ref -> approved requests' grants
+    # Every problem of the definition, as `mesh check` reports it (a strict load raises on any).
+    problems: list[Problem] = field(default_factory=list)
+    # Domain -> the problems that stop it from loading and building: its own (a descriptor, contract,
+    # input or grant of its products) and its consumers' inputs that do not load. Other domains are
+    # not held back by them.
+    broken: dict[str, list[Problem]] = field(default_factory=dict)
 
     def warnings(self) -> list[Problem]:
-        """Things that still load but need action: inputs on deprecated port versions."""
-        found = []
+        """Things that still load but need action: inputs on deprecated port versions, and on versions
+        whose removal date is at most ``MESH_REMOVAL_NOTICE_DAYS`` away (they fail to load after it)."""
+        found: list[Problem] = []
+        soon = settings.removal_notice_days()
         for product in self.products.values():
             for i, port in enumerate(product.inputs):
                 producer = self.products.get(port.product)
                 out = producer.port(port.major) if producer else None
-                if out and out.spec.is_deprecated(self.today) and not out.spec.is_removed(self.today):
-                    until = f" and will be removed after {out.spec.removed_after}" if out.spec.removed_after else ""
-                    found.append(
-                        Problem(
-                            f"'{port.ref}' is deprecated since {out.spec.deprecated_after}{until}; "
-                            "plan the move to a newer major version",
-                            file=product.path,
-                            field=f"inputPorts.{i}",
-                            product=product.key,
-                        )
+                if producer is None or out is None or out.spec.is_removed(self.today):
+                    continue
+                removed = out.spec.removed_after
+                left = (removed - self.today).days if removed else None
+                if not out.spec.is_deprecated(self.today) and (left is None or left > soon):
+                    continue
+                newer = ", ".join(p.version for p in producer.ports if p.major > port.major) or "a newer major"
+                since = f"is deprecated since {out.spec.deprecated_after}" if out.spec.is_deprecated(self.today) else ""
+                until = f"will be removed after {removed}" if removed else ""
+                what = " and ".join(s for s in (since, until) if s)
+                # No day count in the text: a notice's identity is its text, and it must not change daily.
+                then = (
+                    f"{product.key} stops loading after {removed}: pin {newer} before"
+                    if removed
+                    else (f"plan the move to {newer}")
+                )
+                found.append(
+                    Problem(
+                        f"'{port.ref}' {what}; {then}", file=product.path, field=f"inputPorts.{i}", product=product.key
                     )
+                )
         return found
+
+    def buildable(self, wanted: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+        """The domains of ``wanted`` (default: all) that may build, in dependency order, and why each
+        other one may not: it is broken, or an upstream domain that this build would run first is."""
+        wanted_set = set(wanted or self.domains)
+        order: list[str] = []
+        held: dict[str, str] = {}
+        for domain in sorted(wanted_set - set(self.domains)):  # registered, but its domain.yaml does not load
+            held[domain] = f"{len(self.broken.get(domain, []))} problem(s) in its definition"
+        for domain in self.domain_order():
+            if domain not in wanted_set:
+                continue
+            if domain in self.broken:
+                held[domain] = f"{len(self.broken[domain])} problem(s) in its definition"
+                continue
+            ups = sorted(u for u in self.upstream_domains(domain) & wanted_set if u in held)
+            if ups:
+                held[domain] = f"upstream domain(s) {', '.join(ups)} cannot build"
+            else:
+                order.append(domain)
+        return order, held
+
+    def unloaded_products(self) -> list[str]:
+        """Keys of the products left out of the mesh because their descriptor or contract does not load."""
+        loaded = self.products
+        # Only well-formed keys: a key taken from an odd file name must not become a path into the store.
+        keys = {p.product for p in self.problems if p.product and p.product not in loaded}
+        return sorted(k for k in keys if PRODUCT_KEY.fullmatch(k))
 
     @property
     def products(self) -> dict[str, Product]:
@@ -146,15 +195,18 @@ class Mesh:
         return [(p, i) for p in self.products.values() for i in p.inputs if i.product == product_key]
 
     def domain_order(self) -> list[str]:
-        """Domains in dependency order (producers before consumers); the graph is acyclic by load."""
+        """Domains in dependency order (producers before consumers)."""
         order: list[str] = []
         done: set[str] = set()
+        path: set[str] = set()  # a cycle is a load problem of its domains; it must not recurse forever
 
         def visit(name: str) -> None:
-            if name in done:
+            if name in done or name in path or name not in self.domains:
                 return
+            path.add(name)
             for up in sorted(self.upstream_domains(name)):
                 visit(up)
+            path.discard(name)
             done.add(name)
             order.append(name)
 

@@ -1,7 +1,9 @@
 """The platform's runtime checks on every product, ``governance``, ``sla`` and ``grants``: how they are
 evaluated and how a domain's code location declares them.
 
-``governance``: the same policies as `mesh check` (with the whole asset graph when a loader is given).
+``governance``: the same policies as `mesh check` (with the whole asset graph when a loader is given),
+the problems that stop the product's domain from loading, and pinned input versions that are deprecated
+or will be removed within ``MESH_REMOVAL_NOTICE_DAYS``.
 ``sla``: age of the latest published snapshot of each live port against ``sla.freshness``.
 ``grants``: the product's grants on restricted inputs: missing, expired or expiring soon.
 
@@ -93,26 +95,52 @@ def _products(mesh: Mesh, only: set[str] | None) -> list[Product]:
     return [p for p in mesh.products.values() if only is None or p.key in only]
 
 
+def _definition_notices(mesh: Mesh, product: Product) -> tuple[list[str], list[Notice]]:
+    """What stops the product's domain from loading (told to its team), and the pinned versions it must
+    leave soon (told to the consumer's and the producer's teams), as finding lines and notices."""
+    lines, notices = [], []
+    team = _team(mesh, product.key)
+    loaded = mesh.products
+    domain = mesh.broken.get(product.domain, [])
+    first = next(p.key for p in mesh.domains[product.domain].products) == product.key
+    for problem in domain:
+        # A product left out of the mesh has no evaluation of its own: the domain's first product tells it.
+        if problem.product == product.key or (first and problem.product not in loaded):
+            lines.append(f"ERROR definition: {problem}")
+            notices.append(Notice(team, "definition", problem.product or product.domain, "error", problem.reason))
+    if domain and not lines:
+        lines.append(f"ERROR definition: domain '{product.domain}' does not load ({len(domain)} problem(s))")
+    for warning in mesh.warnings():
+        if warning.product == product.key:
+            lines.append(f"WARN version: {warning.reason}")
+            producer = next((i.domain for i in product.inputs if f"'{i.ref}'" in warning.reason), product.domain)
+            for to in dict.fromkeys([team, _team(mesh, producer)]):
+                notices.append(Notice(to, "version", product.key, "warn", warning.reason))
+    return lines, notices
+
+
 def policy_evaluations(mesh: Mesh, asset_graph: GraphLoader = None, only: set[str] | None = None) -> list[Evaluation]:
     findings = find_violations(mesh, asset_graph)
     out = []
     for product in _products(mesh, only):
         # A finding about a whole domain concerns each of its products.
         mine = [f for f in findings if f.subject in (product.key, product.domain)]
-        errors = [f for f in mine if f.severity == "error"]
         lines = [f"{f.severity.upper()} {f.policy}: {f.message}" for f in mine]
+        extra_lines, extra_notices = _definition_notices(mesh, product)
+        errors = [f for f in mine if f.severity == "error"] + [x for x in extra_lines if x.startswith("ERROR")]
         out.append(
             Evaluation(
                 product.key,
                 GOVERNANCE,
                 passed=not errors,
                 severity="error" if errors else "warn",
-                description=f"{len(errors)} policy error(s), {len(mine) - len(errors)} warning(s)",
-                findings=lines,
+                description=f"{len(errors)} error(s), {len(mine) + len(extra_lines) - len(errors)} warning(s)",
+                findings=lines + extra_lines,
                 notices=[
                     Notice(_team(mesh, f.subject), "policy", product.key, f.severity, f"{f.policy}: {f.message}")
                     for f in mine
-                ],
+                ]
+                + extra_notices,
             )
         )
     return out
@@ -219,8 +247,9 @@ def evaluations_for(
 
 
 def load() -> Mesh:
-    # Grants are one of these checks' subjects, so a missing one must not stop the mesh from loading.
-    return load_mesh(check_grants=False)
+    # Grants are one of these checks' subjects, so a missing one must not stop the mesh from loading;
+    # a broken domain is one of the governance check's findings, so it must not stop it either.
+    return load_mesh(check_grants=False, strict=False)
 
 
 DESCRIPTIONS: dict[str, Callable[[Product], str]] = {

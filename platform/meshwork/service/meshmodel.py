@@ -31,6 +31,7 @@ def current() -> Mesh:
         if _cached is None or time.monotonic() - _checked > RECHECK_SECONDS:
             stamp = _stamp(settings.domains_dir())
             if _cached is None or _cached[0] != stamp:
-                _cached = (stamp, load_mesh(settings.project_dir(), check_grants=False))
+                # Not strict: a broken descriptor of one domain must not stop every other domain's reads.
+                _cached = (stamp, load_mesh(settings.project_dir(), check_grants=False, strict=False))
             _checked = time.monotonic()
         return _cached[1]
