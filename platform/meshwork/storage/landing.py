@@ -36,6 +36,11 @@ def files(source: SourceRef) -> Iterator[Path]:
             yield file
 
 
+def columns(con: duckdb.DuckDBPyConnection, file: Path) -> list[str]:
+    """The column names of a landing file (as the readers see them)."""
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_READERS[file.suffix]}", [str(file)]).fetchall()]
+
+
 def delete_rows(con: duckdb.DuckDBPyConnection, file: Path, predicate: str, params: list) -> int:
     """Rewrite ``file`` without the rows matching ``predicate``; the swap is atomic (rename)."""
     scan = _READERS[file.suffix]
