@@ -8,7 +8,7 @@ export MESH_HOME ?= $(CURDIR)/.mesh
 export DAGSTER_HOME := $(MESH_HOME)/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test ui check lint lock clean help bench bench-full catalog
+.PHONY: install run test ui check lint lock clean help bench bench-full catalog mutate
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,6 +70,15 @@ lint: install  ## ruff, mypy and the package's import layers (import-linter)
 
 lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/requirements.lock (the image's)
 	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.
+# `make mutate MUTATE_MODULES="ports/publish.py model/rules.py"` mutates only those, in that order;
+# MUTATE_TESTS replaces the test pool (pytest arguments); MUTATE_ARGS adds options (--survivors, --report).
+MUTATE_MODULES ?=
+MUTATE_TESTS ?=
+MUTATE_FAIL_UNDER ?= 90
+mutate: install  ## mutation testing of the core modules (slow, not in CI; docs/testing.md)
+	nice -n 10 $(BIN)/python -m tests.mutate --fail-under $(MUTATE_FAIL_UNDER) \
+		$(foreach m,$(MUTATE_MODULES),--module $(m)) $(foreach t,$(MUTATE_TESTS),--tests=$(t)) $(MUTATE_ARGS)
+
 	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes --no-header \
 		--python-version 3.11 $(if $(UPGRADE),--upgrade) -q -o requirements.lock
 	# The image runs the same versions as development: the dev lock constrains the deploy lock.
