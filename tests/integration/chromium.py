@@ -1,7 +1,8 @@
 """Headless Chromium for tests that look at pages as a person would: the system's `chromium`
 (Debian package), driven over the DevTools protocol with the already-locked `websockets` client.
 
-Only what the tests need: open a URL, wait for a condition, type, read the DOM, take screenshots.
+Only what the tests need: open a URL, wait for a condition, type, click, read the DOM, take screenshots.
+Tests call :func:`require` first: without Chromium they skip, except under ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
 HEADLESS_FLAGS = [
@@ -33,6 +36,22 @@ HEADLESS_FLAGS = [
 
 def executable() -> str | None:
     return next((p for name in ("chromium", "chromium-browser") if (p := shutil.which(name))), None)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require() -> str:
+    """The browser, or skip the test without it; under ``CI=true`` fail instead, as the Postgres tests
+    do: a CI that lacks Chromium must not pass without the browser tests it claims."""
+    exe = executable()
+    if exe:
+        return exe
+    reason = "chromium is not installed (apt-get install -y chromium)"
+    if in_ci():
+        pytest.fail(f"headless Chromium is required in CI (CI=true): {reason}")
+    pytest.skip(reason)
 
 
 def dump_dom(url: str, budget_ms: int = 3000, timeout: float = 60) -> str:

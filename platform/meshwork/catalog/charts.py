@@ -79,9 +79,18 @@ def line_chart(
     height: int = 180,
     colors: Sequence[str] | None = None,
 ) -> Markup:
-    """Values over time, one dot per point (coloured per point when ``colors`` is given)."""
+    """Values over time, one dot per point (coloured per point when ``colors`` is given). A series
+    is drawn once it has two points: one dot on an axis says nothing about a trend."""
     if not points:
         return _empty(width, 60, f"{title}: no data yet")
+    if len(points) < 2:
+        when, value = points[0]
+        return _empty(
+            width,
+            60,
+            f"{title}: one point so far ({_fmt(value)}{unit} at {when.strftime('%Y-%m-%d %H:%M')});"
+            " drawn from the second",
+        )
     left, right, top, bottom = 56, 12, 26, 28
     xs = [p[0].timestamp() for p in points]
     ys = [p[1] for p in points]
@@ -110,9 +119,8 @@ def line_chart(
         f'<text x="{width - right}" y="{height - 8}" text-anchor="end" class="chart-label">'
         f"{escape(points[-1][0].strftime('%Y-%m-%d %H:%M'))}</text>",
     ]
-    if len(coords) > 1:
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
-        parts.append(f'<path d="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
+    parts.append(f'<path d="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
     for i, ((x, y), (when, value)) in enumerate(zip(coords, points, strict=True)):
         color = colors[i] if colors else PALETTE[0]
         parts.append(

@@ -9,7 +9,7 @@ log (actual reads) and the Dagster instance (contract-gate evaluations):
 ``sla_attainment``     share of products whose latest publish is within ``sla.freshness``
 ``contract_pass_rate`` share of contract-gate evaluations that passed
 ``failed_publishes``   gate evaluations that failed (nothing was published)
-``time_to_first_publish``  from the first commit of a product's descriptor to its first snapshot
+``time_to_first_publish``  from the first run that set out to build a product to its first snapshot
 ``change_lead_time``   from an upstream publish to the first downstream snapshot built after it
 =====================  ========================================================================
 
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshwork.core import audit
@@ -52,7 +50,9 @@ class Facts:
     snapshots: dict[str, list[Manifest]] = field(default_factory=dict)  # port ref -> oldest first
     gate_runs: dict[str, list[history.GateRun]] = field(default_factory=dict)  # product -> newest first
     reads: list[dict[str, Any]] = field(default_factory=list)  # audit `port.read` entries
-    first_commits: dict[str, datetime] = field(default_factory=dict)  # descriptor path -> first commit
+    first_attempts: dict[str, datetime] = field(default_factory=dict)  # product -> first planned run
+    # The metrics' own last values: a first publish is a fact, kept after retention deletes its snapshot.
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
     consumers: dict[str, list[tuple[Product, InputPort]]] = field(default_factory=dict)  # producer -> readers
     latest_ids: dict[str, str | None] = field(default_factory=dict)  # port ref -> what `latest` names
 
@@ -61,8 +61,15 @@ class Facts:
         return found[-1] if found else None
 
 
-def gather(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None = None) -> Facts:
+def gather(
+    mesh: Mesh,
+    instance: dg.DagsterInstance | None,
+    now: datetime | None = None,
+    previous: dict[str, dict[str, Any]] | None = None,
+) -> Facts:
+    """The facts, read once; ``previous``: the metrics' last values (``metric_history.read_latest``)."""
     facts = Facts(mesh=mesh, now=now or datetime.now(UTC), instance_read=instance is not None)
+    facts.previous = previous or {}
     products = mesh.products  # a property that builds the dict: once, not per product
     for product in products.values():
         for i in product.inputs:
@@ -75,45 +82,12 @@ def gather(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | None
             snaps.sort(key=lambda m: (m.snapshot_id == latest_id, m.created_at))
             facts.snapshots[port.ref] = snaps
         facts.gate_runs[product.key] = history.gate_runs(instance, product.key, limit=GATE_RUNS_READ)
+        if attempt := history.first_attempt(instance, product.key):
+            facts.first_attempts[product.key] = attempt
     with contextlib.suppress(OSError, ValueError):
         facts.reads = audit.entries("port.read")
     facts.reads = [r for r in facts.reads if r.get("action") == "port.read"]
-    facts.first_commits = first_commits(mesh.project_dir)
     return facts
-
-
-def first_commits(project_dir: Path) -> dict[str, datetime]:
-    """When each file under domains/ was first committed; empty without git or outside a repository."""
-    try:
-        out = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(project_dir),
-                "log",
-                "--relative",
-                "--diff-filter=A",
-                "--format=%x1e%aI",
-                "--name-only",
-                "--",
-                "domains",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    found: dict[str, datetime] = {}
-    for block in out.split("\x1e")[1:]:  # newest first, so the last time seen per file is its first commit
-        lines = [line for line in block.splitlines() if line.strip()]
-        if not lines:
-            continue
-        at = datetime.fromisoformat(lines[0]).astimezone(UTC)
-        for name in lines[1:]:
-            found[str((project_dir / name).resolve())] = at
-    return found
 
 
 # Each metric: (summary numbers, one row per subject).
@@ -149,6 +123,8 @@ def consumers(f: Facts) -> Result:
         "port_versions": len(rows),
         "consumer_edges": sum(r["declared_consumers"] for r in rows),
         "products_with_consumers": len(with_consumers),
+        # The ones an owner needs to see: published for nobody (yet).
+        "products_without_consumers": len(f.mesh.products) - len(with_consumers),
         "max_consumers": max((r["declared_consumers"] for r in rows), default=0),
         "reads": sum(reads.values()),
     }, rows
@@ -266,28 +242,42 @@ def failed_publishes(f: Facts) -> Result:
     }, rows
 
 
+def _earliest(*times: datetime | str | None) -> datetime | None:
+    known = [datetime.fromisoformat(t) if isinstance(t, str) else t for t in times if t]
+    return min(known) if known else None
+
+
 def time_to_first_publish(f: Facts) -> Result:
+    """From the first run that set out to build a product (its first planned materialization in the
+    Dagster instance, whatever became of it) to its first published snapshot: how long a new product
+    took to get through its contract gate. The first publish is the oldest snapshot or passed gate run
+    still known, or what this metric recorded before retention deleted it."""
+    before = {r["product"]: r for r in (f.previous.get("time_to_first_publish") or {}).get("rows", [])}
     rows: list[dict[str, Any]] = []
     for product in f.mesh.products.values():
-        committed = f.first_commits.get(str(product.path.resolve()))
-        candidates = [m.created_at for p in product.ports for m in f.snapshots.get(p.ref, [])[:1]]
-        candidates += [r.at for r in f.gate_runs.get(product.key, []) if r.passed]
-        first = min(candidates) if candidates else None
-        hours = (first - committed).total_seconds() / 3600 if first and committed else None
+        old = before.get(product.key, {})
+        attempt = _earliest(f.first_attempts.get(product.key), old.get("first_attempt"))
+        first = _earliest(
+            *(m.created_at for p in product.ports for m in f.snapshots.get(p.ref, [])[:1]),
+            *(r.at for r in f.gate_runs.get(product.key, []) if r.passed),
+            old.get("first_publish"),
+        )
+        # A publish before the first attempt still recorded: the instance was replaced since; unknown.
+        hours = (first - attempt).total_seconds() / 3600 if first and attempt and first >= attempt else None
         rows.append(
             {
                 "product": product.key,
-                "first_commit": committed.isoformat() if committed else None,
-                # Retention deletes old snapshots: with a long history this is the oldest one still known.
+                "first_attempt": attempt.isoformat() if attempt else None,
                 "first_publish": first.isoformat() if first else None,
-                "hours": round(hours, 2) if hours is not None else None,
+                "hours": round(hours, 4) if hours is not None else None,
             }
         )
     measured: list[float] = [r["hours"] for r in rows if r["hours"] is not None]
     return {
         "products": len(rows),
         "measured": len(measured),
-        "median_hours": round(statistics.median(measured), 2) if measured else None,
+        "unpublished": sum(1 for r in rows if r["first_publish"] is None),
+        "median_hours": round(statistics.median(measured), 4) if measured else None,
         "max_hours": max(measured) if measured else None,
     }, rows
 
@@ -370,7 +360,7 @@ METRICS = [
     Metric(
         "time_to_first_publish",
         "Time to first publish",
-        "Hours from the first commit of a product's descriptor to its first published snapshot.",
+        "Hours from the first run that set out to build a product to its first published snapshot.",
         time_to_first_publish,
     ),
     Metric(

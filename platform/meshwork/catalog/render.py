@@ -192,10 +192,12 @@ class Renderer:
         m = self.metrics
         out: dict[str, Markup] = {}
         if c := m.get("consumers"):
+            # Least-read first, zeros included: a port nobody consumes is what its owner needs to see.
+            rows = sorted(c.rows, key=lambda r: (r["declared_consumers"], r["port"]))
             out["consumers"] = charts.bar_chart(
-                [(r["port"], r["declared_consumers"]) for r in c.rows if r["declared_consumers"]],
-                title="declared consumers per port version",
-                colors=[self.colors.get(r["port"].split("/")[0], charts.MUTED) for r in c.rows],
+                [(r["port"], r["declared_consumers"]) for r in rows],
+                title="declared consumers per port version (fewest first)",
+                colors=[self.colors.get(r["port"].split("/")[0], charts.MUTED) for r in rows],
             )
         if c := m.get("cross_domain_edges"):
             out["cross_domain_edges"] = charts.bar_chart(
@@ -208,7 +210,7 @@ class Renderer:
         if c := m.get("time_to_first_publish"):
             rows = sorted((r for r in c.rows if r["hours"] is not None), key=lambda r: -r["hours"])
             out["time_to_first_publish"] = charts.bar_chart(
-                [(r["product"], r["hours"]) for r in rows], title="hours from first commit to first publish", unit="h"
+                [(r["product"], r["hours"]) for r in rows], title="hours from first attempt to first publish", unit="h"
             )
         if c := m.get("change_lead_time"):
             out["change_lead_time"] = charts.bar_chart(
@@ -236,7 +238,7 @@ class Renderer:
                 points.append((datetime.fromisoformat(line["at"]), 100 * float(value)))
         current: MetricEntry | None = self.metrics.get(name)
         if not points and current and isinstance(current.summary.get(field), int | float):
-            points.append((current.computed_at, 100 * float(current.summary[field])))
+            points.append((current.computed_at, 100 * float(current.summary[field])))  # says "one point so far"
         return charts.line_chart(points, title=title, unit="%", y_max=100)
 
     def index_page(self) -> str:

@@ -3,7 +3,8 @@
 Generated from the same descriptors and contracts that build the mesh, the port store (snapshots)
 and, when there is one, the Dagster instance (contract-gate results and their history). The site
 has no external CSS, JavaScript or fonts, so it can be opened from disk, attached to a ticket or
-served from any static host (set ``MESH_CATALOG_URL`` so Dagster's asset pages link to it).
+served from any static host (set ``MESH_CATALOG_URL`` so Dagster's asset pages link to it; ``mesh dev``
+serves it, :mod:`meshwork.catalog.serve`). With ``MESH_DAGSTER_URL`` set, pages link to their assets there.
 """
 
 from __future__ import annotations
@@ -287,6 +288,7 @@ def collect(mesh: Mesh, instance: dg.DagsterInstance | None, now: datetime | Non
         generated_at=facts.now,
         environment=settings.environment(),
         instance=instance is not None,
+        dagster_url=settings.dagster_url(),
         domains=domains,
         products=products,
         metrics=_metrics(facts),

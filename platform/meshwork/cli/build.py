@@ -1,12 +1,10 @@
-"""``mesh build`` and ``mesh dev``: build the mesh through Dagster, run the Dagster UI."""
+"""``mesh build``: build the mesh through Dagster."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
@@ -14,8 +12,9 @@ from meshwork.cli import broken, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import settings
 from meshwork.example import sources
+from meshwork.locations import metric_runs
 from meshwork.runtime import build
-from meshwork.runtime.instance import InstanceUnavailable, ensure_local_instance, storage_description
+from meshwork.runtime.instance import InstanceUnavailable, storage_description
 from meshwork.storage.inventory import port_summary
 
 
@@ -74,22 +73,12 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
         result = build.build(mesh, buildable, parallelism=parallel, progress=say)
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
+    if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
+        measured = metric_runs.measure(result.domains[0].log.parent)
+        say(measured.message if measured.ok else f"warning: {measured.message}; the products are not affected")
     output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json, held)
     if result.interrupted:
         output.fail(f"interrupted by {signal.Signals(result.interrupted).name}: its runs were stopped", EXIT_FAILED)
     if result.storage_error:  # the build is failed then
         output.fail(f"{result.storage_error}; rerun `mesh build` once it answers again", EXIT_FAILED)
     sys.exit(EXIT_FAILED if not result.ok else EXIT_INVALID if held else EXIT_OK)
-
-
-@click.command("dev")
-@click.option("--port", type=int, default=3000, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-def dev_command(port: int, host: str) -> None:
-    """Start the Dagster UI and daemon (`dagster dev`) on the local instance with every domain."""
-    ensure_local_instance()
-    dagster = Path(sys.executable).parent / "dagster"
-    env = settings.subprocess_env()
-    output.say()(f"Dagster UI on http://{host}:{port} (instance: {settings.dagster_home()})")
-    os.chdir(settings.project_dir())
-    os.execve(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)], env)

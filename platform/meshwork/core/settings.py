@@ -30,7 +30,10 @@
                     are warned (``mesh check``, the governance sensor's notice) that they must move (30).
 ``MESH_CATALOG_DIR`` where ``mesh catalog build`` writes the static catalog (default ``$MESH_HOME/catalog``).
 ``MESH_CATALOG_URL`` the base URL under which that catalog is served, used for the links in Dagster's
-                    asset metadata (default: the ``file://`` URL of the catalog folder).
+                    asset metadata (default ``http://127.0.0.1:$MESH_CATALOG_PORT``, where ``mesh dev`` serves it).
+``MESH_CATALOG_PORT`` the port on which ``mesh dev`` serves the catalog over HTTP beside the UI (3001).
+``MESH_DAGSTER_URL`` the Dagster UI's base URL: set, every catalog page links to its asset there
+                    (``mesh dev`` sets it to the UI it starts; default: none, no links).
 ``MESH_SQL_RULE_TIMEOUT`` seconds a contract's ``type: sql`` rule may run in its sandbox before it is
                     stopped and fails (default 300).
 ``MESH_LINEAGE_TIMEOUT`` seconds one OpenLineage emission may hold up a run before the event goes to
@@ -234,9 +237,22 @@ def catalog_dir() -> Path:
     return Path(explicit).resolve() if explicit else mesh_home() / "catalog"
 
 
+def catalog_port() -> int:
+    raw = os.environ.get("MESH_CATALOG_PORT", "3001").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"MESH_CATALOG_PORT={raw!r}: write a TCP port number, such as 3001")
+    return int(raw)
+
+
 def catalog_url() -> str:
-    """Base URL of the published catalog, without a trailing slash."""
-    return (os.environ.get("MESH_CATALOG_URL") or catalog_dir().as_uri()).rstrip("/")
+    """Base URL of the published catalog, without a trailing slash: by default where ``mesh dev``
+    serves it (a ``file://`` link does nothing from a web page such as Dagster's UI)."""
+    return (os.environ.get("MESH_CATALOG_URL") or f"http://127.0.0.1:{catalog_port()}").rstrip("/")
+
+
+def dagster_url() -> str | None:
+    """The Dagster UI's base URL, without a trailing slash, or None when not known."""
+    return os.environ.get("MESH_DAGSTER_URL", "").strip().rstrip("/") or None
 
 
 def metrics_dir() -> Path:

@@ -1,7 +1,10 @@
 """The mesh metrics as Dagster assets ``mesh/<name>`` (group ``mesh_metrics``) of the platform location.
 
 One subsettable multi-asset: the facts are gathered once per run, then each selected metric is
-measured (:mod:`meshwork.catalog.metrics`) and kept (:mod:`meshwork.catalog.metric_history`).
+measured (:mod:`meshwork.catalog.metrics`) and kept (:mod:`meshwork.catalog.metric_history`). Owned
+by the platform team; each metric depends on every product it measures, so the asset graph draws
+what it looks at. ``mesh build`` materializes them after its domains (job ``mesh_metrics``, a run of
+the platform location), and the hourly schedule keeps them current between builds.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from typing import Any
 import dagster as dg
 
 from meshwork.catalog import metric_history, metrics
+from meshwork.core.errors import MeshDefinitionError
 from meshwork.model.loader import load_mesh
+from meshwork.model.mesh import Mesh
 
 GROUP = "mesh_metrics"
 PREFIX = "mesh"
+JOB = "mesh_metrics"
+OWNERS = ["team:platform"]  # the platform team keeps the metrics, as the domains' teams keep their products
 
 
 def _markdown(rows: list[dict[str, Any]], limit: int = 25) -> str:
@@ -43,8 +50,19 @@ def _metadata(value: dict[str, Any], path: Path) -> dict[str, Any]:
     return meta
 
 
-def metric_assets() -> list[dg.AssetsDefinition]:
+def measured_products(mesh: Mesh | None = None) -> list[dg.AssetKey]:
+    """The asset keys of every product, the metrics' upstream; none when the mesh does not load (the
+    domains' own locations report that, and the metrics' runs fail with the reason)."""
+    try:
+        mesh = mesh or load_mesh(check_grants=False, strict=False)
+    except MeshDefinitionError:
+        return []
+    return [dg.AssetKey(key.split("/")) for key in sorted(mesh.products)]
+
+
+def metric_assets(mesh: Mesh | None = None) -> list[dg.AssetsDefinition]:
     """The mesh metrics as one subsettable multi-asset (the facts are gathered once per run)."""
+    upstream = measured_products(mesh)
 
     @dg.multi_asset(
         name="mesh_metrics",
@@ -55,17 +73,25 @@ def metric_assets() -> list[dg.AssetsDefinition]:
                 key=dg.AssetKey([PREFIX, m.name]),
                 description=m.description,
                 kinds={"python", "json"},
+                owners=OWNERS,
+                deps=upstream,
                 skippable=True,
             )
             for m in metrics.METRICS
         ],
     )
     def _metrics(context):  # an AssetExecutionContext (Dagster reads the annotation, so none here)
-        mesh = load_mesh(check_grants=False)  # a lapsed grant must not hide the metrics
-        facts = metrics.gather(mesh, context.instance)
+        # A lapsed grant or a broken domain must not hide the metrics of the rest.
+        mesh = load_mesh(check_grants=False, strict=False)
+        facts = metrics.gather(mesh, context.instance, previous=metric_history.read_latest())
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             value = metrics.measure(metrics.BY_NAME[key.path[-1]], facts)
             path = metric_history.write(value)
             yield dg.MaterializeResult(asset_key=key, metadata=_metadata(value, path))
 
     return [_metrics]
+
+
+def metrics_job() -> dg.UnresolvedAssetJobDefinition:
+    """Every metric: what the hourly schedule and ``mesh build`` run."""
+    return dg.define_asset_job(JOB, selection=dg.AssetSelection.groups(GROUP), tags={"meshwork/metrics": "all"})

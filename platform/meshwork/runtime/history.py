@@ -138,6 +138,19 @@ def gate_runs(instance: dg.DagsterInstance | None, product_key: str, limit: int 
     return runs
 
 
+def first_attempt(instance: dg.DagsterInstance | None, product_key: str) -> datetime | None:
+    """When a run first set out to build the product (its first planned materialization), or None."""
+    if instance is None:
+        return None
+    from meshwork.runtime import specs  # imports Dagster; deferred as above
+
+    try:
+        found = instance.fetch_planned_materializations(specs.asset_key(product_key), limit=1, ascending=True)
+    except Exception:  # an instance that cannot answer leaves the metric unmeasured, not failed
+        return None
+    return datetime.fromtimestamp(found.records[0].timestamp, UTC) if found.records else None
+
+
 def _int(value: Any) -> int | None:
     raw = getattr(value, "value", value)
     return int(raw) if isinstance(raw, int | float) else None

@@ -49,3 +49,20 @@ def test_snapshot_ids_carry_their_publish_time():
         2026, 11, 23, 22, 51, 50, 337039, tzinfo=UTC
     )
     assert history.snapshot_time("garbage") is None
+
+
+def test_a_time_series_is_drawn_from_its_second_point_and_says_so_before():
+    t0, t1 = datetime(2026, 3, 1, 9, tzinfo=UTC), datetime(2026, 3, 1, 10, tzinfo=UTC)
+    one = charts.line_chart([(t0, 97.5)], title="pass rate", unit="%", y_max=100)
+    assert "<circle" not in one and "<path" not in one  # no lone dot posing as a trend
+    assert "pass rate: one point so far (97.50% at 2026-03-01 09:00); drawn from the second" in one
+    two = charts.line_chart([(t0, 97.5), (t1, 100.0)], title="pass rate", unit="%", y_max=100)
+    assert two.count("<circle") == 2 and two.count("<path") == 1
+    assert "no data yet" in charts.line_chart([], title="pass rate")
+
+
+def test_a_bar_chart_keeps_zero_values_as_labelled_rows():
+    svg = charts.bar_chart([("finance/daily_revenue@v1", 0), ("sales/orders@v1", 2)], title="consumers")
+    labels = re.findall(r'class="chart-label">([^<]+)</text>', svg)
+    assert labels == ["finance/daily_revenue@v1", "sales/orders@v1"]
+    assert re.findall(r'class="chart-value">([^<]+)</text>', svg) == ["0", "2"]
