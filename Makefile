@@ -23,7 +23,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the locked dependencies
+# datacontract-cli (an independent ODCS tool the tests run) in its own virtualenv: its pins are not ours.
+DATACONTRACT := .tools/datacontract
+$(DATACONTRACT)/.installed: tools/datacontract/requirements.lock | $(UV)
+	test -x $(DATACONTRACT)/bin/python || $(PYTHON) -m venv $(DATACONTRACT)
+	$(UV) pip sync --quiet --python $(DATACONTRACT)/bin/python --require-hashes tools/datacontract/requirements.lock
+	touch $@
+
+install: $(VENV)/.installed $(DATACONTRACT)/.installed  ## create .venv (and datacontract-cli's) from the locked dependencies
 
 run: install  ## generate the example data and build the whole mesh through Dagster
 	$(BIN)/mesh build

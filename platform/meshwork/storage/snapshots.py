@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from meshwork.core import settings
 from meshwork.core.errors import PublishError
 from meshwork.core.names import check_identifier, quote
-from meshwork.storage import masked_variant, port_cache, port_store, stores
+from meshwork.storage import contract_copy, masked_variant, port_cache, port_store, stores
 from meshwork.storage.local_store import LocalPortStore
 from meshwork.storage.port_store import Damaged, FileEntry
 
@@ -155,8 +155,8 @@ def write_snapshot(
             created_at=datetime.now(UTC),
             environment=settings.environment(),
         )
-        if contract_text is not None:  # the contract the data was checked against travels with it
-            (tmp / CONTRACT).write_text(contract_text, encoding="utf-8")
+        if contract_text is not None:  # the contract the data was checked against, naming where it is
+            (tmp / CONTRACT).write_text(contract_copy.located(contract_text, store.where(f"{version}/{snapshot_id}")))
         (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
         store.commit(tmp, version, snapshot_id)
     except BaseException as exc:
