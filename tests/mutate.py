@@ -12,7 +12,11 @@ the functions that changed (``--fresh`` starts over).
 
 Modules run one after the other in the configured order, so a run cut short has covered the first.
 Exit 0 when every module reached --fail-under, 1 when one did not, 2 when mutmut itself failed.
-docs/testing.md has the scores and the surviving mutants judged equivalent.
+
+``--deliberate`` instead puts each bug of :data:`BUGS` (the ones issue 19 found surviving) into a copy
+of the package, runs its tests against that copy (``PYTHONPATH``), and says which test caught it; exit
+1 when one survives. docs/testing.md has the scores, the surviving mutants judged equivalent, and the
+deliberate bugs.
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE = REPO / ".mutate"
+# Where the package, tests and project files come from: the checkout as it is, or (--rev) an export of
+# one commit, for a tree that others are editing while a run goes on.
+SOURCE = REPO
 PACKAGE = "meshwork"
 # What the tests need from the checkout besides the package (mutmut copies them into mutants/).
 LINKED = ("tests", "domains", "dbt_project", "workspace.yaml")
@@ -39,8 +47,141 @@ NO_TESTS = {5, 33}
 SKIPPED = {34}
 
 
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    module: str  # under platform/meshwork
+    edits: tuple[tuple[str, str], ...]  # (text found exactly once, its replacement)
+    tests: tuple[str, ...]
+
+
+_UNIT_STORE = ("tests/unit/storage", "tests/unit/ports", "--ignore=tests/unit/storage/test_dbt_parse_staleness.py")
+BUGS = (
+    Bug(
+        "latest written in place (no temporary file, no rename)",
+        "storage/local_store.py",
+        (
+            (
+                'tmp = target.parent / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex}"\n'
+                '        tmp.write_text(text, encoding="utf-8")\n'
+                "        _fsync(tmp)\n"
+                "        os.replace(tmp, target)\n",
+                'target.write_text(text, encoding="utf-8")\n',
+            ),
+        ),
+        _UNIT_STORE,
+    ),
+    Bug(
+        "latest names a snapshot before it is renamed into place",
+        "storage/snapshots.py",
+        (
+            (
+                "        store.commit(tmp, version, snapshot_id)\n",
+                "        (commit_latest or point_latest)(version, snapshot_id)\n"
+                "        store.commit(tmp, version, snapshot_id)\n",
+            ),
+            ("    (commit_latest or point_latest)(version, snapshot_id)\n    apply_retention", "    apply_retention"),
+        ),
+        _UNIT_STORE,
+    ),
+    Bug(
+        "uniqueness counts NULL keys as duplicates",
+        "quality/validator.py",
+        (("WHERE {not_null} GROUP BY ALL", "GROUP BY ALL"),),
+        ("tests/unit/quality",),
+    ),
+    Bug(
+        "duplicateValues compiles to no check",
+        "model/rules.py",
+        (('    if metric == "duplicateValues":\n', '    if metric == "duplicateValues":\n        return None\n'),),
+        ("tests/unit/quality", "tests/unit/model"),
+    ),
+    Bug(
+        "exclusiveMinimum treated as inclusive",
+        "quality/validator.py",
+        (('below = "<=" if p["min_exclusive"] else "<"', 'below = "<"'),),
+        ("tests/unit/quality",),
+    ),
+    Bug(
+        "the read-time grant check ignores today's date",
+        "model/mesh.py",
+        (("today = max(self.today, date.today())", "today = self.today"),),
+        ("tests/unit/governance", "tests/unit/storage/test_ports.py", "tests/unit/ports"),
+    ),
+    Bug(
+        "masking with an unkeyed sha256",
+        "ports/masking.py",
+        (("sha256('{key[:32]}' || CAST({c} AS VARCHAR))", "sha256(CAST({c} AS VARCHAR))"),),
+        ("tests/unit/ports",),
+    ),
+    Bug(
+        "masking with a constant key",
+        "ports/masking.py",
+        (("sha256('{key[:32]}' ||", "sha256('" + "0" * 32 + "' ||"),),
+        ("tests/unit/ports",),
+    ),
+    Bug(
+        "HAVING n > 1 becomes n > 2 in the uniqueness rule",
+        "quality/validator.py",
+        (("HAVING n > 1", "HAVING n > 2"),),
+        ("tests/unit/quality",),
+    ),
+)
+
+
+def run_with_bug(bug: Bug | None, tests: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """pytest over ``tests`` with the package imported from a copy that has ``bug`` in it (None: clean)."""
+    with tempfile.TemporaryDirectory(prefix="meshwork-bug-") as tmp:
+        copy = Path(tmp) / PACKAGE
+        shutil.copytree(SOURCE / "platform" / PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        if bug is not None:
+            path = copy / bug.module
+            text = path.read_text(encoding="utf-8")
+            for old, new in bug.edits:
+                if text.count(old) != 1:
+                    raise SystemExit(
+                        f"mutate: {bug.module} changed; cannot apply {bug.name!r} ({old!r} not found once)"
+                    )
+                text = text.replace(old, new)
+            path.write_text(text, encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", *tests]
+        return subprocess.run(command, cwd=SOURCE, env=env, capture_output=True, text=True)
+
+
+def deliberate(as_json: bool) -> int:
+    """Each bug of BUGS in turn: caught (and by which test) or survived."""
+    results = []
+    for tests in dict.fromkeys(bug.tests for bug in BUGS):
+        clean = run_with_bug(None, tests)
+        if clean.returncode != 0:
+            print(clean.stdout[-3000:], file=sys.stderr)
+            raise SystemExit(f"mutate: the tests fail without any bug: {' '.join(tests)}")
+    for bug in BUGS:
+        run = run_with_bug(bug, bug.tests)
+        failed = [line.split(" ")[1] for line in run.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+        results.append({"bug": bug.name, "caught": run.returncode != 0, "by": failed[:1], "tests": list(bug.tests)})
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(f"{'caught  ' if r['caught'] else 'SURVIVED'} {r['bug']}" + (f": {r['by'][0]}" if r["by"] else ""))
+    return 0 if all(r["caught"] for r in results) else 1
+
+
+def export(rev: str) -> Path:
+    """The files of commit ``rev`` that a run needs, in .mutate/rev/ (replacing an earlier export)."""
+    target = STAGE / "rev"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    names = ["platform", "pyproject.toml", *LINKED]
+    archive = subprocess.run(["git", "archive", rev, *names], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def pyproject() -> dict:
-    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return tomllib.loads((SOURCE / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def module_path(module: str) -> str:
@@ -49,7 +190,7 @@ def module_path(module: str) -> str:
     if not text.endswith(".py"):
         text = text.replace(".", "/") + ".py"
     text = text.removeprefix(f"{PACKAGE}/")
-    if not (REPO / "platform" / PACKAGE / text).is_file():
+    if not (SOURCE / "platform" / PACKAGE / text).is_file():
         raise SystemExit(f"mutate: no module {module!r} under platform/{PACKAGE}/")
     return text
 
@@ -67,7 +208,7 @@ def stage(module: str, tests: list[str]) -> Path:
     """Lay out .mutate/<module>/: links to the checkout, and a pyproject.toml naming the module and its tests."""
     root = folder(module)
     root.mkdir(parents=True, exist_ok=True)
-    links = {"src": REPO / "platform", **{name: REPO / name for name in LINKED}}
+    links = {"src": SOURCE / "platform", **{name: SOURCE / name for name in LINKED}}
     for name, target in links.items():
         link = root / name
         if link.is_symlink() and link.resolve() == target.resolve():
@@ -75,7 +216,7 @@ def stage(module: str, tests: list[str]) -> Path:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(os.path.relpath(target, root))
-    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    text = (SOURCE / "pyproject.toml").read_text(encoding="utf-8")
     head, marker, rest = text.partition("\n[tool.mutmut]\n")
     if not marker:
         raise SystemExit("mutate: pyproject.toml has no [tool.mutmut] table")
@@ -161,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants of each module")
     parser.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when a module scores less (%%)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument("--deliberate", action="store_true", help="check the suite against the known bugs instead")
+    parser.add_argument("--rev", help="use this commit's files instead of the checkout's (e.g. HEAD)")
     args = parser.parse_args(argv)
+    if args.rev:
+        global SOURCE
+        SOURCE = export(args.rev)
+    if args.deliberate:
+        return deliberate(args.json)
 
     modules = [module_path(m) for m in args.module] if args.module else list(pools)
     for module in modules:
