@@ -158,9 +158,11 @@ def check_report(report: ProjectReport, as_json: bool) -> None:
         click.echo(f"warning: {w}", err=True)
     if report.mesh is not None and not report.problems:
         errors = len(report.errors)
+        # The warnings printed above (deprecated versions, removals ahead) count as well as policy warnings.
+        warnings = len(findings) - errors + len(report.warnings)
         click.echo(
             f"{'FAILED' if errors else 'OK'}: {len(report.mesh.domains)} domains, {len(report.mesh.products)} "
-            f"products, {errors} policy error(s), {len(findings) - errors} warning(s)"
+            f"products, {errors} policy error(s), {warnings} warning(s)"
         )
 
 
@@ -248,10 +250,16 @@ def notice_list(found: list[dict[str, Any]], as_json: bool) -> None:
         _json(found)
         return
     for n in found:
-        late = " (undelivered)" if n.get("undelivered") else ""
-        click.echo(
-            f"{n['at'][:19]} {n['team']:<18} {n['state']:<8} {n['kind']:<6} {n['subject']}: {n['message']}{late}"
-        )
+        if n.get("undelivered"):
+            status = f"NOT DELIVERED ({n['undelivered']})"
+        elif n.get("skipped"):
+            status = f"skipped ({n['skipped']})"
+        else:
+            status = "kept" if n.get("channel", "outbox") == "outbox" else "delivered"
+        where = f"{n.get('channel', 'outbox')}" + (f" to {n['to']}" if n.get("to") else "")
+        when = (n.get("sent_at") or n["at"])[:19].replace("T", " ")
+        click.echo(f"{when} {n['team']:<18} {n['state']:<9} {n['kind']:<10} {n['subject']}: {n['message']}")
+        click.echo(f"{'':<20}via {where}: {status}")
     click.echo(f"{len(found)} notice(s)")
 
 
@@ -276,9 +284,19 @@ def audit_entries(rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         _json(rows)
         return
+    first = ("consumer", "port", "snapshot", "run_id", "reason", "by")
+    chain = {"at", "action", "prev", "hash"}  # the chain's own fields: `mesh audit verify` is about them
     for r in rows:
-        detail = " ".join(f"{k}={r[k]}" for k in ("consumer", "port", "snapshot", "run_id", "reason", "by") if r.get(k))
+        # Every field an action recorded (retention.rows: product, column, cutoff, rows…), the usual ones first.
+        keys = [k for k in first if k in r] + sorted(k for k in r if k not in chain and k not in first)
+        detail = " ".join(f"{k}={_field(r[k])}" for k in keys if r[k] not in (None, "", [], {}))
         click.echo(f"{r['at']}  {r['action']:<20} {detail}")
+
+
+def _field(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return str(value)
 
 
 # -- contracts, new, onboard --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from meshwork.core import settings
+from meshwork.core import durations, settings
 from meshwork.core.names import quote
 from meshwork.core.sqltypes import canonical_types
 from meshwork.model import sql_rules
@@ -256,7 +256,7 @@ class Validator:
         age = (datetime.now(UTC) - newest).total_seconds()
         ok = age <= rule.params["max_age_seconds"]
         return RuleResult(
-            rule, ok, detail="" if ok else f"the newest value is {newest.isoformat()}, {age / 3600:,.1f}h old"
+            rule, ok, detail="" if ok else f"the newest value is {newest.isoformat()}, {durations.humanize(age)} old"
         )
 
     def _foreign_key(self, rule: Rule) -> RuleResult:

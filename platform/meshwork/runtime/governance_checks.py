@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from meshwork.core import settings
+from meshwork.core import durations, settings
 from meshwork.governance.notify import Notice
 from meshwork.governance.policies import find_violations
 from meshwork.model.descriptors import Visibility
@@ -165,7 +165,7 @@ def sla_evaluations(mesh: Mesh, now: datetime, only: set[str] | None = None) -> 
             age = now - published
             if age > window:
                 lines.append(
-                    f"{port.ref} is {age.total_seconds() / 3600:,.1f}h old, over its {sla} freshness SLA "
+                    f"{port.ref} is {durations.humanize(age)} old, over its {sla} freshness SLA "
                     f"(snapshot {snapshot})"
                 )
                 notices.append(f"{port.ref} breaches its {sla} freshness SLA: the latest snapshot is {snapshot}")
