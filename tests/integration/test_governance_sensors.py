@@ -17,6 +17,7 @@ from meshwork.model.loader import load_mesh
 from meshwork.runtime import governance_checks
 from meshwork.runtime.governance_checks import GOVERNANCE, GRANTS, SLA
 from meshwork.runtime.instance import ensure_local_instance
+from meshwork.storage import snapshots
 from tests.conftest import BIN, REPO
 from tests.integration.test_policies import edit
 
@@ -69,6 +70,11 @@ def test_a_stale_port_breaches_its_sla(built_mesh: Path, monkeypatch):
     later = datetime.now(UTC) + timedelta(hours=27)  # orders promise 26h
     stale = {e.product for e in governance_checks.sla_evaluations(mesh, later) if not e.passed}
     assert "sales/orders" in stale
+    # The age is written the way the SLA is, to the minute, not rounded to tenths of hours.
+    snapshot = snapshots.latest_snapshot("sales", "orders", 1)
+    published = snapshots.read_manifest("sales", "orders", 1, snapshot).created_at
+    [orders] = governance_checks.sla_evaluations(mesh, published + timedelta(hours=27, minutes=5), {"sales/orders"})
+    assert orders.findings == [f"sales/orders@v1 is 1d 3h old, over its 26h freshness SLA (snapshot {snapshot})"]
     fresh = {e.product for e in governance_checks.sla_evaluations(mesh, datetime.now(UTC)) if not e.passed}
     assert fresh == set()
 
@@ -193,3 +199,37 @@ def test_a_port_that_stays_stale_is_one_open_notice_not_one_per_tick(built_mesh:
         governance_checks.evaluations_for(SLA, mesh, later + timedelta(minutes=6)), cursor
     )
     assert again == []
+
+
+def test_a_breach_left_open_escalates_by_email_to_the_contact_in_domain_yaml(built_mesh: Path, monkeypatch):
+    from meshwork.governance import channels, escalation
+    from tests.unit.governance.receivers import SmtpServer
+
+    monkeypatch.setenv("MESH_HOME", str(built_mesh))
+    monkeypatch.setenv("MESH_NOTICE_ESCALATE_AFTER", "2h")
+    monkeypatch.delenv("MESH_NOTIFY_WEBHOOK", raising=False)
+    monkeypatch.delenv("MESH_NOTIFY_SLACK", raising=False)
+    monkeypatch.setattr(channels, "BACKOFF", 0.05)
+    mesh = load_mesh()
+    contacts = escalation.contacts(mesh)
+    stale = datetime.now(UTC) + timedelta(days=30)
+    evaluations = governance_checks.evaluations_for(SLA, mesh, stale)
+    opened, cursor = governance_sensors.changes(evaluations, None, stale, contacts)
+    assert {n.state for n in opened} == {"open"}
+    with SmtpServer() as smtp:
+        monkeypatch.setenv("MESH_NOTIFY_SMTP", smtp.url)
+        later = stale + timedelta(hours=2, minutes=1)
+        notices, cursor = governance_sensors.changes(
+            governance_checks.evaluations_for(SLA, mesh, later), cursor, later, contacts
+        )
+        notify.deliver(notices)
+    # Every breach is escalated once; sales declares its escalation contact, the others go to the platform.
+    escalated = {n.subject: n for n in notices if n.state == "escalated"}
+    assert set(escalated) == set(mesh.products) and len(notices) == len(mesh.products)
+    orders = escalated["sales/orders"]
+    assert (orders.team, orders.contact) == ("sales-leads", "sales-leads@example.com")
+    assert escalated["support/tickets"].team == "platform"
+    mailed = {to for _, rcpt, _ in smtp.messages for to in rcpt}
+    assert mailed == {"sales-leads@example.com"}  # the platform team has no address here (MESH_NOTICE_ESCALATE_TO)
+    journal = notify.outbox_notices(team="platform", channel="email")
+    assert journal and all("no e-mail address" in n["skipped"] for n in journal)

@@ -21,9 +21,10 @@
                     ``AWS_PROFILE``, instance roles…), read by boto3 itself like OpenLineage reads its own.
 ``MESH_PORT_CACHE_SIZE`` how much local disk the cache of verified object-store files may use before the
                     least recently read ones are evicted (default ``20GB``; ``$MESH_HOME/cache/ports``).
-``MESH_NOTIFY_WEBHOOK`` URL the governance notifier POSTs notices to (default: none, notices go to
-                    the file outbox ``$MESH_HOME/governance/notifications.jsonl``).
-``MESH_NOTIFY_TIMEOUT`` seconds a webhook delivery may take before the notice goes to the outbox (5).
+``MESH_NOTIFY_WEBHOOK`` / ``MESH_NOTIFY_SLACK`` / ``MESH_NOTIFY_SMTP`` notice channels: JSON, Slack-compatible,
+                    ``smtp[s]://[user[:password]@]host[:port]?from=…``; none: the outbox (``MESH_NOTIFY_TIMEOUT``: 5 s).
+``MESH_NOTICE_ESCALATE_AFTER`` / ``MESH_NOTICE_ESCALATE_TO`` an open error escalates after (``24h``; ``off``) to
+                    the domain's ``escalation`` contact, else to that platform address (governance/escalation.py).
 ``MESH_GOVERNANCE_INTERVAL`` seconds between two evaluations of the governance sensors (300).
 ``MESH_GRANT_NOTICE_DAYS`` how many days before it expires a grant is reported (14).
 ``MESH_REMOVAL_NOTICE_DAYS`` how many days before a pinned port version's ``removedAfter`` date its consumers
@@ -39,16 +40,12 @@
 ``MESH_LINEAGE_TIMEOUT`` seconds one OpenLineage emission may hold up a run before the event goes to
                     the lineage outbox ``$MESH_HOME/lineage/outbox.jsonl`` (default 2).
 
-OpenLineage's own configuration (``OPENLINEAGE_CONFIG``, ``openlineage.yml`` in the working directory
-or ``~/.openlineage/``, ``OPENLINEAGE_URL``/``OPENLINEAGE_ENDPOINT``/``OPENLINEAGE_API_KEY``,
-``OPENLINEAGE__*``, ``OPENLINEAGE_DISABLED``) is read by the openlineage-python client itself; this
-module only tells whether any of it is present (``openlineage_configured``), because without it
-events go to the file ``$MESH_HOME/lineage/events.jsonl``.
-``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user@host:port/db`` URL: when set, the Dagster instance
-                    keeps its runs, event log and schedules in that PostgreSQL database instead of
-                    SQLite files under ``$MESH_HOME/dagster`` (the production setup). The URL is
-                    written to ``dagster.yaml`` (mode 600); leave the password out of it and give it
-                    to libpq through ``PGPASSWORD`` or ``~/.pgpass`` to keep it off that disk.
+OpenLineage's own configuration (``OPENLINEAGE_CONFIG``, ``openlineage.yml`` in the working directory or
+``~/.openlineage/``, ``OPENLINEAGE_URL``/``_ENDPOINT``/``_API_KEY``, ``OPENLINEAGE__*``, ``OPENLINEAGE_DISABLED``)
+is read by the client itself; ``openlineage_configured`` tells whether any is present (else: events.jsonl).
+``MESH_DAGSTER_POSTGRES_URL`` a ``postgresql://user@host:port/db`` URL: set, the Dagster instance keeps runs,
+                    event log and schedules there, not in SQLite under ``$MESH_HOME/dagster`` (production).
+                    It is written to ``dagster.yaml`` (mode 600): give the password to libpq (``PGPASSWORD``).
 ``MESH_SERVICE_URL`` the control plane (``mesh serve``): set, the mesh runs in the *enforced* mode, where
                     reads, grants, publishes and the audit log go through that service (docs/security.md).
                     Unset (the default), the *local* mode: one OS user, every domain trusted.
@@ -58,9 +55,8 @@ events go to the file ``$MESH_HOME/lineage/events.jsonl``.
 ``MESH_DOMAIN_CREDENTIALS_DIR`` where ``mesh build`` finds each domain's credentials (``<domain>.json``); each
                     domain's runs get only their own.
 ``MESH_VEND_TTL``    seconds vended read credentials live (300); ``MESH_SERVICE_TIMEOUT`` seconds a call may take.
-``MESH_MAX_CONCURRENT_RUNS`` runs the instance's run queue lets run at once (default 10 on PostgreSQL,
-                    2 on SQLite, which reports "database is locked" under many parallel runs). Runs of
-                    one domain are always admitted one at a time.
+``MESH_MAX_CONCURRENT_RUNS`` runs the run queue lets run at once (10 on PostgreSQL, 2 on SQLite, which says
+                    "database is locked" under many parallel runs); one domain's runs go one at a time.
 
 Values are read on every call, not cached at import, so tests and the CLI can point a process at
 another ``MESH_HOME`` before anything runs.
@@ -208,12 +204,18 @@ def row_drop_limit() -> float:
     return limit
 
 
-def notify_webhook() -> str | None:
-    return os.environ.get("MESH_NOTIFY_WEBHOOK") or None
+def notify_channels() -> dict[str, str]:
+    """The notices' channels that are configured, by name (webhook, slack, smtp): their URLs."""
+    named = {"webhook": "MESH_NOTIFY_WEBHOOK", "slack": "MESH_NOTIFY_SLACK", "smtp": "MESH_NOTIFY_SMTP"}
+    return {name: url for name, var in named.items() if (url := os.environ.get(var, "").strip())}
 
 
 def notify_timeout() -> float:
     return float(os.environ.get("MESH_NOTIFY_TIMEOUT", "5"))
+
+
+def notice_escalation() -> tuple[str, str | None]:
+    return os.environ.get("MESH_NOTICE_ESCALATE_AFTER", "24h"), os.environ.get("MESH_NOTICE_ESCALATE_TO") or None
 
 
 def notifications_outbox() -> Path:

@@ -1,9 +1,14 @@
-"""Tell the owning team when governance finds something: a webhook, or a local file outbox.
+"""Tell the owning team when governance finds something, on every configured channel, and keep the record.
 
-The governance sensors hand notices to ``deliver``. With ``MESH_NOTIFY_WEBHOOK`` set, each batch is
-POSTed as JSON (Slack/Teams/PagerDuty relays accept that shape through a small adapter); a webhook
-that is down, slow or refusing never loses a notice: the batch goes to the file outbox with the
-reason, and ``redeliver`` sends it later. Without a webhook the outbox *is* the channel.
+The governance sensors hand notices to ``deliver``. Channels (:mod:`meshwork.governance.channels`): a generic
+JSON webhook (``MESH_NOTIFY_WEBHOOK``), a Slack-compatible webhook (``MESH_NOTIFY_SLACK``) and e-mail over SMTP
+to the team's ``domain.yaml`` address (``MESH_NOTIFY_SMTP``). With none configured, the file outbox
+``$MESH_HOME/governance/notifications.jsonl`` *is* the channel.
+
+That file is also the journal: one line per notice per channel, saying what the team was told, where, when,
+and whether it arrived (``mesh notices list``). A channel that is down, slow or refusing after its retries
+loses nothing: the line keeps the notice as ``undelivered`` with the reason, and ``redeliver`` sends it later
+on the same channel.
 """
 
 from __future__ import annotations
@@ -11,79 +16,84 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from meshwork.core import settings
+from meshwork.governance import channels
+from meshwork.governance.channels import Channel, Outcome
+from meshwork.governance.notice import Kind, Notice, State
 
-# definition: a domain does not load; version: a pinned input version is deprecated or about to be removed.
-Kind = Literal["policy", "sla", "grant", "definition", "version"]
-State = Literal["open", "resolved"]
-
-
-@dataclass(frozen=True)
-class Notice:
-    team: str
-    kind: Kind
-    subject: str  # product key or domain
-    severity: str
-    message: str
-    state: State = "open"
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    contact: str | None = None  # the owning team's address (its domain.yaml owner e-mail), for the receiver
-
-    @property
-    def fingerprint(self) -> str:
-        return f"{self.kind}|{self.team}|{self.subject}|{self.message}"
+__all__ = ["Delivery", "Kind", "Notice", "State", "deliver", "outbox", "outbox_notices", "redeliver"]
 
 
 @dataclass
 class Delivery:
-    delivered: int = 0
-    queued: int = 0
+    delivered: int = 0  # notice deliveries that arrived (one per notice per channel)
+    queued: int = 0  # kept in the outbox: undelivered, or the outbox being the channel
     error: str | None = None
 
 
-def _append_outbox(records: Iterable[dict]) -> int:
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _lines(records: Iterable[dict]) -> str:
+    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+
+
+def _append(records: list[dict]) -> None:
     path = settings.notifications_outbox()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
     with path.open("a", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # two sensors may write at once; lines must not interleave
-        f.write(lines)
+        f.write(_lines(records))
         f.flush()
         os.fsync(f.fileno())
-    return lines.count("\n")
 
 
-def _post(url: str, notices: list[Notice]) -> None:
-    body = json.dumps({"source": "meshwork", "notices": [asdict(n) for n in notices]}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=settings.notify_timeout()) as response:  # noqa: S310 (configured URL)
-        if response.status >= 300:
-            raise urllib.error.HTTPError(url, response.status, "unexpected status", response.headers, None)
+def _record(notice: Notice | dict, channel: str, outcome: Outcome) -> dict[str, Any]:
+    base = asdict(notice) if isinstance(notice, Notice) else {k: v for k, v in notice.items() if k in _FIELDS}
+    record = {**base, "channel": channel, "to": outcome.target, "sent_at": _now(), "attempts": outcome.attempts}
+    if outcome.skipped:
+        return record | {"delivered": False, "skipped": outcome.skipped}
+    if outcome.error:
+        return record | {"delivered": False, "undelivered": outcome.error}
+    return record | {"delivered": True}
+
+
+_FIELDS = set(Notice.__dataclass_fields__)
+
+
+def _tally(outcomes: Iterable[tuple[str, Outcome]]) -> Delivery:
+    d = Delivery()
+    for name, o in outcomes:
+        if o.error:
+            d.queued += 1
+            d.error = d.error or f"{name}: {o.error}"
+        elif not o.skipped:
+            d.delivered += 1
+    return d
 
 
 def deliver(notices: list[Notice]) -> Delivery:
-    """Send to the webhook if there is one; whatever it does not accept is kept in the outbox."""
+    """Send every notice on every configured channel and journal each delivery; what a channel does not
+    accept is kept in the outbox for ``redeliver``."""
     if not notices:
         return Delivery()
-    url = settings.notify_webhook()
-    if url is None:
-        return Delivery(queued=_append_outbox({**asdict(n), "channel": "outbox"} for n in notices))
-    try:
-        _post(url, notices)
-    except (OSError, urllib.error.URLError) as exc:  # down, refused, timed out, HTTP error
-        reason = f"{type(exc).__name__}: {exc}"
-        queued = _append_outbox({**asdict(n), "channel": "webhook", "undelivered": reason} for n in notices)
-        return Delivery(queued=queued, error=reason)
-    # Delivered notices are journaled too, so `mesh notices list` shows what each team was told.
-    _append_outbox({**asdict(n), "channel": "webhook", "delivered": True} for n in notices)
-    return Delivery(delivered=len(notices))
+    configured = channels.configured()
+    if not configured:
+        _append([asdict(n) | {"channel": "outbox", "sent_at": _now()} for n in notices])
+        return Delivery(queued=len(notices))
+    records, outcomes = [], []
+    for ch in configured:
+        for n, outcome in zip(notices, ch.send(notices), strict=True):
+            records.append(_record(n, ch.name, outcome))
+            outcomes.append((ch.name, outcome))
+    _append(records)
+    return _tally(outcomes)
 
 
 def outbox() -> list[dict]:
@@ -94,35 +104,49 @@ def outbox() -> list[dict]:
 
 
 def redeliver() -> Delivery:
-    """Send the notices a webhook missed; the ones it still refuses stay in the outbox."""
-    url = settings.notify_webhook()
+    """Send the notices a channel missed, on that channel; the ones it still refuses stay in the outbox."""
+    by_name: dict[str, Channel] = {ch.name: ch for ch in channels.configured()}  # a bad URL fails first
     path = settings.notifications_outbox()
-    if url is None or not path.is_file():
+    if not path.is_file():
         return Delivery()
     with path.open("r+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         records = [json.loads(line) for line in f.read().splitlines() if line.strip()]
-        pending = [r for r in records if r.get("undelivered")]
+        pending: dict[str, list[int]] = {}
+        for i, r in enumerate(records):
+            if r.get("undelivered"):
+                pending.setdefault(r["channel"], []).append(i)
         if not pending:
             return Delivery()
-        fields = set(Notice.__dataclass_fields__)
-        try:
-            _post(url, [Notice(**{k: v for k, v in r.items() if k in fields}) for r in pending])
-        except (OSError, urllib.error.URLError) as exc:
-            return Delivery(queued=len(pending), error=f"{type(exc).__name__}: {exc}")
-        kept = [
-            {k: v for k, v in r.items() if k != "undelivered"} | {"redelivered": True, "delivered": True}
-            for r in pending
-        ]
-        done = [r for r in records if not r.get("undelivered")] + kept
+        outcomes: list[tuple[str, Outcome]] = []
+        for name, rows in pending.items():
+            ch = by_name.get(name)
+            if ch is None:
+                why = f"the {name} channel is no longer configured"
+                outcomes += [(name, Outcome(records[i].get("to"), why, 0)) for i in rows]
+                continue
+            sent = ch.send([Notice(**{k: v for k, v in records[i].items() if k in _FIELDS}) for i in rows])
+            for i, outcome in zip(rows, sent, strict=True):
+                attempts = records[i].get("attempts", 1) + outcome.attempts
+                records[i] = _record(records[i], name, outcome) | {"attempts": attempts}
+                if not outcome.error:
+                    records[i]["redelivered"] = True
+                outcomes.append((name, outcome))
         f.seek(0)
         f.truncate()
-        f.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in done))
+        f.write(_lines(records))
         f.flush()
         os.fsync(f.fileno())
-    return Delivery(delivered=len(pending))
+    return _tally(outcomes)
 
 
-def outbox_notices(team: str | None = None, undelivered: bool = False) -> list[dict[str, Any]]:
-    """The outbox's notices: only ``team``'s if given, only those no webhook accepted yet if ``undelivered``."""
-    return [n for n in outbox() if (team is None or n["team"] == team) and (not undelivered or n.get("undelivered"))]
+def outbox_notices(team: str | None = None, undelivered: bool = False, channel: str | None = None) -> list[dict]:
+    """The journal: only ``team``'s if given, only those no channel accepted yet if ``undelivered``, only
+    one ``channel``'s (outbox, webhook, slack, email) if given."""
+    return [
+        n
+        for n in outbox()
+        if (team is None or n["team"] == team)
+        and (not undelivered or n.get("undelivered"))
+        and (channel is None or n.get("channel") == channel)
+    ]

@@ -6,17 +6,17 @@ The checks are declared by each domain's code location on its own products
 interval and record the results as asset check evaluations by check key, so they show on each
 product's page in the Dagster UI next to its contract check. New findings, and findings that went
 away, are sent to the owning team through :mod:`meshwork.governance.notify`; the sensor cursor
-remembers what was already said.
+remembers what was already said, and since when, to escalate errors left open (:mod:`meshwork.governance.escalation`).
 """
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from meshwork.core import settings
 from meshwork.core.errors import MeshDefinitionError
-from meshwork.governance import notify
+from meshwork.governance import escalation, notify
 from meshwork.governance.notify import Notice
 from meshwork.model.mesh import Mesh
 from meshwork.runtime.governance_checks import CHECKS, Evaluation, GraphLoader, evaluations_for, load
@@ -33,36 +33,16 @@ def _graph(mesh: Mesh) -> GraphLoader:
     return loader
 
 
-def changes(evaluations: Iterable[Evaluation], cursor: str | None) -> tuple[list[Notice], str]:
-    """Notices that are new since the cursor, plus 'resolved' ones for what went away."""
-    before: dict[str, dict] = json.loads(cursor) if cursor else {}
-    now: dict[str, dict] = {}
-    fresh = []
-    for ev in evaluations:
-        for n in ev.notices:
-            now[n.fingerprint] = {
-                "team": n.team,
-                "kind": n.kind,
-                "subject": n.subject,
-                "message": n.message,
-                "contact": n.contact,
-            }
-            if n.fingerprint not in before:
-                fresh.append(n)
-    for fp, gone in before.items():
-        if fp not in now:
-            fresh.append(
-                Notice(
-                    gone["team"],
-                    gone["kind"],
-                    gone["subject"],
-                    "info",
-                    gone["message"],
-                    state="resolved",
-                    contact=gone.get("contact"),
-                )  # fmt: skip
-            )
-    return fresh, json.dumps(now, sort_keys=True)
+def changes(
+    evaluations: Iterable[Evaluation],
+    cursor: str | None,
+    now: datetime | None = None,
+    contacts: Mapping[str, escalation.Contact] | None = None,
+) -> tuple[list[Notice], str]:
+    """Notices that are new since the cursor, escalations of errors left open too long, and 'resolved'
+    ones for what went away (:mod:`meshwork.governance.escalation`)."""
+    notices = [n for ev in evaluations for n in ev.notices]
+    return escalation.track(notices, cursor, now or datetime.now(UTC), contacts)
 
 
 def _sensor(check: str) -> dg.SensorDefinition:
@@ -78,7 +58,7 @@ def _sensor(check: str) -> dg.SensorDefinition:
         except MeshDefinitionError as exc:  # `mesh check` and the domain locations say the same, louder
             return dg.SkipReason(f"the mesh does not load: {exc}")
         evaluations = evaluations_for(check, mesh, asset_graph=_graph(mesh))
-        notices, cursor = changes(evaluations, context.cursor)
+        notices, cursor = changes(evaluations, context.cursor, contacts=escalation.contacts(mesh))
         delivery = notify.deliver(notices)
         if delivery.error:
             context.log.warning(

@@ -86,6 +86,8 @@ class DomainDescriptor(Strict):
     name: Identifier
     description: str = Field(min_length=1)
     owner: Owner
+    # Who hears of an error the owner leaves open past MESH_NOTICE_ESCALATE_AFTER (default: the platform team).
+    escalation: Owner | None = None
 
 
 class Description(Strict):

@@ -1,50 +1,23 @@
-"""The governance notifier: a file outbox by default, a real webhook on 127.0.0.1, and nothing lost."""
+"""The governance notifier: a file outbox by default, a real webhook on 127.0.0.1, retries, and nothing lost."""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from meshwork.governance import notify
+from meshwork.governance import channels, notify
 from meshwork.governance.notify import Notice
+from tests.unit.governance.receivers import Receiver
 
 
-class Receiver:
-    """A real HTTP webhook receiver; ``delay`` makes it slow."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.bodies: list[dict] = []
-        received, wait = self.bodies, delay
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                time.sleep(wait)
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture(autouse=True)
+def no_channels(monkeypatch):
+    """Only the channels a test sets: none from the developer's environment."""
+    for var in ("MESH_NOTIFY_WEBHOOK", "MESH_NOTIFY_SLACK", "MESH_NOTIFY_SMTP"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(channels, "BACKOFF", 0.05)  # retries still happen, without the production pauses
 
 
 @pytest.fixture
@@ -65,6 +38,7 @@ def test_without_a_webhook_notices_go_to_the_file_outbox(notices, monkeypatch):
         ("finance-team", "finance/daily_revenue"),
     ]
     assert all(n["channel"] == "outbox" and "undelivered" not in n for n in kept)
+    assert kept[0]["contact"] == "sales@x.org"
 
 
 def test_a_webhook_receives_every_notice_as_json(notices, monkeypatch):
@@ -76,10 +50,12 @@ def test_a_webhook_receives_every_notice_as_json(notices, monkeypatch):
     assert receiver.bodies[0]["notices"][0]["contact"] == "sales@x.org"  # the team's address travels with it
     # What the webhook accepted is journaled too: `mesh notices list` shows what each team was told.
     journal = notify.outbox()
-    assert [(n["subject"], n["channel"], n.get("delivered")) for n in journal] == [
-        ("sales/orders", "webhook", True),
-        ("finance/daily_revenue", "webhook", True),
+    assert [(n["subject"], n["channel"], n.get("delivered"), n["attempts"]) for n in journal] == [
+        ("sales/orders", "webhook", True, 1),
+        ("finance/daily_revenue", "webhook", True, 1),
     ]
+    host = receiver.url.rsplit("/", 1)[0]
+    assert {n["to"] for n in journal} == {host}  # where it went, without the webhook's path (a secret on Slack)
     assert notify.outbox_notices(undelivered=True) == []
 
 
@@ -90,7 +66,10 @@ def test_a_webhook_that_is_down_loses_nothing_and_redelivery_sends_it_later(noti
     monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", url)
     delivery = notify.deliver(notices)
     assert delivery.delivered == 0 and delivery.queued == 2 and "refused" in (delivery.error or "").lower()
-    assert [n["undelivered"] for n in notify.outbox()] == [delivery.error] * 2
+    reason = (delivery.error or "").removeprefix("webhook: ")
+    assert [n["undelivered"] for n in notify.outbox()] == [reason] * 2
+    # Tried once and retried RETRIES times before the outbox kept it.
+    assert [n["attempts"] for n in notify.outbox()] == [1 + channels.RETRIES] * 2
     # Still down: the notices stay queued.
     assert notify.redeliver().queued == 2
     with Receiver() as back:
@@ -109,7 +88,24 @@ def test_a_slow_webhook_costs_at_most_the_timeout_and_the_notice_is_kept(notices
     # The delivery gave up at the timeout (the receiver answers after 3 s) and kept both notices; how
     # long that took on this machine is a benchmark's business, not a test's.
     assert delivery.queued == 2 and delivery.delivered == 0 and "timed out" in (delivery.error or "")
-    assert [n["undelivered"] for n in notify.outbox()] == [delivery.error] * 2
+    assert [n["undelivered"] for n in notify.outbox()] == [(delivery.error or "").removeprefix("webhook: ")] * 2
+
+
+def test_a_webhook_that_refuses_once_gets_the_notices_on_the_retry(notices, monkeypatch):
+    with Receiver(fail_first=1) as receiver:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", receiver.url)
+        delivery = notify.deliver(notices)
+    assert (delivery.delivered, delivery.queued, delivery.error) == (2, 0, None)
+    assert receiver.refused == 1 and len(receiver.bodies) == 1
+    assert [(n["delivered"], n["attempts"]) for n in notify.outbox()] == [(True, 2)] * 2
+
+
+def test_a_webhook_that_refuses_every_retry_is_kept_with_the_http_status(notices, monkeypatch):
+    with Receiver(fail_first=99) as receiver:
+        monkeypatch.setenv("MESH_NOTIFY_WEBHOOK", receiver.url)
+        delivery = notify.deliver(notices)
+    assert receiver.refused == 1 + channels.RETRIES and delivery.queued == 2
+    assert "503" in (delivery.error or "")
 
 
 def test_the_cli_lists_notices_by_team_and_redelivers(notices, monkeypatch):
