@@ -167,3 +167,9 @@ def browser(profile: Path, width: int = 1280, height: int = 900) -> Iterator[Pag
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def assert_png(path: Path) -> None:
+    """A screenshot that shows something: a PNG of some size (a blank page compresses to a few KB)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, f"{path}: {len(data)} bytes"

@@ -254,11 +254,6 @@ def clear_search(page: chromium.Page) -> None:
     page.evaluate("(() => { const q = document.getElementById('q'); q.value = ''; q.focus(); })()")
 
 
-def assert_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, f"{path}: {len(data)} bytes"
-
-
 def search_index(out: Path) -> list[dict]:
     html = (out / "index.html").read_text()
     found = re.search(r'<script type="application/json" id="search-index">(.*?)</script>', html, re.S)
@@ -299,7 +294,7 @@ def test_the_catalog_search_filters_products_in_a_real_browser(site: tuple[Path,
         assert set(visible_rows(page)) == hits
         count = page.evaluate("document.getElementById('result-count').textContent")
         assert count == f"{len(hits)} of {total} products match"
-        assert_png(page.screenshot(shots / "search.png"))
+        chromium.assert_png(page.screenshot(shots / "search.png"))
 
         clear_search(page)
         page.type("customer")  # products whose name matches come first
@@ -314,13 +309,13 @@ def test_the_catalog_search_filters_products_in_a_real_browser(site: tuple[Path,
         assert page.evaluate("getComputedStyle(document.getElementById('no-results')).display") == "block"
 
         page.open((out / "index.html").as_uri())
-        assert_png(page.screenshot(shots / "index.png"))
+        chromium.assert_png(page.screenshot(shots / "index.png"))
         page.evaluate("document.querySelector('a[href=\"customers/customer_profiles.html\"]').click()")
         page.wait_for("location.pathname.endsWith('customers/customer_profiles.html')")
         page.wait_for("document.readyState === 'complete'")
         assert page.evaluate("document.querySelector('h1').textContent") == "customer_profiles"
         assert page.evaluate("document.querySelector('#freshness .badge').textContent") == "fresh"
         assert page.evaluate("document.querySelectorAll('svg.lineage g.node').length") >= 6
-        assert_png(page.screenshot(shots / "product.png"))
+        chromium.assert_png(page.screenshot(shots / "product.png"))
         page.evaluate("document.querySelector('.crumbs a').click()")
         page.wait_for("location.pathname.endsWith('/index.html')")

@@ -61,6 +61,9 @@ def dev_command(port: int, host: str, catalog_port: int | None) -> None:
     say(f"catalog on {settings.catalog_url()}/index.html (folder: {settings.catalog_dir()})")
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)]
+    # A process started in the background inherits SIGINT ignored, and dagster dev would then ignore the
+    # SIGINT it stops on: a handled signal is reset to its default in the child, an ignored one is not.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = subprocess.Popen(command, cwd=settings.project_dir(), env=settings.subprocess_env())
 
     def stop(signum: int, frame: FrameType | None) -> None:

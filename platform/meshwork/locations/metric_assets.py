@@ -94,4 +94,10 @@ def metric_assets(mesh: Mesh | None = None) -> list[dg.AssetsDefinition]:
 
 def metrics_job() -> dg.UnresolvedAssetJobDefinition:
     """Every metric: what the hourly schedule and ``mesh build`` run."""
-    return dg.define_asset_job(JOB, selection=dg.AssetSelection.groups(GROUP), tags={"meshwork/metrics": "all"})
+    # One step that reads a few files and the instance: a step process of its own would cost more than it.
+    return dg.define_asset_job(
+        JOB,
+        selection=dg.AssetSelection.groups(GROUP),
+        executor_def=dg.in_process_executor,
+        tags={"meshwork/metrics": "all"},
+    )
