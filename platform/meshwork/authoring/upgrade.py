@@ -24,9 +24,9 @@ import yaml
 
 from meshwork.core import settings
 from meshwork.core.names import IDENTIFIER
-from meshwork.model.contracts import RELEASED
+from meshwork.model.contracts import released
 
-TARGET = RELEASED[-1]  # the newest released ODCS version whose schema ships with Meshwork
+TARGET = released()[-1]  # the ODCS version whose official schema Meshwork validates against
 
 
 @dataclass

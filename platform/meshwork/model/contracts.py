@@ -70,13 +70,26 @@ class Contract:
         return next((c for c in self.columns if c.name == name), None)
 
 
-SCHEMAS = resources.files("meshwork.model").joinpath("schemas", "odcs")
-# The released ODCS versions whose official schema ships in ``schemas/odcs`` (see its README).
-RELEASED = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0")
+# The official ODCS JSON schema as the open-data-contract-standard package ships it: that package's
+# 3.1.x releases carry the schema of the ODCS v3.1.0 release byte for byte (its Apache-2.0 license is
+# in the package's metadata). A contract declaring another version is refused, not half-checked.
+SCHEMA = resources.files("open_data_contract_standard").joinpath("schema.json")
+
+
+@functools.cache
+def _shipped_version() -> str:
+    return str(json.loads(SCHEMA.read_text(encoding="utf-8"))["properties"]["apiVersion"]["default"])
+
+
+def released() -> tuple[str, ...]:
+    """The ODCS versions Meshwork validates contracts against (those whose schema is installed)."""
+    return (_shipped_version(),)
 
 
 def _schema_file(api_version: str):
-    return SCHEMAS.joinpath(f"odcs-json-schema-{api_version}.json")
+    if api_version not in released():
+        raise ValueError(f"no ODCS schema for {api_version}")
+    return SCHEMA
 
 
 @functools.cache
@@ -140,11 +153,13 @@ def load_contract(path: Path, product: str) -> tuple[Contract | None, list[Probl
     if untyped:
         return None, untyped
     api_version = data.get("apiVersion")
-    if api_version not in RELEASED:
+    if api_version not in released():
+        older = isinstance(api_version, str) and api_version.startswith("v3.0.")
         return None, [
             Problem(
-                f"apiVersion {api_version!r} is not a released ODCS version Meshwork validates against "
-                f"(one of {', '.join(RELEASED)}); declare the version whose schema the contract satisfies",
+                f"apiVersion {api_version!r} is not the ODCS version Meshwork validates contracts against "
+                f"({', '.join(released())}, the official schema in the open-data-contract-standard package)"
+                + ("; `mesh upgrade` moves a contract to it" if older else ""),
                 file=path,
                 field="apiVersion",
                 product=product,

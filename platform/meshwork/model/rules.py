@@ -15,8 +15,8 @@ pattern              ``logicalTypeOptions.pattern``, or ``quality: {metric: inva
                      arguments: {pattern: …}}``
 no PII in clear      implied on every text column classified public or internal: no e-mail
                      address or phone number (opt out: custom property ``piiScan: false``)
-allowed values       ``quality: {metric: invalidValues, arguments: {validValues: [...]}}`` (and the
-                     older property ``enum: [{value: …}]``, which no released ODCS schema allows)
+allowed values       ``quality: {metric: invalidValues, arguments: {validValues: [...]}}`` (the property
+                     ``enum`` of unreleased ODCS drafts fails the schema; `mesh upgrade` rewrites it)
 row count            schema-level ``quality: {metric: rowCount, mustBeBetween|…}``
 freshness            ``slaProperties: {property: freshness, value, unit, element: <table.column>}``
 foreign key          property ``relationships: [{type: foreignKey, to: <contract>#/schema/<p>/properties/<c>}]``
@@ -148,17 +148,6 @@ def compile_rules(contract: Contract, product: str) -> tuple[list[Rule], list[Pr
             )
         if "pattern" in options:
             rules.append(_pattern_rule(name, options["pattern"], "error", bad, f"{where}.logicalTypeOptions.pattern"))
-        if prop.enum:
-            values = [e.value for e in prop.enum]
-            rules.append(
-                Rule(
-                    f"{name}.allowed_values",
-                    "allowed_values",
-                    f"'{name}' is one of {values}",
-                    columns=(name,),
-                    params={"values": values},
-                )
-            )
         for j, rel in enumerate(prop.relationships or []):
             target = foreign_key_target(rel.to, product) if (rel.type or "foreignKey") == "foreignKey" else None
             if target is None:

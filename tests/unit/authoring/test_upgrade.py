@@ -62,7 +62,12 @@ def rules_of(project: Path) -> dict[str, list[tuple[str, str, dict]]]:
 def test_older_forms_are_refused_with_a_pointer_to_the_upgrade(project: Path):
     make_legacy(project)
     problems = [str(p) for p in validate_project(project).problems]
-    assert any("orders.odcs.yaml" in p and "ODCS v3.0.2 schema" in p and "mesh upgrade" in p for p in problems), (
+    assert any("orders.odcs.yaml" in p and "'v3.0.2'" in p and "mesh upgrade" in p for p in problems), problems
+    # Declared v3.1.0, the older forms fail the schema itself, again with the pointer.
+    for path in (project / "domains").glob("*/contracts/*.odcs.yaml"):
+        path.write_text(path.read_text().replace("apiVersion: v3.0.2", "apiVersion: v3.1.0"))
+    problems = [str(p) for p in validate_project(project).problems]
+    assert any("orders.odcs.yaml" in p and "ODCS v3.1.0 schema" in p and "mesh upgrade" in p for p in problems), (
         problems
     )
 
