@@ -205,9 +205,32 @@ def _check(path: Path, kind: str, rows: Rows, terms: Terms) -> tuple[str, set[st
 
 
 def sweep_files(rows: Rows, terms: Terms, managed: set[Path], progress: Callable[[str], None]) -> list[Place]:
-    places = []
+    places: list[Place] = []
+    seen: set[Path] = set()
     con = warehouse.memory_connection()
-    for path in _files(roots()):
+    # Files that appear meanwhile (a SQLite write-ahead log opened by another reader, a run's log) are
+    # swept in a next round; three rounds, then whatever keeps appearing is left to the final check.
+    for _ in range(3):
+        new = [p for p in _files(roots()) if p not in seen]
+        if not new:
+            break
+        seen |= set(new)
+        places += _sweep(new, rows, terms, managed, progress, con)
+    return places
+
+
+def _sweep(
+    paths: list[Path],
+    rows: Rows,
+    terms: Terms,
+    managed: set[Path],
+    progress: Callable[[str], None],
+    con: duckdb.DuckDBPyConnection,
+) -> list[Place]:
+    places = []
+    for path in paths:
+        if not path.exists():  # gone meanwhile (a SQLite -wal its last connection removed)
+            continue
         name = _name(path)
         if path.name.endswith(".erasing"):  # a leftover of an erasure that died: the old file is still there
             path.unlink(missing_ok=True)

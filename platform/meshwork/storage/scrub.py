@@ -9,8 +9,9 @@ What identifies a subject in free text is described by :class:`Terms`:
   ``'customer_id': 42``, ``"customer_id": 42`` in a failure sample, a log line or a JSON event): a bare
   ``42`` cannot be told from any other number, so it is matched only in those forms.
 
-Redaction replaces a match with ``[erased]`` (keyed: the value only), which keeps JSON, CSV and HTML
-well formed. Files are scanned in overlapping chunks, so memory stays flat whatever their size.
+Redaction replaces a match with ``[erased]`` (keyed: the value only; a bare number becomes ``null``),
+which keeps JSON, CSV and HTML well formed. Files are scanned in overlapping chunks, so memory stays
+flat whatever their size.
 """
 
 from __future__ import annotations
@@ -86,11 +87,18 @@ class Terms:
         for _, p in plain:
             data = p.sub(ERASED, data)
         for _, p in keyed:
-            data = p.sub(lambda m: m.group(1) + ERASED, data)
+            data = p.sub(_keyed_replacement, data)
         return data
 
     def redact_text(self, text: str) -> str:
         return self.redact(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+
+
+def _keyed_replacement(m: re.Match[bytes]) -> bytes:
+    # A quoted value becomes "[erased]"; a bare one (a number in JSON or a repr) becomes null, a token
+    # valid in JSON, in Python's and DuckDB's renderings and inside a JSON string alike: Dagster must
+    # still be able to read its event records.
+    return m.group(1) + (ERASED if m.group(1)[-1:] in (b'"', b"'") else b"null")
 
 
 def _forms(value: str) -> set[str]:
