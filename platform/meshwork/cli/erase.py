@@ -25,7 +25,8 @@ def erase_command(subject: str, no_rebuild: bool, as_json: bool) -> None:
     MESH_HOME (Dagster instance, logs, lineage events, catalog), and certify it place by place.
 
     Exit 0 when every place was checked and holds nothing of the subject, 1 when a place could not be
-    cleaned or checked (the certificate names it), 2 when the request is invalid (nothing changed)."""
+    cleaned or checked (the certificate names it) or the rebuild failed, 2 when the request is invalid
+    (nothing changed)."""
     mesh = output.load_mesh_or_exit()
     say = output.say(as_json)
     stop = threading.Event()
@@ -57,4 +58,8 @@ def erase_command(subject: str, no_rebuild: bool, as_json: bool) -> None:
     if cert.failed_places:
         names = ", ".join(p.place for p in cert.failed_places)
         click.echo(f"erasure not verified: {len(cert.failed_places)} place(s) not clean: {names}", err=True)
-    sys.exit(EXIT_OK if cert.verified_absent else EXIT_FAILED)
+    if cert.rebuild_failed:
+        click.echo(
+            f"the subject is erased, but rebuilding {', '.join(cert.rebuilt_domains)} failed: run mesh build", err=True
+        )
+    sys.exit(EXIT_OK if cert.verified_absent and not cert.rebuild_failed else EXIT_FAILED)

@@ -247,10 +247,11 @@ def _sweep(
         try:
             how, found = _check(path, kind, rows, terms)
         except (OSError, duckdb.Error, ValueError, RuntimeError) as exc:
+            progress(f"NOT CLEAN: {name}: could not be checked ({exc})")
             places.append(Place(name, kind, done, f"could not be checked: {exc}", False))
             continue
-        if found:
-            progress(f"NOT CLEAN: {name} {_said(found)}")
+        if found or done.startswith("could not"):
+            progress(f"NOT CLEAN: {name}: {_said(found) if found else done}")
         places.append(Place(name, kind, f"{done}; checked: {how}", _said(found) if found else "absent", not found))
     return places
 
