@@ -44,7 +44,8 @@ COMMANDS = {
     ),
     "erase": (
         "meshwork.cli.erase:erase_command",
-        "Erase a data subject from sources, warehouses and every retained port snapshot (GDPR Art. 17).",
+        "Erase a data subject from sources, warehouses, every retained port snapshot and every file under "
+        "MESH_HOME (Dagster instance, logs, lineage events, catalog), and certify it place by place.",
     ),
     "generate": (
         "meshwork.cli.generate:generate_command",
