@@ -65,6 +65,8 @@ def test_metrics_are_owned_by_the_platform_team_and_depend_on_every_product_they
 
 def test_the_hourly_schedule_and_mesh_build_run_the_same_metrics_job():
     definitions = platform_defs()
+    # As the webserver loads the location: every job of the repository, names unique.
+    assert metric_assets.JOB in {j.name for j in definitions.get_repository_def().get_all_jobs()}
     job = definitions.resolve_job_def(metric_assets.JOB)
     assert set(job.asset_layer.selected_asset_keys) == KEYS
     schedule = definitions.resolve_schedule_def("mesh_metrics_hourly")
@@ -157,7 +159,12 @@ def test_a_subset_materializes_only_the_selected_metrics(home: Path):
 
 
 def env_for(project: Path, home: Path) -> dict[str, str]:
-    return {**os.environ, "MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "MESH_PROJECT_DIR": str(project)}
+    return {
+        **os.environ,
+        "MESH_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "MESH_PROJECT_DIR": str(project),
+    }
 
 
 @pytest.mark.slow
@@ -170,7 +177,8 @@ def test_a_real_failing_contract_gate_counts_as_a_failed_publish_and_shows_in_th
     before = snapshots.latest_snapshot("support", "tickets", 1)
     # The helpdesk starts sending channels in capitals: the contract allows only email, chat and phone.
     code = project / "domains/support/products/tickets.py"
-    code.write_text(code.read_text().replace("                channel,\n", "                upper(channel) AS channel,\n"))
+    upper = code.read_text().replace("                channel,\n", "                upper(channel) AS channel,\n")
+    code.write_text(upper)
     bad = mesh_cli("build", "--domain", "support", cwd=project, env=env)
     assert bad.returncode == 1 and "support FAILED" in bad.stdout, bad.stdout[-3000:]
     assert "mesh metrics measured" in bad.stdout  # by this failed build, without waiting for the hour
@@ -248,8 +256,14 @@ def test_a_publish_older_than_the_first_recorded_attempt_is_not_measured(project
     """A replaced Dagster instance forgets the first attempts: a negative time is unknown, not a figure."""
     previous = {
         "time_to_first_publish": {
-            "rows": [{"product": "sales/orders", "first_attempt": "2026-02-01T00:00:00+00:00",
-                      "first_publish": "2026-01-01T00:00:00+00:00", "hours": None}]  # fmt: skip
+            "rows": [
+                {
+                    "product": "sales/orders",
+                    "first_attempt": "2026-02-01T00:00:00+00:00",
+                    "first_publish": "2026-01-01T00:00:00+00:00",
+                    "hours": None,
+                }
+            ]  # fmt: skip
         }
     }
     facts = metrics.gather(load_mesh(project), None, datetime.now(UTC), previous=previous)
