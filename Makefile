@@ -75,7 +75,7 @@ lint: install  ## ruff, mypy and the package's import layers (import-linter)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/requirements.lock (the image's)
+lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/*.lock (the image's, its build backend's)
 	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.
 # `make mutate MUTATE_MODULES="ports/publish.py model/rules.py"` mutates only those, in that order;
 # MUTATE_TESTS replaces the test pool (pytest arguments); MUTATE_ARGS adds options (--survivors, --report).
@@ -92,6 +92,12 @@ mutate: install  ## mutation testing of the core modules (slow, not in CI; docs/
 	grep -E '^[a-z0-9].*==' requirements.lock | sed -E 's/ *\\$$//' > .tools/constraints.txt
 	$(UV) pip compile pyproject.toml --extra deploy --universal --generate-hashes --no-header \
 		--python-version 3.11 -c .tools/constraints.txt -q -o deploy/requirements.lock
+	# The image builds the project with the backend of [build-system] requires, locked with hashes too,
+	# at the versions the image already runs (deploy/Dockerfile installs it; nothing is resolved there).
+	grep -E '^[a-z0-9].*==' deploy/requirements.lock | sed -E 's/ *\\$$//' > .tools/deploy-constraints.txt
+	$(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" \
+		| $(UV) pip compile - --universal --generate-hashes --no-header --python-version 3.11 \
+		-c .tools/deploy-constraints.txt -q -o deploy/build-requirements.lock
 
 clean:  ## remove the local mesh (warehouses, ports, Dagster instance) and dbt artifacts
 	rm -rf .mesh dbt_project/target dbt_project/logs
