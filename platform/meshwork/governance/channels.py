@@ -14,15 +14,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
-
-import apprise
-from apprise.plugins.custom_json import NotifyJSON
-from apprise.plugins.email.base import NotifyEmail
 
 from meshwork.core import settings
 from meshwork.governance.notice import Notice
+
+if TYPE_CHECKING:
+    from apprise.plugins.custom_json import NotifyJSON
+    from apprise.plugins.email.base import NotifyEmail
 
 RETRIES = 2
 BACKOFF = 0.5  # seconds before the first retry; doubled for each next one
@@ -45,6 +45,10 @@ class Outcome:
 def _attempt(make: Callable[[], Any], title: str, body: str) -> tuple[str | None, int]:
     """Send with retries; (the last failure's reason or None, attempts made). A fresh plugin per attempt:
     apprise throttles repeated sends of one plugin object by seconds, which would hold up a sensor."""
+    # Deferred: apprise costs ~0.1 s to import, which every domain location would pay (its governance
+    # checks import Notice through this package) without ever sending anything.
+    import apprise
+
     reason = None
     for attempt in range(1 + RETRIES):
         if attempt:
@@ -62,6 +66,8 @@ def _attempt(make: Callable[[], Any], title: str, body: str) -> tuple[str | None
 
 
 def _json_plugin(url: str, setting: str, payload: dict[str, Any]) -> Callable[[], NotifyJSON]:
+    from apprise.plugins.custom_json import NotifyJSON  # deferred, as in _attempt
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{setting}={url!r}: write an http:// or https:// URL")
@@ -117,6 +123,8 @@ class Channel:
 
 
 def _email(url: str, to: str) -> NotifyEmail:
+    from apprise.plugins.email.base import NotifyEmail  # deferred, as in _attempt
+
     parts = urlsplit(url)
     mode = _SMTP_MODES.get(parts.scheme)
     if mode is None or not parts.hostname:
