@@ -142,8 +142,9 @@ def pick_subject(home: Path) -> Subject:
         SELECT CAST(c.customer_id AS BIGINT) FROM {customers} c
         WHERE CAST(c.customer_id AS BIGINT) IN (SELECT customer_id FROM read_json('{src}/helpdesk/tickets/*.jsonl'))
           AND CAST(c.customer_id AS BIGINT) IN (SELECT customer_id FROM '{src}/shop/orders/*.parquet')
-          AND (SELECT count(*) FROM {customers} o
-               WHERE o.email = c.email OR o.phone = c.phone OR o.street = c.street) = 1
+          AND (SELECT count(*) FROM {customers} o  -- not even inside another's value
+               WHERE contains(CAST(o AS VARCHAR), c.email) OR contains(CAST(o AS VARCHAR), c.phone)
+                  OR contains(CAST(o AS VARCHAR), c.street)) = 1
         ORDER BY 1 LIMIT 1
         """
     ).fetchall()[0][0]

@@ -2,9 +2,10 @@
 
 The subject's own record in the owning product gives its personal values (the columns the contract
 classifies as PII). A value of at least :data:`DISTINCT` characters that no other record of the owner
-holds (an e-mail, a phone number, a street here) is *distinctive*: it is searched for and redacted
-anywhere, even in free text. A shorter or shared one (a first name, a postcode, a city) is matched only
-beside its column name, as in a failure sample, because a bare ``Ben`` or ``50819`` is not the subject.
+holds, not even inside a longer value (an e-mail, a phone number, most streets here), is
+*distinctive*: it is searched for and redacted anywhere, even in free text. A shorter or shared one (a
+first name, a postcode, a city) is matched only beside its column name, as in a failure sample,
+because a bare ``Ben`` or ``50819`` is not the subject.
 
 The clear subject never goes into the audit log or a certificate: they keep an HMAC-SHA256 of
 ``<key>=<value>`` with a salt kept in ``$MESH_HOME/governance/erasure.salt`` (mode 0600, created by
@@ -96,9 +97,13 @@ class Subject:
                 self.terms.add_keyed(name, text)
                 if column.unique or column.primary_key:
                     self.rows.setdefault(name, set()).add(text)
+                # Searched for anywhere as a substring (bytes have no word boundaries: strings are packed
+                # side by side in a page), it must name this subject only: no other record may hold it,
+                # even inside a longer value ('1 Market Street' is in '41 Market Street').
                 others = wcon.execute(
-                    f"SELECT count(*) FROM {table} WHERE {quote(name)} = ? AND {quote(key)} IS DISTINCT FROM ?",
-                    [value, typed],
+                    f"SELECT count(*) FROM {table} t "
+                    f"WHERE contains(lower(CAST(t AS VARCHAR)), lower(?)) AND {quote(key)} IS DISTINCT FROM ?",
+                    [text, typed],
                 ).fetchall()[0][0]
                 if len(text) < DISTINCT or others:
                     self.shared.add(name)
