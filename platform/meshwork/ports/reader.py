@@ -60,8 +60,13 @@ class PortReader:
         self.con = con
         self.run_id = run_id
         self.reads: list[ResolvedPort] = []
+        # Snapshots this run staged, by (product key, major): a product reading a port of its own domain
+        # reads what its run will publish with it (``meshwork.runtime.run_publish``), not the previous set.
+        self.staged: dict[tuple[str, int], str] = {}
 
     def resolve(self, product_key: str) -> ResolvedPort:
+        if (own := self._own_staged(product_key)) is not None:
+            return own
         if settings.service_url():
             vended = service_client.read(self.consumer.key, product_key, self.run_id)
             manifest = snapshots.Manifest.model_validate(vended.manifest)
@@ -133,6 +138,23 @@ class PortReader:
             run_id=self.run_id,
             masked=resolved.masked,
         )
+        self.reads.append(resolved)
+        return resolved
+
+    def _own_staged(self, product_key: str) -> ResolvedPort | None:
+        """A declared input of the consumer's own domain that this run staged (the domain's own files:
+        readable with its own storage credentials in either mode, and never masked for itself)."""
+        declared = next((i for i in self.consumer.inputs if i.product == product_key), None)
+        snapshot = self.staged.get((product_key, declared.major)) if declared else None
+        producer = self.mesh.products.get(product_key)
+        if declared is None or snapshot is None or producer is None or producer.domain != self.consumer.domain:
+            return None
+        manifest = snapshots.read_manifest(producer.domain, producer.name, declared.major, snapshot)
+        files, problems = snapshots.readable_files(manifest)
+        if problems:
+            raise PortAccessError(f"{declared.ref} snapshot {snapshot} is damaged: {'; '.join(problems)}")
+        audit.record("port.read", consumer=self.consumer.key, port=declared.ref, snapshot=snapshot, run_id=self.run_id)
+        resolved = ResolvedPort(declared.ref, snapshot, manifest, files)
         self.reads.append(resolved)
         return resolved
 

@@ -21,7 +21,7 @@ from packaging import version
 from meshwork.core import settings
 from meshwork.model.mesh import Mesh, Product
 from meshwork.ports.reader import PortReader, ResolvedPort
-from meshwork.runtime import dbt_runner, gate, run_lineage, specs
+from meshwork.runtime import dbt_runner, gate, run_lineage, run_publish, specs
 from meshwork.runtime.python_products import input_metadata
 from meshwork.storage import dbt_project, landing, warehouse
 
@@ -129,6 +129,7 @@ def _run_dbt(
             reads[key] = []
             reader = PortReader(mesh, product, con, run_id=context.run.run_id)
             reader.reads = reads[key]
+            reader.staged = run_publish.staged_in_run(context, domain)
             reader.expose_inputs()
     # The connection is closed again: dbt needs the warehouse's single write lock while it runs.
     # A stable target folder per domain lets dbt reuse its partial parse between runs.

@@ -21,7 +21,7 @@ from meshwork.core.errors import MeshDefinitionError, Problem
 from meshwork.core.names import quote
 from meshwork.model.mesh import Mesh, Product
 from meshwork.ports.reader import PortReader, ResolvedPort
-from meshwork.runtime import run_lineage, specs
+from meshwork.runtime import run_lineage, run_publish, specs
 from meshwork.storage import landing, warehouse
 
 
@@ -104,6 +104,7 @@ def _materialize(
             raise dg.Failure(description="the landing files do not match the descriptor:\n- " + "\n- ".join(problems))
         reader = PortReader(mesh, product, con, run_id=context.run.run_id)
         reader.reads = reads
+        reader.staged = run_publish.staged_in_run(context, product.domain)
         relation = fn(ProductContext(con=con, product=product, reader=reader, log=context.log))
         staging = f"{product.name}__mesh_new"
         con.execute(f"DROP TABLE IF EXISTS {quote(staging)}")

@@ -41,7 +41,7 @@ def _product_key(key: dg.AssetKey) -> str:
     return "/".join(key.path)
 
 
-def run_state(context: dg.AssetCheckExecutionContext, domain: str) -> RunState:
+def run_state(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, domain: str) -> RunState:
     instance, run_id = context.instance, context.run.run_id
     state = RunState()
     planned = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
@@ -62,6 +62,12 @@ def run_state(context: dg.AssetCheckExecutionContext, domain: str) -> RunState:
     failures = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
     state.failed += [f"step {r.event_log_entry.step_key} failed" for r in failures.records]
     return state
+
+
+def staged_in_run(context: dg.AssetExecutionContext, domain: str) -> dict[tuple[str, int], str]:
+    """The snapshots this run has staged so far, for a product that reads a port of its own domain."""
+    staged = run_state(context, domain).staged
+    return {(key, p.major): p.snapshot_id for key, pointers in staged.items() for p in pointers}
 
 
 def abandon(context: dg.AssetCheckExecutionContext, product: Product) -> None:
