@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,10 @@ def env_for(project: Path, home: Path) -> dict[str, str]:
         "DAGSTER_HOME": str(home / "dagster"),
         "MESH_PROJECT_DIR": str(project),
     }
+
+
+def _newest_log(home: Path, domain: str) -> Path:
+    return sorted(home.glob(f"logs/build-*/{domain}.log"))[-1]
 
 
 def ports() -> dict[str, tuple[str | None, list[str]]]:
@@ -48,9 +53,23 @@ def test_order_lines_failing_its_contract_keeps_orders_latest_and_one_product_ru
         f" AS quantity) FROM '{lines}') TO '{lines}.new' (FORMAT parquet)"
     )
     Path(f"{lines}.new").replace(lines)
-    failed = mesh_cli("build", "--domain", "sales", cwd=project, env=env)
+    broken = duckdb.execute(f"SELECT count(*) FROM '{lines}' WHERE quantity < 0").fetchall()[0][0]
+    failed = mesh_cli("build", "--domain", "sales", "--json", cwd=project, env=env)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "sales FAILED" in failed.stdout
+    console = failed.stderr
+    assert "sales FAILED" in console
+    # The console tells the rule in words, its failing-row count, a sample and the log; no stack trace.
+    log = _newest_log(mesh_home, "sales")
+    assert "sales/order_lines: not published: 1 contract rule(s) broken" in console, console[-3000:]
+    assert console.count("sales/order_lines:") == 1  # the gate's step failure repeats it: told once
+    assert f"Every line sells at least one unit at a positive price., {broken} failing row(s)" in console
+    assert "sample (PII redacted): [{" in console and "'quantity': -1" in console
+    assert f"log: {log}" in console
+    assert "Traceback" not in console + failed.stdout
+    (sales,) = json.loads(failed.stdout)["domains"]
+    (record,) = sales["failures"]
+    assert (record["product"], record["kind"]) == ("sales/order_lines", "contract")
+    assert [(r["failing_rows"], r["sample"][0]["quantity"]) for r in record["rules"]] == [(broken, -1)]
     # Neither `latest` moved, and what orders staged in the failed run was deleted.
     assert ports() == before
     assert domain_commit.pending("sales") == []

@@ -43,7 +43,8 @@ def mode_banner() -> str:
     "--parallel", type=click.IntRange(min=1), default=2, show_default=True, help="Domains built at the same time."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Also print the stack traces of failed steps and the log's tail.")
+def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool, verbose: bool) -> None:
     """Build the whole mesh (or some domains) through Dagster, in dependency order.
 
     A broken domain (its definition, or an input that does not load, is removed or not granted) is not
@@ -70,7 +71,7 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     say(mode_banner())
     started = datetime.now(UTC)
     try:
-        result = build.build(mesh, buildable, parallelism=parallel, progress=say)
+        result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
     if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too

@@ -86,7 +86,13 @@ def build_summary(
                 "seconds": round(result.seconds, 2),
                 "peak_rss_bytes": result.peak_rss_bytes,
                 "domains": [
-                    {"domain": d.domain, "ok": d.ok, "seconds": round(d.seconds, 2), "log": str(d.log)}
+                    {
+                        "domain": d.domain,
+                        "ok": d.ok,
+                        "seconds": round(d.seconds, 2),
+                        "log": str(d.log),
+                        "failures": [f.record() for f in d.failures],
+                    }
                     for d in result.domains
                 ],
                 "skipped": result.skipped,

@@ -28,7 +28,15 @@ import psutil
 from meshwork.core import settings
 from meshwork.core.errors import MeshError
 from meshwork.model.mesh import Mesh
-from meshwork.runtime import build_processes, instance, located_runs, orphan_runs, parent_lineage, run_worker
+from meshwork.runtime import (
+    build_failures,
+    build_processes,
+    instance,
+    located_runs,
+    orphan_runs,
+    parent_lineage,
+    run_worker,
+)
 from meshwork.runtime.domain_runs import build_job_name
 
 
@@ -39,6 +47,9 @@ class DomainResult:
     seconds: float
     log: Path
     returncode: int
+    build_id: str = ""
+    # What failed, per product (meshwork.runtime.build_failures), for the console and --json.
+    failures: list[build_failures.ProductFailure] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +143,7 @@ def _run_domain(
         if returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
         parent_lineage.end_build_runs(build_id)  # no daemon needed for the domain run's end event
-    return DomainResult(domain, returncode == 0, time.monotonic() - start, log, returncode)
+    return DomainResult(domain, returncode == 0, time.monotonic() - start, log, returncode, build_id)
 
 
 def build(
@@ -140,6 +151,7 @@ def build(
     domains: list[str] | None = None,
     parallelism: int = 2,
     progress: Callable[[str], None] = print,
+    verbose: bool = False,
 ) -> BuildResult:
     """Build ``domains`` (default: all) in dependency order; stop scheduling consumers of a failure.
 
@@ -199,7 +211,10 @@ def build(
                 status = "ok" if outcome.ok else f"FAILED (exit {outcome.returncode}, log: {outcome.log})"
                 progress(f"      {domain} {status} in {outcome.seconds:.1f}s")
                 if not outcome.ok:
-                    progress(_tail(outcome.log))
+                    outcome.failures = _failures(mesh, outcome)
+                    progress(build_failures.describe(outcome.failures, outcome.log, verbose))
+                    if verbose:  # the log's tail, stack traces included
+                        progress(_tail(outcome.log))
                     # A run that lost its instance storage fails with a driver error deep in the
                     # log; name the real cause, and start nothing more that could not be recorded.
                     if not result.storage_error and (problem := instance.storage_problem()):
@@ -209,6 +224,13 @@ def build(
     result.seconds = time.monotonic() - started
     result.peak_rss_bytes = memory.peak
     return result
+
+
+def _failures(mesh: Mesh, outcome: DomainResult) -> list[build_failures.ProductFailure]:
+    try:
+        return build_failures.collect(mesh, outcome.domain, outcome.build_id)
+    except Exception as exc:  # the instance storage is down (whatever its driver raises): the log still tells
+        return [build_failures.ProductFailure(outcome.domain, "error", f"could not read the run's events: {exc}")]
 
 
 def _tail(log: Path, lines: int = 25) -> str:

@@ -47,6 +47,8 @@ def report_metadata(reports: list[QualityReport]) -> dict[str, Any]:
             "severity": r.rule.severity,
             "failing_rows": r.failing_rows,
             "detail": r.detail,
+            # What `mesh build` tells on the console for a failed rule (the sample has PII redacted).
+            **({"description": r.rule.description, "sample": r.sample} if not r.passed else {}),
         }
         for rep in reports
         for r in rep.results
