@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
     parser.add_argument("--report", action="store_true", help="only report the results of earlier runs")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results of these modules")
+    parser.add_argument("--retest", action="store_true", help="run only the earlier survivors again (new tests)")
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants of each module")
     parser.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when a module scores less (%%)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -321,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(folder(module) / "mutants", ignore_errors=True)
             root = stage(module, args.tests or pools[module])
             print(f"== mutate {dotted(module)} ({root.relative_to(REPO)})", flush=True)
-            if mutmut(root, "run", "--max-children", str(args.max_children)) != 0:
+            names = [n.split(" ")[0] for n in score(module).survivors] if args.retest else []
+            if args.retest and not names:
+                continue
+            # Named mutants run again whatever their stored result; unnamed ones keep it.
+            if mutmut(root, "run", "--max-children", str(args.max_children), *names) != 0:
                 print(f"mutate: mutmut failed on {dotted(module)} (see above)", file=sys.stderr)
                 return 2
 

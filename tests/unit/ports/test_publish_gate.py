@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 import time_machine
+import yaml
 
-from meshwork.core.errors import PublishError
+from meshwork.core.errors import ContractViolation, PublishError
 from meshwork.model.loader import load_mesh
 from meshwork.ports import publish
 from meshwork.storage import snapshots, warehouse
@@ -30,9 +31,9 @@ def two_majors(project: Path):
     return load_mesh(project).product("customers/customer_profiles")
 
 
-def publish_profiles(product, n: int = 5) -> publish.PublishOutcome:
+def publish_profiles(product, n: int = 5, sql: str = PROFILES) -> publish.PublishOutcome:
     with warehouse.connect("customers") as con:
-        con.execute(PROFILES.format(n=n))
+        con.execute(sql.format(n=n))
         return publish.publish(con, product, "customer_profiles", "run-1")
 
 
@@ -72,3 +73,60 @@ def test_a_table_missing_from_the_warehouse_is_refused_by_name_and_nothing_is_pu
     ):
         publish.publish(con, product, "orders", "run-1")
     assert snapshots.latest_snapshot("sales", "orders", 1) is None
+
+
+def test_what_a_snapshot_records_the_contract_it_was_checked_against_the_run_and_the_build(project: Path):
+    product = load_mesh(project).product("customers/customer_profiles")
+    with warehouse.connect("customers") as con:
+        con.execute(PROFILES.format(n=3).replace("email_address", "email"))
+        warehouse.record_build(con, "customer_profiles", "build-7")
+        (manifest,) = publish.publish(con, product, "customer_profiles", "run-1").manifests
+    assert manifest.run_id == "run-1" and manifest.built_by_run == "build-7"
+    stored = snapshots.published_contract("customers", "customer_profiles", 1)
+    assert stored is not None and stored[1] == manifest.snapshot_id
+    # The contract travels with the data: its schema, id and version (the store may add where it lives).
+    published = yaml.safe_load(stored[0])
+    contract = yaml.safe_load(product.current_port.contract.path.read_text(encoding="utf-8"))
+    assert {k: published[k] for k in ("id", "version", "schema")} == {
+        k: contract[k] for k in ("id", "version", "schema")
+    }
+    assert manifest.masked, "a port with classified columns gets its masked variant at publish"
+
+
+def test_a_port_without_classified_columns_gets_no_masked_variant(project: Path):
+    product = load_mesh(project).product("sales/orders")
+    with warehouse.connect("sales") as con:
+        con.execute(
+            "CREATE TABLE orders AS SELECT range AS order_id, 1::BIGINT AS customer_id, "
+            "TIMESTAMP '2025-01-01' AS order_ts, 'completed' AS status, 'EMEA' AS region, 'EUR' AS currency, "
+            "'web' AS channel FROM range(3)"
+        )
+        customers = "(SELECT 1 AS customer_id)"
+        (manifest,) = publish.publish(con, product, "orders", "run-1", lambda key: customers).manifests
+    assert manifest.masked is None
+
+
+def test_data_breaking_both_majors_names_each_failing_port_on_its_own_line(two_majors):
+    broken = PROFILES.replace("range::BIGINT AS customer_id", "NULL::BIGINT AS customer_id")
+    with pytest.raises(ContractViolation) as raised:
+        publish_profiles(two_majors, sql=broken)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "customers/customer_profiles was not published: its data breaks its contract"
+    heads = [line for line in lines if "FAILED (" in line]
+    assert [h.split(":")[0] for h in heads] == ["customers/customer_profiles@v2", "customers/customer_profiles@v1"]
+    outcome = raised.value.outcome
+    assert isinstance(outcome, publish.PublishOutcome) and not outcome.passed and outcome.manifests == []
+    assert {r.rule.id for report in outcome.reports for r in report.failures} >= {"customer_id.not_null"}
+    assert snapshots.latest_snapshot("customers", "customer_profiles", 1) is None
+    assert snapshots.latest_snapshot("customers", "customer_profiles", 2) is None
+
+
+def test_a_mapping_that_no_longer_fits_the_table_is_a_contract_violation_naming_the_port(two_majors):
+    # The table went back to `email`: v1's mapping {email: email_address} names a column that is gone.
+    with pytest.raises(
+        ContractViolation,
+        match=r"^customers/customer_profiles: cannot shape "
+        r"customers/customer_profiles@v1 from the table: .*email_address",
+    ):
+        publish_profiles(two_majors, sql=PROFILES.replace("email_address", "email"))
+    assert snapshots.latest_snapshot("customers", "customer_profiles", 2) is None
