@@ -112,6 +112,11 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
     }
     key = contract["schema"][0]["properties"][0]
     assert key["primaryKey"] and key["unique"] and key["description"] == "The shop's order id."
+    # The classification draft is a review list beside the contracts, never written into them.
+    review = (project / "domains/shipping/contracts/CLASSIFICATION_REVIEW.md").read_text()
+    assert "## shipping/orders" in review and "## shipping/carrier_volumes" in review
+    assert "| `carrier` | internal | no personal data seen in its name or in 3 sampled values" in review
+    assert all("classification" not in p for p in contract["schema"][0]["properties"])
 
     checked = cli(project, "check", "--json")
     assert checked.returncode == 1, checked.stdout + checked.stderr

@@ -51,8 +51,12 @@ def read_project(path: Path) -> External:
     )
 
 
-def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
-    """The project's manifest, and the columns (name, DuckDB type) of every model that builds."""
+Samples = dict[str, dict[str, list[object]]]  # model -> column -> sampled non-null values
+
+
+def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]], Samples]:
+    """The project's manifest, the columns (name, DuckDB type) of every model that builds, and up to
+    50 sampled non-null values of each column (the evidence for a classification draft)."""
     with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
         root = Path(tmp)
         project = root / "project"
@@ -89,6 +93,7 @@ def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
             raise ScaffoldError(f"dbt cannot parse {ext.root}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         columns: dict[str, list[tuple[str, str]]] = {}
+        samples: Samples = {}
         if database.exists():
             con = duckdb.connect(str(database), read_only=True)
             for node in nodes(manifest, ext, "model").values():
@@ -97,8 +102,14 @@ def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]]]:
                 except duckdb.Error:
                     continue  # not built (e.g. its sources are elsewhere): the declared types are used
                 columns[node["name"]] = [(r[0], r[1]) for r in described]
+                samples[node["name"]] = _sample(con, node["relation_name"], [r[0] for r in described])
             con.close()
-    return manifest, columns
+    return manifest, columns, samples
+
+
+def _sample(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]) -> dict[str, list[object]]:
+    rows = con.execute(f"SELECT * FROM {relation} USING SAMPLE 200 ROWS").fetchall()
+    return {name: [r[i] for r in rows if r[i] is not None][:50] for i, name in enumerate(names)}
 
 
 def nodes(manifest: dict, ext: External, kind: str) -> dict[str, dict]:

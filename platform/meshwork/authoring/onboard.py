@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from meshwork.authoring import external_dbt, registration
+from meshwork.authoring import classify_draft, external_dbt, registration
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
@@ -119,7 +119,7 @@ def onboard_dbt(
     path = path.resolve()
     ext = external_dbt.read_project(path)
     mesh = current_mesh(project)
-    manifest, actual = external_dbt.introspect(ext)
+    manifest, actual, samples = external_dbt.introspect(ext)
     models = {n["name"]: (uid, n) for uid, n in external_dbt.nodes(manifest, ext, "model").items()}
     seeds = {n["name"]: n for n in external_dbt.nodes(manifest, ext, "seed").values()}
     if not models:
@@ -147,6 +147,10 @@ def onboard_dbt(
     by_file = _copy_project(cs, ext, manifest, domain, rename, rename_sources, {p.uid: p for p in products})
     for p in products:
         _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file)
+    review = f"domains/{domain}/contracts/CLASSIFICATION_REVIEW.md"
+    if products:  # a draft for the owner to decide from; nothing is written into the contracts
+        by_uid = {p.uid: samples.get(manifest["nodes"][p.uid]["name"], {}) for p in products}
+        cs.create(review, _classification_review(domain, products, by_uid))
     cs.validate(registration.check_project([domain]))
     cs.apply()
 
@@ -169,7 +173,8 @@ def onboard_dbt(
     for p in products:
         result.next_steps.append(
             f"classify every column of {domain}/{p.name} in domains/{domain}/contracts/{p.name}.odcs.yaml "
-            f"({', '.join(c.name for c in p.columns)}): `mesh check` lists each one until it is done"
+            f"({', '.join(c.name for c in p.columns)}), starting from the draft in {review} (suggestions "
+            "from column names and sampled values, not applied): `mesh check` lists each one until it is done"
         )
         if undocumented := [c.name for c in p.columns if not c.description]:
             result.next_steps.append(f"describe {domain}/{p.name}'s columns {', '.join(undocumented)}")
@@ -180,6 +185,23 @@ def onboard_dbt(
         )
     result.next_steps += [f"edit domains/{domain}/domain.yaml (description, owner email)", "mesh check"]
     return result
+
+
+def _classification_review(domain: str, products: list[_Product], samples: external_dbt.Samples) -> str:
+    """The review list of every product's columns (``samples`` by the product model's node id)."""
+    intro = (
+        f"# Classification to review: domain {domain}\n\nDrafted by `mesh onboard dbt` from column names "
+        "and values sampled from the tables the project built. Nothing here is applied: decide each "
+        "column, write it in the contract, then delete this file.\n\n"
+    )
+    return intro + "\n".join(
+        classify_draft.review_list(
+            f"{domain}/{p.name}",
+            f"domains/{domain}/contracts/{p.name}.odcs.yaml",
+            {c.name: classify_draft.suggest(c.name, samples.get(p.uid, {}).get(c.name, [])) for c in p.columns},
+        )
+        for p in products
+    )
 
 
 def _copy_project(
