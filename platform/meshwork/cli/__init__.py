@@ -62,7 +62,7 @@ COMMANDS = {
     "new": ("meshwork.cli.new:new_group", "Create a domain or a data product that passes `mesh check` at once."),
     "notices": (
         "meshwork.cli.notices:notices_group",
-        "Notices the governance sensors sent to the owning teams (file outbox, webhook fallbacks).",
+        "Notices the governance sensors sent to the owning teams on each channel (outbox, webhook, slack, email).",
     ),
     "onboard": ("meshwork.cli.new:onboard_group", "Bring an existing project into the mesh."),
     "ports": ("meshwork.cli.ports:ports_group", "Inspect output ports and their snapshots."),
