@@ -174,7 +174,13 @@ def test_clicking_materialize_on_a_product_page_runs_it_and_the_run_succeeds(dev
 
 def test_the_metrics_are_owned_by_the_platform_team_and_drawn_downstream_of_the_products(dev: Dev, tmp_path: Path):
     with chromium.browser(tmp_path / "profile") as page:
-        text = open_asset(page, dev, "mesh/consumers")
+        open_asset(page, dev, "mesh/consumers")
+        # The lineage section fills in after the page: wait until it lists an upstream asset.
+        text = page.wait_for(
+            "(() => { const t = document.body.innerText; const i = t.indexOf('Upstream assets');"
+            " return i >= 0 && t.slice(i, t.indexOf('Downstream assets')).includes(' / ') && t; })()",
+            timeout=120,
+        )
         assert text_between(text, "Owners", "Kinds").split() == ["platform"]
         upstream = text_between(text, "Upstream assets", "Downstream assets")
         for key in load_mesh(REPO).products:
