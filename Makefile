@@ -70,13 +70,6 @@ bench-full: install  ## the figures of docs/benchmarks.md (about 40 minutes); wr
 	$(BIN)/python -m benchmarks.lineage --events 1000 --timeout 1
 	$(BIN)/python -m benchmarks.enforced --rows 1000000 --reads 30 --seconds 10
 
-lint: install  ## ruff, mypy and the package's import layers (import-linter)
-	$(BIN)/ruff check platform domains tests benchmarks
-	$(BIN)/mypy
-	$(BIN)/lint-imports
-
-lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/*.lock (the image's, its build backend's)
-	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.
 # `make mutate MUTATE_MODULES="ports/publish.py model/rules.py"` mutates only those, in that order;
 # MUTATE_TESTS replaces the test pool (pytest arguments); MUTATE_ARGS adds options (--survivors, --report).
 MUTATE_MODULES ?=
@@ -86,6 +79,13 @@ mutate: install  ## mutation testing of the core modules (slow, not in CI; docs/
 	nice -n 10 $(BIN)/python -m tests.mutate --fail-under $(MUTATE_FAIL_UNDER) \
 		$(foreach m,$(MUTATE_MODULES),--module $(m)) $(foreach t,$(MUTATE_TESTS),--tests=$(t)) $(MUTATE_ARGS)
 
+lint: install  ## ruff, mypy and the package's import layers (import-linter)
+	$(BIN)/ruff check platform domains tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+lock: | $(UV)  ## resolve new dependencies into requirements.lock and deploy/*.lock (the image's, its build backend's)
+	# uv pip compile keeps every version already pinned in the output file; `make lock UPGRADE=1` upgrades.
 	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes --no-header \
 		--python-version 3.11 $(if $(UPGRADE),--upgrade) -q -o requirements.lock
 	# The image runs the same versions as development: the dev lock constrains the deploy lock.
