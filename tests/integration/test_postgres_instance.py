@@ -93,10 +93,12 @@ def test_a_mesh_build_records_every_domain_run_in_postgres(on_pg_mesh: PostgresM
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
-        records = {
-            r.dagster_run.tags["meshwork/domain"]: r
-            for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=mesh.build_runs))
-        }
+        every = instance.get_run_records(filters=dg.RunsFilter(run_ids=mesh.build_runs))
+        # Besides one run per domain, mesh build measures the mesh in a run of the platform location.
+        assert sorted(r.dagster_run.job_name for r in every if "meshwork/domain" not in r.dagster_run.tags) == [
+            "mesh_metrics"
+        ]
+        records = {r.dagster_run.tags["meshwork/domain"]: r for r in every if "meshwork/domain" in r.dagster_run.tags}
         assert set(records) == {"customers", "sales", "support"}
         assert {r.dagster_run.job_name for r in records.values()} == {"customers_build", "sales_build", "support_build"}
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records.values())
@@ -109,7 +111,7 @@ def test_a_mesh_build_records_every_domain_run_in_postgres(on_pg_mesh: PostgresM
     tables = {t for (t,) in postgres.query(mesh.db_url, "SELECT table_name FROM information_schema.tables")}
     assert {"runs", "run_tags", "event_logs", "jobs", "job_ticks", "instigators", "concurrency_slots"} <= tables
     ids = ", ".join(f"'{r}'" for r in mesh.build_runs)
-    assert postgres.query(mesh.db_url, f"SELECT count(*) FROM runs WHERE run_id IN ({ids})") == [(3,)]
+    assert postgres.query(mesh.db_url, f"SELECT count(*) FROM runs WHERE run_id IN ({ids})") == [(4,)]
     assert not (mesh.home / "dagster" / "history" / "runs.db").exists()  # nothing went to SQLite
     assert mesh_cli("ports", "verify").returncode == 0
 
