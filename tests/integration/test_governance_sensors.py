@@ -183,7 +183,11 @@ def test_the_daemon_records_runtime_checks_on_the_real_instance(built_mesh: Path
         assert record.status.value == "SUCCEEDED"
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a daemon slow to stop on a loaded machine is not the test's subject
+            proc.kill()
+            proc.wait()
 
 
 def test_a_port_that_stays_stale_is_one_open_notice_not_one_per_tick(built_mesh: Path, monkeypatch):
