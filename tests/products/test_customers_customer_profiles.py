@@ -113,3 +113,12 @@ def test_a_customer_exported_without_an_email_breaks_its_required_value():
     assert not run.passed
     assert failed_rules(run) == {"email.not_null"}
     assert "'email' is never empty" in run.describe()
+
+
+@pytest.mark.parametrize("complete_first", [False, True], ids=["complete-last-in-file", "complete-first-in-file"])
+def test_a_merged_customer_exported_twice_at_the_same_time_keeps_the_more_complete_record(complete_first):
+    rows = [customer("3", "cy@example.com", phone="", street=""), customer("3", "cy@example.com")]
+    run = run_product(PRODUCT, sources={"crm/customers": rows[::-1] if complete_first else rows})
+
+    assert run.passed, run.describe()
+    assert [(r["customer_id"], r["phone"], r["street"]) for r in run.rows] == [(3, "+351 912 345 678", "Rua Augusta 1")]

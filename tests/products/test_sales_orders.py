@@ -96,3 +96,15 @@ def test_an_order_the_normalisation_lets_through_but_the_contract_refuses(values
     assert not run.passed
     assert failed_rules(run) == {rule}
     assert description in run.describe()
+
+
+@pytest.mark.parametrize("refund_first", [False, True], ids=["refund-last-in-file", "refund-first-in-file"])
+def test_a_status_change_exported_with_the_same_timestamp_keeps_the_later_status_whatever_the_file_order(
+    refund_first,
+):
+    # A refund re-exported without a new order_ts: the timestamp cannot decide, the order's life does.
+    rows = [order(7, status="completed"), order(7, status="refunded")]
+    run = run_product(PRODUCT, inputs=CUSTOMERS, sources={"shop/orders": rows[::-1] if refund_first else rows})
+
+    assert run.passed, run.describe()
+    assert [(r["order_id"], r["status"]) for r in run.rows] == [(7, "refunded")]

@@ -103,8 +103,18 @@ def test_closed_tickets_get_their_resolution_hours_and_open_ones_none():
         ({"priority": "Urgent"}, "priority.allowed_values", "'priority' is one of"),  # no case normalisation
         ({"customer_id": 99}, "customer_id.foreign_key", "every 'customer_id' exists in customers/customer_profiles"),
         ({"category": None}, "category.not_null", "'category' is never empty"),
+        # Closed an hour before it was opened: a negative resolution time would pull every average down.
+        ({"closed_at": "2024-03-01T08:00:00"}, "resolution_hours.range", "'resolution_hours' lies in [0,"),
     ],
-    ids=["rating-6", "rating-0", "unknown-channel", "capitalised-priority", "unknown-customer", "no-category"],
+    ids=[
+        "rating-6",
+        "rating-0",
+        "unknown-channel",
+        "capitalised-priority",
+        "unknown-customer",
+        "no-category",
+        "closed-before-opened",
+    ],
 )
 def test_a_ticket_the_typing_lets_through_but_the_contract_refuses(values, rule, description):
     run = run_product(PRODUCT, inputs=CUSTOMERS, sources={"helpdesk/tickets": [ticket("T-1"), ticket("T-2", **values)]})
@@ -112,6 +122,15 @@ def test_a_ticket_the_typing_lets_through_but_the_contract_refuses(values, rule,
     assert not run.passed
     assert failed_rules(run) == {rule}
     assert description in run.describe()
+
+
+def test_a_ticket_closed_the_minute_it_was_opened_takes_zero_hours():
+    run = run_product(
+        PRODUCT, inputs=CUSTOMERS, sources={"helpdesk/tickets": [ticket("T-1", closed_at="2024-03-01T09:00:00")]}
+    )
+
+    assert run.passed, run.describe()
+    assert [r["resolution_hours"] for r in run.rows] == [0.0]
 
 
 def test_a_ticket_id_dumped_twice_breaks_its_uniqueness():

@@ -27,9 +27,17 @@ def build(ctx: ProductContext) -> duckdb.DuckDBPyRelation:
                 CAST(created_at AS TIMESTAMP) AS created_at
             FROM raw
         )
-        -- The CRM can export a customer twice after a merge: keep the most recent record.
+        -- The CRM can export a customer twice after a merge: keep the most recent record, and on a tie
+        -- the more complete one, then by content, so the file order never decides.
         SELECT * FROM typed
-        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC) = 1
+        QUALIFY row_number() OVER (
+            PARTITION BY customer_id
+            ORDER BY
+                created_at DESC,
+                (phone IS NOT NULL)::INT + (street IS NOT NULL)::INT + (city IS NOT NULL)::INT
+                    + (postcode IS NOT NULL)::INT + (birth_date IS NOT NULL)::INT DESC,
+                email, last_name, first_name, phone, street, city, postcode, country, birth_date
+        ) = 1
         """,
         params=[str(export)],
     )
