@@ -24,7 +24,7 @@ from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
 from meshwork.authoring.templates import ColumnDraft
 from meshwork.core.names import IDENTIFIER
-from meshwork.model.descriptors import ProductKind
+from meshwork.model.descriptors import Owner, ProductKind
 from meshwork.storage import dbt_project
 
 _REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
@@ -146,7 +146,8 @@ def onboard_dbt(
     domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds), models=True)
     by_file = _copy_project(cs, ext, manifest, domain, rename, rename_sources, {p.uid: p for p in products})
     for p in products:
-        _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file)
+        owner = Owner(team=team, email=email or f"{team}@example.com")  # the descriptor's team and support
+        _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file, owner)
     review = f"domains/{domain}/contracts/CLASSIFICATION_REVIEW.md"
     if products:  # a draft for the owner to decide from; nothing is written into the contracts
         by_uid = {p.uid: samples.get(manifest["nodes"][p.uid]["name"], {}) for p in products}
@@ -304,6 +305,7 @@ def _product_files(
     rename_sources: dict[str, str],
     models: dict[str, tuple[str, dict]],
     described: dict[str, str],
+    owner: Owner,
 ) -> None:
     node = manifest["nodes"][p.uid]
     if p.uid not in described:  # the model had no YAML entry: one file next to its SQL, as in the mesh
@@ -325,7 +327,7 @@ def _product_files(
         if (s := manifest["sources"].get(uid)) and IDENTIFIER.match(s["name"])
     ]
     model = p.model if p.model != p.name else None
-    descriptor = t.descriptor(domain, p.name, kind, "dbt", model, purpose, [], "26h", sorted(set(sources)))
+    descriptor = t.descriptor(domain, p.name, kind, "dbt", model, purpose, [], "26h", sorted(set(sources)), owner)
     cs.create(f"domains/{domain}/products/{p.name}.yaml", descriptor)
     title = p.name.replace("_", " ").capitalize()
     cs.create(f"domains/{domain}/contracts/{p.name}.odcs.yaml", t.contract(domain, p.name, title, purpose, p.columns))

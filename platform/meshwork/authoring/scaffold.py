@@ -161,7 +161,7 @@ def _inputs(mesh: Mesh, consumer_domain: str, specs: list[str]) -> list[Input]:
             raise ScaffoldError(f"'{port.ref}' was removed after {port.spec.removed_after}; pin a newer major")
         if any(i.port.product == key for i in found):
             raise ScaffoldError(f"input '{key}' is given twice")
-        found.append(Input(InputPort(product=key, version=f"v{major}"), port, m["product"]))
+        found.append(Input(InputPort.of(key, f"v{major}"), port, m["product"]))
     names = [i.alias for i in found]
     return [Input(i.port, i.producer, f"{i.port.domain}_{i.alias}") if names.count(i.alias) > 1 else i for i in found]
 
@@ -267,6 +267,7 @@ def new_product(
             inputs,
             _freshness(inputs, mesh),
             [source] if source else [],
+            mesh.domains[domain].descriptor.owner,
         ),
     )
     title = name.replace("_", " ").capitalize()

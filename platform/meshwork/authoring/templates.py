@@ -10,7 +10,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from meshwork.model.descriptors import InputPort, ProductKind
+from meshwork.authoring import odps_upgrade
+from meshwork.model import odps
+from meshwork.model.descriptors import InputPort, Owner, ProductKind
 from meshwork.model.mesh import Port
 
 _PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*[A-Za-z0-9_]$|^[A-Za-z]$")  # needs no YAML quotes
@@ -256,29 +258,27 @@ def descriptor(
     inputs: list[Input],
     freshness: str,
     sources: list[tuple[str, str]],
+    owner: Owner | None = None,
 ) -> str:
-    lines = [
-        "apiVersion: v1.0.0",
-        "kind: DataProduct",
-        f"id: {domain}.{name}",
-        f"name: {name}",
-        f"domain: {domain}",
-        "status: draft",
-        f"productKind: {kind.value}",
-        "description:",
-        f"  purpose: {quoted(purpose)}",
-        f"implementation: {{engine: {engine}" + (f", model: {model}" if model else "") + "}",
-    ]
+    """An ODPS v1.0.0 product descriptor, Meshwork's own fields in ``customProperties``."""
+    sla = {"freshness": freshness, **({"schedule": DEFAULT_SCHEDULE} if kind == ProductKind.SOURCE_ALIGNED else {})}
+    data: dict = {"apiVersion": odps.VERSION, "kind": "DataProduct", "id": f"{domain}.{name}", "name": name}
+    data |= {"version": "1.0.0", "domain": domain, "status": "draft", "description": {"purpose": purpose}}
+    if owner:
+        data["team"] = {"name": owner.team}
+        if owner.email:
+            data["support"] = [{"channel": owner.team, "url": f"mailto:{owner.email}", "tool": "email"}]
     if inputs:
-        lines.append("inputPorts:")
-        lines += [f"  - {{product: {i.port.product}, version: {i.port.version}}}" for i in inputs]
-    lines += ["outputPorts:", f"  - contract: ../contracts/{name}.odcs.yaml", "    visibility: public"]
-    if sources:
-        lines.append("sources: [" + ", ".join(f"{{system: {s}, table: {n}}}" for s, n in sources) + "]")
-    lines += ["sla:", f"  freshness: {freshness}"]
-    if kind == ProductKind.SOURCE_ALIGNED:
-        lines.append(f'  schedule: "{DEFAULT_SCHEDULE}"')
-    return "\n".join(lines) + "\n"
+        data["inputPorts"] = [i.port.model_dump(by_alias=True) for i in inputs]
+    port = {"name": name, "version": "v1", "contractId": f"{domain}.{name}"}
+    data["outputPorts"] = [{**port, "customProperties": odps.custom(visibility="public")}]
+    data["customProperties"] = odps.custom(
+        productKind=kind.value,
+        implementation={"engine": engine, **({"model": model} if model else {})},
+        sources=[{"system": s, "table": n} for s, n in sources] or None,
+        sla=sla,
+    )
+    return odps_upgrade.dump(data)
 
 
 def _select(columns: list[ColumnDraft], indent: str, prefix: str = "") -> str:

@@ -1,4 +1,5 @@
-"""`mesh upgrade`: rewrite an existing mesh's contracts into the forms the standards' own schemas accept.
+"""`mesh upgrade`: rewrite an existing mesh's contracts and product descriptors into the forms the
+standards' own schemas accept (ODCS for contracts, ODPS v1.0.0 for descriptors).
 
 Contracts written for Meshwork before it validated per ODCS version declared ``apiVersion: v3.0.2``
 but used later features. The upgrade, per contract:
@@ -10,8 +11,13 @@ but used later features. The upgrade, per contract:
   ``[../../<domain>/contracts/]<product>.odcs.yaml#/schema/<product>/properties/<column>``, and the
   target contract's schema object and property get the ``id`` such a reference names.
 
-Every change is listed; nothing is written with ``dry_run``. The YAML is rewritten by PyYAML: key
-order is kept, comments and inline (flow) style are not, which the result says per file.
+Each product descriptor becomes an ODPS v1.0.0 document (:mod:`meshwork.authoring.odps_upgrade`).
+
+Every change is listed; nothing is written with ``dry_run``. Files are written all or none: every new
+file is staged beside its original first, then each replaces its original; a failure part way puts
+back the ones already replaced. A descriptor that cannot be converted (its contract unreadable) is
+reported and nothing at all is written. The YAML is rewritten by PyYAML: key order is kept, comments
+and inline (flow) style are not, which the result says per file.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from typing import Any
 
 import yaml
 
+from meshwork.authoring import odps_upgrade
 from meshwork.core import settings
 from meshwork.core.names import IDENTIFIER
 from meshwork.model.contracts import released
+from meshwork.model.product_files import is_legacy
 
 TARGET = released()[-1]  # the ODCS version whose official schema Meshwork validates against
 
@@ -40,10 +48,12 @@ class FileChange:
 class UpgradeResult:
     files: list[FileChange] = field(default_factory=list)
     written: bool = False
+    errors: list[str] = field(default_factory=list)  # files that could not be converted: nothing written
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "written": self.written,
+            "errors": self.errors,
             "files": [
                 {"path": f.path, "changes": f.changes, "comments_dropped": f.comments_dropped} for f in self.files
             ],
@@ -99,12 +109,14 @@ def _dump(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
 
 
-def upgrade(project: Path | None = None, dry_run: bool = False) -> UpgradeResult:
-    """Upgrade every contract under ``domains/*/contracts``; write them unless ``dry_run``."""
-    root = project or settings.project_dir()
-    files = sorted(root.glob("domains/*/contracts/*.odcs.yaml"))
+def _comments(text: str) -> bool:
+    return any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())
+
+
+def _contracts(root: Path, result: UpgradeResult) -> dict[Path, str]:
+    """The new text of every contract the upgrade changes."""
     loaded: dict[Path, tuple[str, dict[str, Any]]] = {}
-    for path in files:
+    for path in sorted(root.glob("domains/*/contracts/*.odcs.yaml")):
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
         if isinstance(data, dict):
@@ -118,16 +130,72 @@ def upgrade(project: Path | None = None, dry_run: bool = False) -> UpgradeResult
         if path in loaded:
             columns = {c for d, p, c in targets if (d, p) == (domain, product)}
             _add_ids(loaded[path][1], product, columns, changes[path])
-    result = UpgradeResult()
+    new: dict[Path, str] = {}
     for path, (text, data) in loaded.items():
         change = changes[path]
-        if not change.changes:
+        if change.changes:
+            change.comments_dropped = _comments(text)
+            result.files.append(change)
+            new[path] = _dump(data)
+    return new
+
+
+def _descriptors(root: Path, result: UpgradeResult) -> dict[Path, str]:
+    """The new text of every product descriptor not yet in the ODPS form."""
+    new: dict[Path, str] = {}
+    for path in sorted(root.glob("domains/*/products/*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # not YAML: `mesh check` says so; nothing to upgrade
+        if not isinstance(data, dict) or (not is_legacy(data) and {"version", "team"} <= set(data)):
             continue
-        change.comments_dropped = any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())
-        result.files.append(change)
-        if not dry_run:
-            tmp = path.with_suffix(".yaml.upgrade")
-            tmp.write_text(_dump(data), encoding="utf-8")
+        change = FileChange(str(path.relative_to(root)))
+        owner = odps_upgrade.domain_owner(path.parent.parent / "domain.yaml")
+        try:
+            converted = odps_upgrade.to_odps(data, path, owner, change.changes)
+        except ValueError as exc:
+            result.errors.append(f"{change.path}: {exc}")
+            continue
+        if change.changes:
+            change.comments_dropped = _comments(text)
+            result.files.append(change)
+            new[path] = odps_upgrade.dump(converted)
+    return new
+
+
+def _write_all(new: dict[Path, str]) -> None:
+    """Write every file or none: stage each beside its original, then swap them in, undoing on failure."""
+    staged: dict[Path, Path] = {}
+    try:
+        for path, text in new.items():
+            staged[path] = path.with_name(path.name + ".upgrade")
+            staged[path].write_text(text, encoding="utf-8")
+    except OSError:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    originals = {path: path.read_bytes() for path in new}
+    done: list[Path] = []
+    try:
+        for path, tmp in staged.items():
             tmp.replace(path)
-    result.written = bool(result.files) and not dry_run
+            done.append(path)
+    except OSError:
+        for path in done:
+            path.write_bytes(originals[path])
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def upgrade(project: Path | None = None, dry_run: bool = False) -> UpgradeResult:
+    """Upgrade every contract and product descriptor under ``domains/``; write them unless ``dry_run``."""
+    root = project or settings.project_dir()
+    result = UpgradeResult()
+    new = {**_contracts(root, result), **_descriptors(root, result)}
+    if not dry_run and not result.errors and new:
+        _write_all(new)
+        result.written = True
     return result

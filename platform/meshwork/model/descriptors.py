@@ -1,9 +1,18 @@
 """Domain and product descriptors: the YAML a domain team writes, validated with pydantic.
 
-A product descriptor is shaped after the Bitol Open Data Product Standard (id, name, domain, status,
-description, team, input and output ports, tags) plus what a mesh platform needs to run it
-(``productKind``, ``implementation``, ``sla``). Unknown keys are errors, so a typo never passes
-silently.
+A product descriptor is an Open Data Product Standard (ODPS) v1.0.0 document (:mod:`meshwork.model.odps`
+reads it as the standard defines it). What a mesh platform needs beyond the standard sits where ODPS
+puts extensions, in ``customProperties``:
+
+- on the product: ``productKind``, ``implementation``, ``sla``, ``sources``, ``retention``,
+  ``retentionColumn``;
+- on an output port: ``visibility``, ``grants``, ``deprecatedAfter``, ``removedAfter``, ``columns``.
+
+Ports are named by ODPS ``name``, ``version`` (``v<major>``) and ``contractId`` (the ODCS contract's
+``id``, ``<domain>.<product>``): an input port repeats the three of the output port it reads. The
+product's ``team`` (its owner; the domain's owner when absent) and ``support`` channels are ODPS's
+own. Unknown keys, and custom properties Meshwork does not know, are errors, so a typo never passes
+silently. :func:`load_product` reads a file and names the file, field, product and reason of each problem.
 """
 
 from __future__ import annotations
@@ -23,9 +32,12 @@ from sqlglot import exp
 from meshwork.core import yamlsafe
 from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER, TEAM, parse_major, pydantic_pattern
+from meshwork.model import odps
 
 Identifier = Annotated[str, Field(pattern=pydantic_pattern(IDENTIFIER))]
 TeamName = Annotated[str, Field(pattern=pydantic_pattern(TEAM))]
+ProductKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")]
+ContractId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
 M = TypeVar("M", bound=BaseModel)
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)\Z")  # \Z: $ would let a final newline through
 
@@ -113,10 +125,18 @@ class Implementation(Strict):
 
 
 class InputPort(Strict):
-    """A dependency on another product's output port, pinned to a major version."""
+    """A dependency on another product's output port, pinned to a major version: the ``name``,
+    ``version`` and ``contractId`` of the port it reads (``orders``, ``v1``, ``sales.orders``)."""
 
-    product: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")]
-    version: str = "v1"
+    name: Identifier
+    version: str
+    contract_id: ContractId = Field(alias="contractId")
+
+    @classmethod
+    def of(cls, product: str, version: str) -> InputPort:
+        """The input port reading ``product`` (``domain/name``) at ``version`` (``v<major>``)."""
+        domain, name = product.split("/")
+        return cls.model_validate({"name": name, "version": version, "contractId": f"{domain}.{name}"})
 
     @field_validator("version")
     @classmethod
@@ -124,13 +144,22 @@ class InputPort(Strict):
         parse_major(v)
         return v
 
-    @property
-    def domain(self) -> str:
-        return self.product.split("/")[0]
+    @model_validator(mode="after")
+    def _names_its_port(self) -> InputPort:
+        if (port := self.contract_id.split(".")[1]) != self.name:
+            raise ValueError(
+                f"name '{self.name}' is not the port of contract '{self.contract_id}': an input port repeats the "
+                f"name, version and contractId of the output port it reads (here name: {port})"
+            )
+        return self
 
     @property
-    def name(self) -> str:
-        return self.product.split("/")[1]
+    def product(self) -> str:
+        return self.contract_id.replace(".", "/", 1)
+
+    @property
+    def domain(self) -> str:
+        return self.contract_id.split(".")[0]
 
     @property
     def major(self) -> int:
@@ -156,9 +185,16 @@ class Grant(Strict):
 
 
 class OutputPort(Strict):
+    """One major version of the product's output port: ODPS ``name`` (the product's), ``version``
+    (``v<major>``, the major of its contract) and ``contractId``, plus Meshwork's custom properties."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    contract: str = Field(min_length=1, description="path of the ODCS contract, relative to the descriptor")
+    name: Identifier
+    version: str
+    contract_id: ContractId = Field(alias="contractId", description="the id of the port's ODCS contract")
+    description: str | None = None
+    type: str | None = None
     visibility: Visibility = Visibility.PUBLIC
     deprecated_after: date | None = Field(default=None, alias="deprecatedAfter")
     removed_after: date | None = Field(default=None, alias="removedAfter")
@@ -166,6 +202,16 @@ class OutputPort(Strict):
     # product's current table (column -> SQL expression), e.g. {email: email_address}.
     columns: dict[Identifier, str] = Field(default_factory=dict)
     grants: list[Grant] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _major(cls, v: str) -> str:
+        parse_major(v)
+        return v
+
+    @property
+    def major(self) -> int:
+        return parse_major(self.version)
 
     @field_validator("columns")
     @classmethod
@@ -211,6 +257,12 @@ class Sla(Strict):
         return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
 
 
+class Team(odps.Team):
+    """ODPS ``team``; Meshwork reads its ``name`` as the owning team."""
+
+    name: TeamName  # type: ignore[assignment]
+
+
 class ProductDescriptor(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -218,16 +270,19 @@ class ProductDescriptor(Strict):
     kind: Literal["DataProduct"]
     id: str
     name: Identifier
+    version: str = Field(min_length=1, description="the product's own release, e.g. 1.0.0")
     domain: Identifier
     status: Literal["draft", "active", "deprecated", "retired"] = "active"
-    product_kind: ProductKind = Field(alias="productKind")
     description: Description
-    owner: Owner | None = Field(default=None, description="defaults to the domain's owner")
-    implementation: Implementation
+    team: Team | None = Field(default=None, description="the owning team; defaults to the domain's owner")
+    support: list[odps.Support] = Field(default_factory=list)
+    tags: list[Identifier] = Field(default_factory=list)
     input_ports: list[InputPort] = Field(default_factory=list, alias="inputPorts")
     output_ports: list[OutputPort] = Field(min_length=1, alias="outputPorts")
+    # customProperties
+    product_kind: ProductKind = Field(alias="productKind")
+    implementation: Implementation
     sla: Sla
-    tags: list[Identifier] = Field(default_factory=list)
     retention: str | None = Field(default=None, description="how long data is kept, e.g. 730d")
     retention_column: Identifier | None = Field(
         default=None,
@@ -248,15 +303,37 @@ class ProductDescriptor(Strict):
         if self.id != f"{self.domain}.{self.name}":
             raise ValueError(f"id must be '{self.domain}.{self.name}' (domain.name), not '{self.id}'")
         if self.product_kind == ProductKind.SOURCE_ALIGNED and not self.sla.schedule:
-            raise ValueError("a source-aligned product needs sla.schedule (a cron) to ingest on")
+            raise ValueError("a source-aligned product needs the custom property sla.schedule (a cron) to ingest on")
         if self.retention_column and not self.retention:
-            raise ValueError("retentionColumn needs a retention period (e.g. retention: 730d)")
+            raise ValueError("retentionColumn needs a retention period (the custom property retention, e.g. 730d)")
+        for i, out in enumerate(self.output_ports):
+            if out.name != self.name or out.contract_id != self.id:
+                raise ValueError(
+                    f"outputPorts.{i}: an output port is named after its product and its contractId is the "
+                    f"product's id (name: {self.name}, contractId: {self.id}), not {out.name} / {out.contract_id}"
+                )
         seen = set()
         for port in self.input_ports:
             if port.ref in seen:
                 raise ValueError(f"input port {port.ref} is declared twice")
             seen.add(port.ref)
         return self
+
+    @property
+    def owner(self) -> Owner | None:
+        """The team, with the address of its first e-mail support channel (``mailto:``)."""
+        if self.team is None:
+            return None
+        email = next((s.url.removeprefix("mailto:") for s in self.support if s.url.startswith("mailto:")), None)
+        return Owner(team=self.team.name, email=email)
+
+    def owner_or(self, domain_owner: Owner) -> Owner:
+        """The product's owner: its team, or the domain's owner (whose address it keeps when the team is
+        the domain's own and the descriptor names no e-mail channel)."""
+        own = self.owner
+        if own is None or (own.team == domain_owner.team and own.email is None):
+            return domain_owner
+        return own
 
 
 def check_expression(expression: str, where: str) -> None:

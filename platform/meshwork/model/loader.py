@@ -20,8 +20,9 @@ from meshwork.core import settings, yamlsafe
 from meshwork.core.errors import MeshDefinitionError, Problem
 from meshwork.model import grants
 from meshwork.model.contracts import load_contract
-from meshwork.model.descriptors import DomainDescriptor, ProductDescriptor, Visibility, load_model
+from meshwork.model.descriptors import DomainDescriptor, Visibility, load_model
 from meshwork.model.mesh import DOMAIN_MODULE_PREFIX, DOMAIN_MODULE_SUFFIX, Domain, Mesh, Port, Product
+from meshwork.model.product_files import contract_files, load_product
 from meshwork.model.rules import compile_rules
 
 
@@ -78,8 +79,9 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
         ]
     products: list[Product] = []
     by_name: dict[str, Path] = {}
+    contracts, unreadable = contract_files(path / "contracts")  # output ports name theirs by contractId
     for file in sorted((path / "products").glob("*.yaml")):
-        desc, errs = load_model(ProductDescriptor, file, product=f"{name}/{file.stem}")
+        desc, errs = load_product(file, product=f"{name}/{file.stem}")
         # A file that is not even YAML still names its product: its consumers are told which input broke.
         problems += [e if e.product else dataclasses.replace(e, product=f"{name}/{file.stem}") for e in errs]
         if desc is None:
@@ -108,7 +110,19 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
         by_name[desc.name] = file
         ports, port_problems = [], []
         for i, spec in enumerate(desc.output_ports):
-            contract, errs = load_contract((file.parent / spec.contract).resolve(), key)
+            found = contracts.get((spec.contract_id, spec.major), [])
+            if len(found) != 1:
+                where = f"{path / 'contracts'}/*.odcs.yaml"
+                which = "no contract" if not found else f"{len(found)} contracts ({', '.join(p.name for p in found)})"
+                verb = "has" if not found else "have"
+                why = f"{which} in {where} {verb} id '{spec.contract_id}' and a version {spec.major}.x.y"
+                errs = [
+                    Problem(why, file=file, field=f"outputPorts.{i}.contractId"),
+                    *(unreadable if not found else []),
+                ]
+                port_problems += [dataclasses.replace(e, product=key) for e in errs]
+                continue
+            contract, errs = load_contract(found[0].resolve(), key)
             if contract is not None:
                 errs = errs + compile_rules(contract, key)[1]
             port_problems += [
@@ -124,7 +138,7 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
         problems += port_problems
         if not port_problems:
             products.append(
-                Product(descriptor=desc, path=file, owner=desc.owner or descriptor.owner, ports=tuple(ports))
+                Product(descriptor=desc, path=file, owner=desc.owner_or(descriptor.owner), ports=tuple(ports))
             )
     return Domain(
         name=name, path=path, descriptor=descriptor, products=tuple(products), location_name=location
