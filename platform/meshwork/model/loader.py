@@ -239,7 +239,7 @@ def _check_retention(mesh: Mesh) -> Iterable[Problem]:
                 yield Problem(
                     f"retentionColumn '{column}' {why}; it must be a DATE or TIMESTAMP column of {port.ref}",
                     file=product.path,
-                    field="retentionColumn",
+                    field="customProperties[retentionColumn]",
                     product=product.key,
                 )
 
