@@ -10,6 +10,8 @@
                     per process) over-commits as soon as two runs overlap.
 ``MESH_DBT_IN_PROCESS`` ``1`` (default): dbt runs inside the step's process through dbt's Python API;
                     ``0``: as a ``dbt`` subprocess through dagster-dbt's CLI resource (the way back).
+``MESH_WARM_WORKER`` ``1`` (default): ``mesh build`` forks each run from one warm process that imported
+                    Dagster and dbt once (``meshwork.runtime.warm_worker``); ``0``: a fresh process per run.
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
 ``MESH_ROW_DROP_LIMIT`` the share of the previous snapshot's rows a port may lose in one publish before its
                     gate fails (default 0.5; a contract may allow more with ``maxRowDrop``).
@@ -187,6 +189,10 @@ def sql_rule_timeout() -> float:
 
 def dbt_in_process() -> bool:
     return os.environ.get("MESH_DBT_IN_PROCESS", "1") != "0"
+
+
+def warm_worker() -> bool:
+    return os.environ.get("MESH_WARM_WORKER", "1") != "0"
 
 
 def port_retention() -> int:
