@@ -94,7 +94,7 @@ def _violation(rule: Rule, col_type: str) -> tuple[str, list[Any]] | None:
     if rule.kind == "pattern":
         return f"NOT regexp_full_match({c}, ?)", [p["pattern"]]
     if rule.kind == "no_pii":
-        return f"regexp_matches({c}, ?)", [p["pattern"]]
+        return f"regexp_matches(CAST({c} AS VARCHAR), ?)", [p["pattern"]]  # text, or a list of text
     if rule.kind == "allowed_values":
         return f"NOT list_contains(CAST(? AS {col_type}[]), {c})", [p["values"]]
     return None
