@@ -27,7 +27,7 @@ def ungranted(project: Path) -> Path:
     path = project / PROFILES
     path.write_text(
         path.read_text().replace(
-            "      - consumer: marketing/customer_360\n", "      - consumer: marketing/customer_segments\n"
+            "          - consumer: marketing/customer_360\n", "          - consumer: marketing/customer_segments\n"
         )
     )
     return project

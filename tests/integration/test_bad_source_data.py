@@ -224,7 +224,7 @@ DEFINITION_CASES: dict[str, tuple[str, str, str, str]] = {
         "domains/sales/contracts/orders.odcs.yaml",
         "apiVersion: v3.1.0\n",
         "apiVersion: v3.1.0\n" + alias_bomb(),
-        "orders.odcs.yaml: field 'outputPorts.0.contract': product 'sales/orders': more than 1,000,000 values "
+        "orders.odcs.yaml: field 'outputPorts.0.contractId': product 'sales/orders': more than 1,000,000 values "
         "once its aliases are expanded (a limit against alias bombs)",
     ),
     "newline in a column name": (

@@ -200,7 +200,9 @@ def test_a_removal_date_fails_only_the_pinned_consumers_and_they_are_warned_befo
     The real clock is moved (time-machine), as a code location, a sensor or `mesh check` would see it."""
     introduce_v2(project)
     descriptor = project / "domains/customers/products/customer_profiles.yaml"
-    descriptor.write_text(descriptor.read_text().replace("removedAfter: 2099-01-01", "removedAfter: 2027-06-01"))
+    descriptor.write_text(
+        descriptor.read_text().replace("removedAfter, value: 2099-01-01", "removedAfter, value: 2027-06-01")
+    )
     consumers = {"sales/orders", "support/tickets", "marketing/customer_360"}
 
     with time_machine.travel(datetime(2027, 4, 1, 12), tick=False):  # more than 30 days before: quiet

@@ -20,6 +20,10 @@ pytestmark = pytest.mark.slow
 V1 = "domains/customers/contracts/customer_profiles.odcs.yaml"
 V2 = "domains/customers/contracts/customer_profiles.v2.odcs.yaml"
 DESCRIPTOR = "domains/customers/products/customer_profiles.yaml"
+# An output port of customers/customer_profiles in its descriptor (ODPS), up to its custom properties.
+PORT = (
+    "  - name: customer_profiles\n    version: {}\n    contractId: customers.customer_profiles\n    customProperties:\n"
+)
 
 
 def env_for(project: Path, home: Path) -> dict[str, str]:
@@ -40,14 +44,14 @@ def introduce_v2(project: Path) -> None:
     descriptor = project / DESCRIPTOR
     descriptor.write_text(
         descriptor.read_text().replace(
-            "outputPorts:\n  - contract: ../contracts/customer_profiles.odcs.yaml\n",
+            f"outputPorts:\n{PORT.format('v1')}",
             "outputPorts:\n"
-            "  - contract: ../contracts/customer_profiles.v2.odcs.yaml\n"
-            "    visibility: restricted\n"  # it holds PII (policy pii-not-public); no consumer yet
-            "  - contract: ../contracts/customer_profiles.odcs.yaml\n"
-            "    columns: {email: email_address}\n"
-            "    deprecatedAfter: 2026-01-01\n"
-            "    removedAfter: 2099-01-01\n",  # v1 keeps its visibility and grants, which follow
+            f"{PORT.format('v2')}"
+            "      - {property: visibility, value: restricted}\n"  # it holds PII (policy pii-not-public)
+            f"{PORT.format('v1')}"
+            "      - {property: columns, value: {email: email_address}}\n"
+            "      - {property: deprecatedAfter, value: 2026-01-01}\n"
+            "      - {property: removedAfter, value: 2099-01-01}\n",  # v1 keeps its visibility and grants
         )
     )
     code = project / "domains/customers/products/customer_profiles.py"

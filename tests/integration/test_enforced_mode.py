@@ -74,8 +74,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
     descriptor = project / "domains/customers/products/customer_profiles.yaml"
     text = descriptor.read_text()
     grant = (
-        "      - consumer: sales/orders\n"
-        "        purpose: Check that every order belongs to a known customer (contract foreign key).\n"
+        "          - consumer: sales/orders\n"
+        "            purpose: Check that every order belongs to a known customer (contract foreign key).\n"
     )
     assert grant in text
     descriptor.write_text(text.replace(grant, ""))

@@ -26,10 +26,11 @@ def check(project: Path, home: Path) -> tuple[int, dict]:
 
 
 VIOLATIONS = {
-    "ownership": (
-        "domains/support/domain.yaml",
-        "owner: {team: support-ops, email: support-ops@example.com}",
-        "owner: {team: support-ops}",
+    "ownership": (  # a team of its own, with no e-mail support channel
+        "domains/support/products/tickets.yaml",
+        "team: {name: support-ops}\nsupport:\n"
+        "  - {channel: support-ops, url: 'mailto:support-ops@example.com', tool: email}\n",
+        "team: {name: support-desk}\n",
         "support/tickets",
     ),
     "documentation": (
@@ -46,13 +47,13 @@ VIOLATIONS = {
     ),
     "pii-not-public": (
         "domains/customers/products/customer_profiles.yaml",
-        "visibility: restricted",
-        "visibility: public",
+        "{property: visibility, value: restricted}",
+        "{property: visibility, value: public}",
         "customers/customer_profiles",
     ),
     "pii-retention": (
         "domains/customers/products/customer_profiles.yaml",
-        "retention: 1095d\n",
+        "  - {property: retention, value: 1095d}\n",
         "",
         "customers/customer_profiles",
     ),

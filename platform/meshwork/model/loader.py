@@ -118,7 +118,11 @@ def _load_domain(domains_dir: Path, name: str, location: str, workspace: Path) -
                 why = f"{which} in {where} {verb} id '{spec.contract_id}' and a version {spec.major}.x.y"
                 errs = [
                     Problem(why, file=file, field=f"outputPorts.{i}.contractId"),
-                    *(unreadable if not found else []),
+                    *(
+                        dataclasses.replace(u, field=u.field or f"outputPorts.{i}.contractId")
+                        for u in unreadable
+                        if not found
+                    ),
                 ]
                 port_problems += [dataclasses.replace(e, product=key) for e in errs]
                 continue

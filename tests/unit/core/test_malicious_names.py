@@ -80,19 +80,20 @@ def test_a_hostile_name_is_refused_naming_file_and_field(project: Path, mesh_hom
 def test_a_hostile_input_port_version_is_refused(project: Path, version: str):
     path = project / "domains/support/products/tickets.yaml"
     text = path.read_text().replace(
-        "{product: customers/customer_profiles, version: v1}",
-        f"{{product: customers/customer_profiles, version: {yaml_str(version)}}}",
+        "{name: customer_profiles, version: v1, contractId: customers.customer_profiles}",
+        f"{{name: customer_profiles, version: {yaml_str(version)}, contractId: customers.customer_profiles}}",
     )
     path.write_text(text)
     problems = problems_of(project)
     assert any("tickets.yaml" in p and "inputPorts.0.version" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("ref", ["customers/../sales/orders", "customers/customer_profiles; --", "customers"])
+@pytest.mark.parametrize("ref", ["customers/../sales/orders", "customers.customer_profiles; --", "customers"])
 def test_a_hostile_input_product_reference_is_refused(project: Path, ref: str):
     path = project / "domains/support/products/tickets.yaml"
     text = path.read_text().replace(
-        "{product: customers/customer_profiles, version: v1}", f"{{product: {yaml_str(ref)}, version: v1}}"
+        "{name: customer_profiles, version: v1, contractId: customers.customer_profiles}",
+        f"{{name: customer_profiles, version: v1, contractId: {yaml_str(ref)}}}",
     )
     path.write_text(text)
     problems = problems_of(project)

@@ -48,7 +48,12 @@ PLACES = {
         'version: "1.0.0\\n"\n',
         "is not a semantic version",
     ),
-    "freshness": ("domains/sales/products/orders.yaml", "freshness: 26h\n", 'freshness: "26h\\n"\n', "sla.freshness"),
+    "freshness": (
+        "domains/sales/products/orders.yaml",
+        "{freshness: 26h,",
+        '{freshness: "26h\\n",',
+        "customProperties[sla].freshness",
+    ),
 }
 
 

@@ -32,7 +32,7 @@ def test_a_consumer_without_a_grant_on_a_restricted_port_fails_to_load(project: 
     path = project / PROFILES
     path.write_text(
         path.read_text().replace(
-            "      - consumer: marketing/customer_360\n", "      - consumer: marketing/customer_segments\n"
+            "          - consumer: marketing/customer_360\n", "          - consumer: marketing/customer_segments\n"
         )
     )
     with pytest.raises(MeshDefinitionError) as exc:
@@ -94,7 +94,7 @@ def test_the_reader_refuses_a_grant_revoked_after_load_and_records_the_attempt(p
     path = project / PROFILES
     path.write_text(
         path.read_text().replace(
-            "      - consumer: marketing/customer_360\n", "      - consumer: marketing/customer_segments\n"
+            "          - consumer: marketing/customer_360\n", "          - consumer: marketing/customer_segments\n"
         )
     )
     ungranted = load_mesh(project, check_grants=False)

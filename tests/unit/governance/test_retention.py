@@ -66,11 +66,13 @@ def test_a_retention_column_must_be_a_date_or_timestamp_of_the_contract(project:
     from meshwork.core.errors import MeshDefinitionError
 
     descriptor = project / "domains/support/products/tickets.yaml"
-    descriptor.write_text(descriptor.read_text().replace("retentionColumn: opened_at", "retentionColumn: channel"))
+    text = descriptor.read_text()
+    descriptor.write_text(text.replace("retentionColumn, value: opened_at", "retentionColumn, value: channel"))
     with pytest.raises(
         MeshDefinitionError, match="retentionColumn 'channel' is VARCHAR; it must be a DATE or TIMESTAMP"
     ):
         load_mesh(project)
-    descriptor.write_text(descriptor.read_text().replace("retentionColumn: channel", "retentionColumn: opend_at"))
+    text = descriptor.read_text()
+    descriptor.write_text(text.replace("retentionColumn, value: channel", "retentionColumn, value: opend_at"))
     with pytest.raises(MeshDefinitionError, match="retentionColumn 'opend_at' is not in the contract"):
         load_mesh(project)

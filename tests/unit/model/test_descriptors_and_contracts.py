@@ -33,9 +33,11 @@ def test_a_descriptor_that_is_not_yaml_is_reported_with_its_file(project: Path):
 
 def test_a_descriptor_missing_a_required_field_names_the_field(project: Path):
     path = project / "domains/sales/products/orders.yaml"
-    path.write_text(path.read_text().replace("productKind: source-aligned\n", ""))
+    path.write_text(path.read_text().replace("  - {property: productKind, value: source-aligned}\n", ""))
     problems = problems_of(project)
-    assert any("orders.yaml" in p and "productKind" in p and "Field required" in p for p in problems), problems
+    assert any(
+        "orders.yaml" in p and "field 'customProperties[productKind]'" in p and "Field required" in p for p in problems
+    ), problems
 
 
 def test_an_unknown_descriptor_key_is_an_error_not_silently_ignored(project: Path):
@@ -83,4 +85,8 @@ def test_a_contract_whose_version_is_not_semver_is_rejected(project: Path):
 
 def test_a_missing_contract_file_is_reported_against_the_descriptor_port(project: Path):
     (project / "domains/support/contracts/tickets.odcs.yaml").unlink()
-    assert any("tickets.odcs.yaml" in p and "file not found" in p for p in problems_of(project))
+    assert any(
+        "tickets.yaml: field 'outputPorts.0.contractId': product 'support/tickets': no contract in " in p
+        and "has id 'support.tickets' and a version 1.x.y" in p
+        for p in problems_of(project)
+    ), problems_of(project)

@@ -23,7 +23,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_an_input_port_naming_an_unknown_product_fails(project: Path):
-    edit(project / "domains/finance/products/daily_revenue.yaml", "sales/orders,", "sales/ordres,")
+    edit(
+        project / "domains/finance/products/daily_revenue.yaml",
+        "{name: orders, version: v1, contractId: sales.orders}",
+        "{name: ordres, version: v1, contractId: sales.ordres}",
+    )
     problems = problems_of(project)
     assert any(
         "daily_revenue.yaml" in p and "inputPorts.0" in p and "unknown product 'sales/ordres'" in p for p in problems
@@ -33,8 +37,8 @@ def test_an_input_port_naming_an_unknown_product_fails(project: Path):
 def test_an_input_port_naming_an_unknown_major_version_fails(project: Path):
     edit(
         project / "domains/finance/products/daily_revenue.yaml",
-        "{product: sales/orders, version: v1}",
-        "{product: sales/orders, version: v3}",
+        "{name: orders, version: v1, contractId: sales.orders}",
+        "{name: orders, version: v3, contractId: sales.orders}",
     )
     assert any("has no output port v3" in p and "finance/daily_revenue" in p for p in problems_of(project))
 
@@ -49,8 +53,9 @@ def test_a_dependency_cycle_across_domains_fails_and_shows_the_cycle(project: Pa
     # sales starts reading finance, which reads sales.
     edit(
         project / "domains/sales/products/orders.yaml",
-        "  - {product: customers/customer_profiles, version: v1}",
-        "  - {product: customers/customer_profiles, version: v1}\n  - {product: finance/daily_revenue, version: v1}",
+        "  - {name: customer_profiles, version: v1, contractId: customers.customer_profiles}",
+        "  - {name: customer_profiles, version: v1, contractId: customers.customer_profiles}\n"
+        "  - {name: daily_revenue, version: v1, contractId: finance.daily_revenue}",
     )
     problems = problems_of(project)
     assert any("dependency cycle across domains" in p and "finance" in p and "sales" in p for p in problems), problems
@@ -75,7 +80,11 @@ def test_a_domain_folder_missing_from_the_workspace_fails(project: Path):
 
 
 def test_a_private_port_cannot_be_an_input_of_another_domain(project: Path):
-    edit(project / "domains/sales/products/orders.yaml", "visibility: public", "visibility: private")
+    edit(
+        project / "domains/sales/products/orders.yaml",
+        "{property: visibility, value: public}",
+        "{property: visibility, value: private}",
+    )
     assert any("private to domain 'sales'" in p for p in problems_of(project))
 
 
