@@ -103,7 +103,7 @@ def test_a_descriptor_in_the_older_form_is_refused_with_a_pointer_to_mesh_upgrad
     data = _orders(project)
     _legacy_key(data)
     _, problems = read_descriptor(data, project / ORDERS, "sales/orders")
-    assert any("productKind" == p.field and "`mesh upgrade` rewrites it" in p.reason for p in problems), problems
+    assert any(p.field == "productKind" and "`mesh upgrade` rewrites it" in p.reason for p in problems), problems
 
 
 def edit(project: Path, old: str, new: str) -> None:
