@@ -1,11 +1,12 @@
 """``mesh onboard dbt``: bring a standalone dbt-core project into the mesh as a new domain.
 
-The project is built once in a scratch DuckDB (seeds and models, no tests) to learn the real column
-types of its models; models whose build fails fall back to the ``data_type`` their YAML declares.
-Its models, seeds, macros and singular tests are copied under the domain's folders of the mesh's
-dbt project, renamed where a name is already taken (dbt names are global), with every ``ref`` and
-``source`` rewritten to match. The public models become products with a contract drafted from
-their columns; classification is left for the owner, so ``mesh check`` lists every column to
+The project is built once in a scratch DuckDB (``dbt seed``, then ``dbt run``; no tests) to learn the
+real column types of its models; models whose build fails fall back to the ``data_type`` their YAML
+declares. Its models, seeds, macros and singular tests are copied under the domain's folders of the
+mesh's dbt project, renamed where a name is already taken (dbt names are global), with every
+reference rewritten to match (:mod:`onboard_names`); its dbt packages go to ``dbt_project/vendor/``.
+Its sources read landed files, Parquet or CSV (``landing``). The public models become products with a
+contract drafted from their columns; classification is left for the owner, so ``mesh check`` lists every column to
 classify. Everything is staged and validated like ``mesh new`` before anything is written.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from meshwork.authoring import classify_draft, external_dbt, registration
+from meshwork.authoring import classify_draft, dbt_packages, external_dbt, onboard_names
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
@@ -27,20 +28,25 @@ from meshwork.core.names import IDENTIFIER
 from meshwork.model.descriptors import Owner, ProductKind
 from meshwork.storage import dbt_project
 
-_REF = re.compile(r"""\bref\(\s*(?:(['"])[^'"]+\1\s*,\s*)?(['"])(?P<name>[^'"]+)\2\s*\)""")
-_SOURCE = re.compile(r"""\bsource\(\s*(['"])(?P<source>[^'"]+)\1\s*,\s*(['"])(?P<table>[^'"]+)\3\s*\)""")
+_LANDING = {
+    "parquet": "read_parquet('{{{{ var('mesh_sources', 'MESH_SOURCES') }}}}/{source}/{{name}}/*.parquet')",
+    "csv": "read_csv('{{{{ var('mesh_sources', 'MESH_SOURCES') }}}}/{source}/{{name}}/*.csv', header = true)",
+}
+# dbt calls these by name for every model of the project: copied into the mesh they would change every domain.
+_GLOBAL_MACROS = re.compile(r"\{%-?\s*macro\s+(generate_(schema|alias|database)_name)\b")
 _COPIED = "# Copied from the dbt project '{project}' by `mesh onboard dbt` (its comments were not carried over).\n"
 
 
-def _taken(project: Path) -> tuple[set[str], set[str]]:
-    """dbt node names (models, seeds) and source names already used in the mesh's dbt project."""
+def _taken(project: Path) -> tuple[set[str], set[str], set[str]]:
+    """dbt node names (models, seeds), source names and docs blocks already used in the mesh's dbt project."""
     dbt = project / "dbt_project"
     nodes = {p.stem for p in (dbt / "models").rglob("*.sql")} | {p.stem for p in (dbt / "seeds").rglob("*.csv")}
     sources = set()
     for file in (dbt / "models").rglob("*.yml"):
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         sources |= {str(s.get("name")) for s in data.get("sources") or [] if isinstance(s, dict)}
-    return nodes, sources
+    docs = {n for f in dbt.rglob("*.md") for n in onboard_names.docs_blocks(f.read_text(encoding="utf-8"))}
+    return nodes, sources, docs
 
 
 def _unique_names(names: list[str], taken: set[str], domain: str, what: str) -> dict[str, str]:
@@ -54,15 +60,7 @@ def _unique_names(names: list[str], taken: set[str], domain: str, what: str) -> 
 
 
 def rewrite_sql(text: str, models: dict[str, str], sources: dict[str, str]) -> str:
-    def ref(m: re.Match) -> str:
-        name = m["name"]
-        return f"ref('{models[name]}')" if name in models and (models[name] != name or m.group(1)) else m.group(0)
-
-    def source(m: re.Match) -> str:
-        new = sources.get(m["source"], m["source"])
-        return f"source('{new}', '{m['table']}')" if new != m["source"] else m.group(0)
-
-    return _SOURCE.sub(source, _REF.sub(ref, text))
+    return onboard_names.Renames(models, sources).text(text)
 
 
 @dataclass
@@ -114,10 +112,15 @@ def onboard_dbt(
     team: str,
     public: list[str] | None = None,
     email: str | None = None,
+    packages: Path | None = None,
+    landing: str = "parquet",
 ) -> Result:
+    """``packages``: a folder of vendored dbt packages; ``landing``: the format its sources land in."""
     check_new_domain(project, domain, team, email)
+    if landing not in _LANDING:
+        raise ScaffoldError(f"landing format '{landing}' is not one of {', '.join(_LANDING)}")
     path = path.resolve()
-    ext = external_dbt.read_project(path)
+    ext = external_dbt.read_project(path, packages.resolve() if packages else None)
     mesh = current_mesh(project)
     manifest, actual, samples = external_dbt.introspect(ext)
     models = {n["name"]: (uid, n) for uid, n in external_dbt.nodes(manifest, ext, "model").items()}
@@ -128,10 +131,19 @@ def onboard_dbt(
     unknown = sorted(set(wanted) - set(models))
     if unknown:
         raise ScaffoldError(f"no model named {', '.join(unknown)} in {path} (models: {', '.join(sorted(models))})")
-    taken_nodes, taken_sources = _taken(project)
+    taken_nodes, taken_sources, taken_docs = _taken(project)
     rename = _unique_names([*models, *seeds], taken_nodes, domain, "model or seed")
     source_names = sorted({s["source_name"] for s in manifest["sources"].values() if s["package_name"] == ext.name})
     rename_sources = _unique_names(source_names, taken_sources, domain, "source")
+    docs = sorted({d["name"] for d in (manifest.get("docs") or {}).values() if d.get("package_name") == ext.name})
+    renames = onboard_names.Renames(rename, rename_sources, _unique_names(docs, taken_docs, domain, "docs block"))
+    landed = external_dbt.seeds_of_sources(manifest, ext)
+    disabled = {
+        n["original_file_path"]: n["name"]
+        for ns in (manifest.get("disabled") or {}).values()
+        for n in ns
+        if n.get("resource_type") == "seed" and n.get("package_name") == ext.name
+    }
 
     products = []
     for model in wanted:
@@ -144,7 +156,9 @@ def onboard_dbt(
     cs = Changeset(project)
     description = f"Onboarded from the dbt project '{ext.name}'. TODO: say which business area it covers."
     domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds), models=True)
-    by_file = _copy_project(cs, ext, manifest, domain, rename, rename_sources, {p.uid: p for p in products})
+    skipped = _copy_project(cs, ext, manifest, domain, renames, {p.uid: p for p in products}, set(disabled), landing)
+    by_file = skipped.pop("described")
+    vendored = dbt_packages.vendor(cs, ext.packages)
     for p in products:
         owner = Owner(team=team, email=email or f"{team}@example.com")  # the descriptor's team and support
         _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file, owner)
@@ -152,7 +166,7 @@ def onboard_dbt(
     if products:  # a draft for the owner to decide from; nothing is written into the contracts
         by_uid = {p.uid: samples.get(manifest["nodes"][p.uid]["name"], {}) for p in products}
         cs.create(review, _classification_review(domain, products, by_uid))
-    cs.validate(registration.check_project([domain]))
+    cs.validate(onboard_names.still_whole([*mesh.domains, domain], domain))
     cs.apply()
 
     result = Result(
@@ -166,8 +180,23 @@ def onboard_dbt(
         for kind, old, new in [
             *(("node", o, n) for o, n in rename.items() if o != n),
             *(("source", o, n) for o, n in rename_sources.items() if o != n),
+            *(("docs block", o, n) for o, n in renames.docs.items() if o != n),
         ]
     ]
+    result.notes += [f"dbt package {p} vendored under dbt_project/vendor/" for p in vendored]
+    result.notes += [
+        f"macro file {m} was not copied: it overrides dbt's {name}, which in the mesh would apply to every domain"
+        for m, name in skipped.get("macros", {}).items()
+    ]
+    for seed_file, seed in disabled.items():
+        source = landed.get(seed_file)
+        where = (
+            f"; it holds the data of source {rename_sources.get(source[0], source[0])}.{source[1]}: land it as "
+            f"$MESH_HOME/sources/{rename_sources.get(source[0], source[0])}/{source[1]}/{seed}.{landing}"
+            if source
+            else ""
+        )
+        result.notes.append(f"seed '{seed}' ({seed_file}) is disabled in the project and was not copied{where}")
     if not products:
         result.notes.append("no model was marked public (--public m1,m2 or access: public): no products yet")
     result.notes.append("project-level model configs of its dbt_project.yml were not carried over")
@@ -181,7 +210,7 @@ def onboard_dbt(
             result.next_steps.append(f"describe {domain}/{p.name}'s columns {', '.join(undocumented)}")
     if source_names:
         result.next_steps.append(
-            f"land each source's export as Parquet under $MESH_HOME/sources/<source>/<table>/ "
+            f"land each source's export as {landing} files (*.{landing}) under $MESH_HOME/sources/<source>/<table>/ "
             f"(sources: {', '.join(rename_sources.values())})"
         )
     result.next_steps += [f"edit domains/{domain}/domain.yaml (description, owner email)", "mesh check"]
@@ -210,12 +239,15 @@ def _copy_project(
     ext: external_dbt.External,
     manifest: dict,
     domain: str,
-    rename: dict[str, str],
-    rename_sources: dict[str, str],
+    renames: onboard_names.Renames,
     products: dict[str, _Product],
-) -> dict[str, str]:
-    """Copy models, seeds, macros and tests; return which mesh file describes each product model."""
+    disabled: set[str],
+    landing: str,
+) -> dict[str, dict[str, str]]:
+    """Copy models, seeds, macros and tests. Returns which mesh file describes each product model
+    (``described``) and the macro files left out (``macros``: file -> the dbt macro it overrides)."""
     described: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     patches: dict[str, list[str]] = {}
     for uid, n in manifest["nodes"].items():
         if n.get("patch_path") and uid in products:
@@ -228,52 +260,47 @@ def _copy_project(
     ]
     for src_dir, dest_dir in folders:
         for file in sorted((ext.root / src_dir).rglob("*")):
+            original = file.relative_to(ext.root).as_posix()
             if not file.is_file() or any(part.startswith(".") for part in file.relative_to(ext.root).parts):
                 continue
+            if original in disabled:
+                continue  # a disabled seed (often raw data behind a variable): said in the notes
             rel = file.relative_to(ext.root / src_dir)
-            if file.suffix in (".sql", ".csv") and rel.stem in rename:
-                rel = rel.with_name(rename[rel.stem] + file.suffix)
+            if file.suffix in (".sql", ".csv") and rel.stem in renames.nodes:
+                rel = rel.with_name(renames.nodes[rel.stem] + file.suffix)
             dest = f"{dest_dir}/{rel.as_posix()}"
             text = file.read_text(encoding="utf-8")
-            if file.suffix == ".sql":
-                text = rewrite_sql(text, rename, rename_sources)
+            if file.suffix in (".sql", ".md"):
+                if src_dir in ext.macro_paths and (m := _GLOBAL_MACROS.search(text)):
+                    skipped[original] = m.group(1)
+                    continue
+                text = renames.text(text)
             elif file.suffix in (".yml", ".yaml"):
-                original = file.relative_to(ext.root).as_posix()
-                text = _rewrite_yml(text, ext, rename, rename_sources, products)
+                text = _rewrite_yml(text, ext, renames, products, landing)
                 described.update(dict.fromkeys(patches.get(original, []), dest))
             cs.create(dest, text)
-    return described
+    return {"described": described, "macros": skipped}
 
 
 def _rewrite_yml(
-    text: str,
-    ext: external_dbt.External,
-    rename: dict[str, str],
-    rename_sources: dict[str, str],
-    products: dict[str, _Product],
+    text: str, ext: external_dbt.External, renames: onboard_names.Renames, products: dict[str, _Product], landing: str
 ) -> str:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         return text
-    changed = False
-    for section in ("models", "seeds"):
-        for entry in data.get(section) or []:
-            if entry.get("name") in rename and rename[entry["name"]] != entry["name"]:
-                entry["name"], changed = rename[entry["name"]], True
-            product = next((p for p in products.values() if p.model == entry.get("name")), None)
-            if section == "models" and product is not None:
-                _productize(entry, product)
-                changed = True
+    renamed = renames.yaml(data)
+    changed = renamed != data
+    data = renamed
+    for entry in data.get("models") or []:
+        product = next((p for p in products.values() if p.model == entry.get("name")), None)
+        if product is not None:
+            _productize(entry, product)
+            changed = True
     for source in data.get("sources") or []:
-        old = source.get("name")
-        if rename_sources.get(old, old) != old:
-            source["name"], changed = rename_sources[old], True
         meta = source.setdefault("meta", {})
         if "external_location" not in meta and "external_location" not in (source.get("config") or {}).get("meta", {}):
             # In the mesh a source is an operational system's export landed as files under $MESH_HOME/sources.
-            meta["external_location"] = (
-                f"read_parquet('{{{{ var('mesh_sources', 'MESH_SOURCES') }}}}/{source['name']}/{{name}}/*.parquet')"
-            )
+            meta["external_location"] = _LANDING[landing].format(source=source["name"])
             changed = True
     if not changed:
         return text
@@ -315,7 +342,12 @@ def _product_files(
             .relative_to(next(d for d in ext.model_paths if node["original_file_path"].startswith(d)))
             .parent
         )
-        cs.create(folder / f"{p.model}.yml", t.dbt_model_yml(domain, p.name, p.model, p.columns))
+        drafted = t.dbt_model_yml(domain, p.name, p.model, p.columns)
+        if (existing := cs.read(folder / f"{p.model}.yml")) is not None:  # e.g. a file of semantic models only
+            merged = yaml.safe_load(existing) or {}
+            merged.setdefault("models", []).extend(yaml.safe_load(drafted)["models"])
+            drafted = _COPIED.format(project=ext.name) + yaml.safe_dump(merged, sort_keys=False, width=120)
+        cs.write(folder / f"{p.model}.yml", drafted)
     purpose = node.get("description") or ""
     if len(purpose.strip()) < 20:
         purpose = f"TODO: describe {p.name} (onboarded from dbt model '{node['name']}' of '{ext.name}')."

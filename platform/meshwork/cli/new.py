@@ -74,8 +74,32 @@ def onboard_group() -> None:
 @click.option("--owner", required=True, help="The owning team.")
 @click.option("--email", default=None, help="The team's contact email (default: <owner>@example.com, to edit).")
 @click.option("--public", default=None, help="Models that become products, comma-separated (default: access: public).")
+@click.option(
+    "--packages",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of vendored dbt packages (one folder each, as `dbt deps` makes them); default: the project's own.",
+)
+@click.option(
+    "--landing",
+    default="parquet",
+    type=click.Choice(["parquet", "csv"]),
+    help="The format the project's sources land in under $MESH_HOME/sources/ (default: parquet).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def onboard_dbt(path: Path, domain: str, owner: str, email: str | None, public: str | None, as_json: bool) -> None:
+def onboard_dbt(
+    path: Path,
+    domain: str,
+    owner: str,
+    email: str | None,
+    public: str | None,
+    packages: Path | None,
+    landing: str,
+    as_json: bool,
+) -> None:
     """Copy a standalone dbt-core project at PATH into the mesh as a domain; its public models become products."""
     models = [m.strip() for m in public.split(",") if m.strip()] if public is not None else None
-    _scaffold(lambda: onboard.onboard_dbt(settings.project_dir(), path, domain, owner, models, email), as_json)
+    _scaffold(
+        lambda: onboard.onboard_dbt(settings.project_dir(), path, domain, owner, models, email, packages, landing),
+        as_json,
+    )
