@@ -76,7 +76,7 @@ COMMANDS = {
     ),
     "upgrade": (
         "meshwork.cli.upgrade:upgrade_command",
-        "Rewrite the mesh's contracts into the forms the ODCS schemas accept, and say what changed.",
+        "Rewrite the mesh's contracts and descriptors into the forms the ODCS and ODPS schemas accept.",
     ),
 }
 

@@ -64,6 +64,6 @@ def upgrade_result(result: dict[str, Any], problems: list[str], as_json: bool) -
         if file["comments_dropped"]:
             click.echo("  ! its comments and inline style were not kept: review the diff")
     if not result["files"]:
-        click.echo("nothing to upgrade: every contract is already in the current forms")
+        click.echo("nothing to upgrade: every contract and descriptor is already in the current forms")
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
