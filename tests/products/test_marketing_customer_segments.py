@@ -3,6 +3,9 @@
 from datetime import datetime
 from decimal import Decimal
 
+import pytest
+
+from domains.marketing.products.customer_segments import UnknownCountry
 from meshwork.runtime.testing import run_product
 from tests.products.support import failed_rules
 
@@ -10,10 +13,11 @@ PRODUCT = "marketing/customer_segments"
 AS_OF = datetime(2024, 12, 31, 12)  # the newest last_order_at in the samples below: recency is measured from it
 
 
-def c360(customer_id: int, orders: int, value: str, last_order_at: datetime | None) -> dict:
-    """A row of the customer_360 port (only what segmentation reads)."""
+def c360(customer_id: int, orders: int, value: str, last_order_at: datetime | None, country: str = "PT") -> dict:
+    """A row of the customer_360 port (only what segmentation reads); value in the country's currency."""
     return {
         "customer_id": customer_id,
+        "country": country,
         "orders": orders,
         "lifetime_value": Decimal(value),
         "last_order_at": last_order_at,
@@ -82,3 +86,25 @@ def test_a_customer_twice_in_customer_360_breaks_customer_id_uniqueness():
     assert not run.passed
     assert failed_rules(run) == {"customer_id.unique"}
     assert "'customer_id' is unique" in run.describe()
+
+
+def test_the_champion_value_is_in_the_customers_own_currency():
+    # 1,500 NOK is about EUR 130: the same figure that makes a Portuguese champion does not make a Norwegian one.
+    customers = [
+        c360(1, 4, "1500.00", AS_OF, country="PT"),
+        c360(2, 4, "1500.00", AS_OF, country="NO"),
+        c360(3, 4, "17000.00", AS_OF, country="NO"),
+        c360(4, 4, "6499.99", AS_OF, country="PL"),
+        c360(5, 4, "6500.00", AS_OF, country="PL"),
+    ]
+    run = run_product(PRODUCT, inputs={"marketing/customer_360": customers})
+
+    assert run.passed, run.describe()
+    assert segments(run) == {1: "champion", 2: "loyal", 3: "champion", 4: "loyal", 5: "champion"}
+
+
+def test_a_buying_customer_in_a_country_without_a_threshold_stops_the_build_naming_it():
+    customers = [c360(1, 4, "1500.00", AS_OF), c360(2, 4, "900.00", AS_OF, country="SE"), c360(3, 0, "0", None, "JP")]
+
+    with pytest.raises(UnknownCountry, match=r"no champion value threshold for 'SE' \(customer_360.country\)"):
+        run_product(PRODUCT, inputs={"marketing/customer_360": customers})
