@@ -108,7 +108,8 @@ def decide(request_id: str, decision: str, by: str, expires: date | None = None)
         if found is None:
             raise AccessError(f"no access request '{request_id}'")
         if found.status != before:
-            raise AccessError(f"request {request_id} is {found.status}; only a {before} request can be {after}")
+            article = "an" if before[0] in "aeiou" else "a"
+            raise AccessError(f"request {request_id} is {found.status}; only {article} {before} request can be {after}")
         if decision == "approve" and found.requested_by and _same_person(by, found.requested_by):
             raise AccessError(
                 f"{by} requested {request_id} and cannot approve it: someone else approves, such as an owner of "
