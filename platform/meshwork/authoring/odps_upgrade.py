@@ -137,6 +137,8 @@ class _Dumper(yaml.SafeDumper):
 def _leafy(value: Any) -> bool:
     items = value.values() if isinstance(value, dict) else value
     short = len(yaml.safe_dump(value, default_flow_style=True, width=1000)) <= 100
+    if isinstance(value, dict) and any(isinstance(v, str) and len(v) > 40 for v in items):
+        return False  # prose (a description, a grant's purpose) reads better on lines of its own
     return short and all(not isinstance(v, dict | list) or (isinstance(v, list) and _leafy(v)) for v in items)
 
 
