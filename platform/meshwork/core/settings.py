@@ -8,10 +8,8 @@
 ``MESH_DUCKDB_THREADS`` / ``MESH_DUCKDB_MEMORY_LIMIT``
                     per-process DuckDB limits. Set explicitly because DuckDB's default (80% of RAM
                     per process) over-commits as soon as two runs overlap.
-``MESH_DBT_IN_PROCESS`` ``1`` (default): dbt runs inside the step's process through dbt's Python API;
-                    ``0``: as a ``dbt`` subprocess through dagster-dbt's CLI resource (the way back).
-``MESH_WARM_WORKER`` ``1`` (default): ``mesh build`` forks each run from one warm process that imported
-                    Dagster and dbt once (``meshwork.runtime.warm_worker``); ``0``: a fresh process per run.
+``MESH_DBT_IN_PROCESS`` ``0``: dbt as a subprocess through dagster-dbt's CLI resource (default ``1``: in process).
+``MESH_WARM_WORKER`` ``0``: each ``mesh build`` run in a fresh process (default ``1``: forked, runtime/warm_worker).
 ``MESH_PORT_RETENTION`` how many snapshots of each port version are kept (default 5).
 ``MESH_ROW_DROP_LIMIT`` the share of the previous snapshot's rows a port may lose in one publish before its
                     gate fails (default 0.5; a contract may allow more with ``maxRowDrop``).
@@ -289,11 +287,7 @@ def max_concurrent_runs() -> int:
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for child processes (dagster, dbt) so they see the same mesh as this one."""
     env = dict(os.environ)
-    env.update(
-        MESH_HOME=str(mesh_home()),
-        MESH_PROJECT_DIR=str(project_dir()),
-        DAGSTER_HOME=str(dagster_home()),
-    )
+    env.update(MESH_HOME=str(mesh_home()), MESH_PROJECT_DIR=str(project_dir()), DAGSTER_HOME=str(dagster_home()))
     env.update(extra or {})
     return env
 
