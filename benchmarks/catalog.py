@@ -163,8 +163,14 @@ def main() -> None:
         root, home = Path(tmp) / "project", Path(tmp) / "home"
         generate(root, home, domains, args.per_domain)
         os.environ.update(MESH_HOME=str(home), MESH_PROJECT_DIR=str(root), DAGSTER_HOME=str(home / "dagster"))
+        from meshwork.authoring.upgrade import upgrade
         from meshwork.catalog import site
         from meshwork.model.loader import load_mesh
+
+        # The generator writes Meshwork's older descriptor form (definitions_load.py edits it before
+        # upgrading): `mesh upgrade` makes the descriptors ODPS documents.
+        if errors := upgrade(root).errors:
+            raise RuntimeError(f"mesh upgrade of the synthetic project failed: {errors[:3]}")
 
         n = domains * args.per_domain
         out = Path(tmp) / "site"

@@ -27,7 +27,7 @@ def with_sibling_input(mesh: Mesh, product_key: str, sibling_key: str) -> Mesh:
     the sibling makes its sample rows that table (and dbt's ``ref`` to it a table of that name).
     """
     product = mesh.product(product_key)
-    ports = [*product.inputs, InputPort(product=sibling_key)]
+    ports = [*product.inputs, InputPort.of(sibling_key, "v1")]
     changed = dataclasses.replace(product, descriptor=product.descriptor.model_copy(update={"input_ports": ports}))
     domain = mesh.domains[product.domain]
     products = tuple(changed if p.key == product_key else p for p in domain.products)

@@ -11,7 +11,8 @@ Per descriptor, each step only where the older form is found (so a second run ha
   into the port's ``customProperties``;
 - ``owner`` (or, without one, the domain's owner) becomes ``team: {name}`` and, when it has an
   address, a ``support`` e-mail channel; a missing product ``version`` becomes the version of the
-  contract of its newest port (``1.0.0`` when none can be read).
+  contract of its newest port (``1.0.0`` when none can be read); a missing ``status`` (ODPS requires
+  one) becomes ``active``, the older form's default.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def to_odps(data: dict[str, Any], path: Path, owner: Owner | None, changes: list
         if "support" not in out and (support := _support(owner)):
             out["support"] = support
             changes.append(f"support mailto:{owner.email}")
+    if "status" not in out:  # Meshwork's older default, which ODPS requires to be written
+        out["status"] = "active"
+        changes.append("status active (the older form's default; ODPS requires it)")
     if "version" not in out:
         out["version"] = max(
             versions, key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")], default="1.0.0"

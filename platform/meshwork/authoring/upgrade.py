@@ -149,7 +149,7 @@ def _descriptors(root: Path, result: UpgradeResult) -> dict[Path, str]:
             data = yaml.safe_load(text)
         except yaml.YAMLError:
             continue  # not YAML: `mesh check` says so; nothing to upgrade
-        if not isinstance(data, dict) or (not is_legacy(data) and {"version", "team"} <= set(data)):
+        if not isinstance(data, dict) or (not is_legacy(data) and {"version", "team", "status"} <= set(data)):
             continue
         change = FileChange(str(path.relative_to(root)))
         owner = odps_upgrade.domain_owner(path.parent.parent / "domain.yaml")

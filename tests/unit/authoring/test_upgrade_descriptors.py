@@ -49,7 +49,6 @@ kind: DataProduct
 id: finance.daily_revenue
 name: daily_revenue
 domain: finance
-status: active
 productKind: aggregate
 description:
   purpose: Gross, refunded and net revenue per day, region and currency.
@@ -179,6 +178,7 @@ def test_the_upgrade_says_what_it_changed_and_the_mesh_reads_the_same_products(p
         "inputPorts.1: sales/order_lines -> contractId sales.order_lines",
         "team finance-analytics (the domain's owner)",
         "support mailto:finance-analytics@example.com",
+        "status active (the older form's default; ODPS requires it)",  # it had none
         "version 1.0.0 (the product's own release)",
     ]
     assert (
