@@ -88,29 +88,25 @@ def jaffle_shop(dest: Path) -> Path:
     data = root / "seeds/jaffle-data"
     customers = [r["id"] for r in csv.DictReader((data / "raw_customers.csv").open())]
     stores = [r["id"] for r in csv.DictReader((data / "raw_stores.csv").open())]
-    skus = [r["sku"] for r in csv.DictReader((data / "raw_products.csv").open())]
+    prices = {r["sku"]: int(r["price"]) for r in csv.DictReader((data / "raw_products.csv").open())}
     rng = random.Random(17)
-    if not (data / "raw_orders.csv").exists():
-        with (data / "raw_orders.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "customer", "ordered_at", "store_id", "subtotal", "tax_paid", "order_total"])
-            for i in range(1, 301):
-                subtotal = rng.randrange(300, 3000)
-                tax = subtotal * 6 // 100
-                day, hour = rng.randrange(1, 28), rng.randrange(7, 20)
-                stamp = f"2024-{rng.randrange(1, 13):02d}-{day:02d}T{hour:02d}:15:00"
-                w.writerow(
-                    [f"order-{i:04d}", rng.choice(customers), stamp, rng.choice(stores), subtotal, tax, subtotal + tax]
-                )
-    if not (data / "raw_items.csv").exists():
-        with (data / "raw_items.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "order_id", "sku"])
-            n = 0
-            for i in range(1, 301):
-                for _ in range(rng.randrange(1, 4)):
-                    n += 1
-                    w.writerow([f"item-{n:05d}", f"order-{i:04d}", rng.choice(skus)])
+    orders, items = [], []
+    for i in range(1, 301):
+        skus = [rng.choice(sorted(prices)) for _ in range(rng.randrange(1, 4))]
+        items += [[f"item-{len(items) + n:05d}", f"order-{i:04d}", sku] for n, sku in enumerate(skus, 1)]
+        subtotal = sum(prices[sku] for sku in skus)  # the project's tests check that the items add up
+        tax = subtotal * 6 // 100
+        stamp = f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}T{rng.randrange(7, 20):02d}:15:00"
+        orders.append(
+            [f"order-{i:04d}", rng.choice(customers), stamp, rng.choice(stores), subtotal, tax, subtotal + tax]
+        )
+    for name, header, rows in (
+        ("raw_orders", ["id", "customer", "ordered_at", "store_id", "subtotal", "tax_paid", "order_total"], orders),
+        ("raw_items", ["id", "order_id", "sku"], items),
+    ):
+        if not (data / f"{name}.csv").exists():
+            with (data / f"{name}.csv").open("w", newline="") as f:
+                csv.writer(f).writerows([header, *rows])
     return root
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from meshwork.authoring.changeset import Changeset, ScaffoldError
+from meshwork.core import yamltext
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,33 @@ def vendor(cs: Changeset, packages: tuple[Package, ...]) -> list[str]:
                 "nothing is downloaded)\npackages-install-path: vendor\n",
             )
     return done
+
+
+def carry_vars(cs: Changeset, project_vars: dict[str, Any]) -> list[str]:
+    """Add the onboarded project's ``vars`` to the mesh's ``dbt_project.yml`` (its packages read them,
+    e.g. ``dbt_date:time_zone``). A var the mesh already sets to another value is refused: vars are global."""
+    rel = "dbt_project/dbt_project.yml"
+    text = cs.read(rel) or ""
+    current = (yaml.safe_load(text) or {}).get("vars") or {}
+    added = []
+    for name, value in project_vars.items():
+        if name in current:
+            if current[name] != value:
+                raise ScaffoldError(
+                    f"the project sets dbt var '{name}' to {value!r}, the mesh's {rel} to {current[name]!r}: "
+                    "vars are shared by every domain, so they must agree"
+                )
+            continue
+        snippet = yaml.safe_dump({name: value}, default_flow_style=False, sort_keys=False)
+        if "vars" not in (yaml.safe_load(text) or {}):
+            text = text.rstrip("\n") + "\n\n# dbt vars of onboarded projects (shared by every domain)\nvars:\n"
+            text += "".join(f"  {line}\n" for line in snippet.splitlines())
+        else:
+            inserted = yamltext.insert(text, ["vars"], snippet)
+            if inserted is None:
+                raise ScaffoldError(f"cannot add dbt var '{name}' to {rel} automatically: add it under vars: by hand")
+            text = inserted
+        added.append(name)
+    if added:
+        cs.write(rel, text)
+    return added

@@ -35,6 +35,7 @@ class External:
     macro_paths: list[str]
     test_paths: list[str]
     packages: tuple[dbt_packages.Package, ...] = ()
+    variables: tuple[tuple[str, object], ...] = ()  # its dbt_project.yml's vars
 
 
 def read_project(path: Path, vendor_dir: Path | None = None) -> External:
@@ -55,6 +56,7 @@ def read_project(path: Path, vendor_dir: Path | None = None) -> External:
         macro_paths=list(config.get("macro-paths", ["macros"])),
         test_paths=list(config.get("test-paths", ["tests"])),
         packages=tuple(packages),
+        variables=tuple((config.get("vars") or {}).items()),
     )
 
 
@@ -62,8 +64,9 @@ Samples = dict[str, dict[str, list[object]]]  # model -> column -> sampled non-n
 
 
 def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]], Samples]:
-    """The project's manifest, the columns (name, DuckDB type) of every model that builds, and up to
-    50 sampled non-null values of each column (the evidence for a classification draft)."""
+    """The project's manifest, the columns (name, DuckDB type) of every model that builds (and of every
+    source table that has data, by :func:`source_key`), and up to 50 sampled non-null values of each
+    model's columns (the evidence for a classification draft)."""
     with tempfile.TemporaryDirectory(prefix="mesh-onboard-") as tmp:
         root = Path(tmp)
         project = root / "project"
@@ -98,8 +101,19 @@ def introspect(ext: External) -> tuple[dict, dict[str, list[tuple[str, str]]], S
                     continue  # not built (e.g. its sources are elsewhere): the declared types are used
                 columns[node["name"]] = [(r[0], r[1]) for r in described]
                 samples[node["name"]] = _sample(con, node["relation_name"], [r[0] for r in described])
+            for s in manifest["sources"].values():  # for the unit tests that feed a source (onboard_fixtures)
+                try:
+                    described = con.execute(f"DESCRIBE {s['relation_name']}").fetchall()
+                except duckdb.Error:
+                    continue
+                columns[source_key(s["source_name"], s["name"])] = [(r[0], r[1]) for r in described]
             con.close()
     return manifest, columns, samples
+
+
+def source_key(source: str, table: str) -> str:
+    """The key of a source table's columns in :func:`introspect`'s answer (no model is named so)."""
+    return f"source:{source}.{table}"
 
 
 def _dbt(root: Path, project: Path, command: str) -> subprocess.CompletedProcess:

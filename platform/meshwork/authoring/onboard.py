@@ -13,13 +13,13 @@ classify. Everything is staged and validated like ``mesh new`` before anything i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from meshwork.authoring import classify_draft, dbt_packages, external_dbt, onboard_names
+from meshwork.authoring import classify_draft, dbt_packages, external_dbt, onboard_fixtures, onboard_names
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
@@ -156,9 +156,16 @@ def onboard_dbt(
     cs = Changeset(project)
     description = f"Onboarded from the dbt project '{ext.name}'. TODO: say which business area it covers."
     domain_files(cs, domain, team, email or f"{team}@example.com", description, seeds=bool(seeds), models=True)
-    skipped = _copy_project(cs, ext, manifest, domain, renames, {p.uid: p for p in products}, set(disabled), landing)
-    by_file = skipped.pop("described")
+    source_columns: onboard_fixtures.Columns = {}
+    for s in manifest["sources"].values():
+        declared = [(c["name"], c["data_type"]) for c in (s.get("columns") or {}).values() if c.get("data_type")]
+        if found := actual.get(external_dbt.source_key(s["source_name"], s["name"])) or declared:
+            source_columns[(s["source_name"], s["name"])] = found
+    copied = _Copied(renames, set(disabled), landing, source_columns)
+    _copy_project(cs, ext, manifest, domain, {p.uid: p for p in products}, copied)
+    by_file = copied.described
     vendored = dbt_packages.vendor(cs, ext.packages)
+    carried = dbt_packages.carry_vars(cs, dict(ext.variables))
     for p in products:
         owner = Owner(team=team, email=email or f"{team}@example.com")  # the descriptor's team and support
         _product_files(cs, manifest, domain, ext, p, rename_sources, models, by_file, owner)
@@ -184,9 +191,13 @@ def onboard_dbt(
         ]
     ]
     result.notes += [f"dbt package {p} vendored under dbt_project/vendor/" for p in vendored]
+    result.notes += [f"dbt var '{v}' of the project set in dbt_project/dbt_project.yml" for v in carried]
     result.notes += [
         f"macro file {m} was not copied: it overrides dbt's {name}, which in the mesh would apply to every domain"
-        for m, name in skipped.get("macros", {}).items()
+        for m, name in copied.macros.items()
+    ]
+    result.notes += [
+        f"{u}: its columns are unknown here, so it needs that table's data in the mesh" for u in copied.untyped
     ]
     for seed_file, seed in disabled.items():
         source = landed.get(seed_file)
@@ -234,20 +245,29 @@ def _classification_review(domain: str, products: list[_Product], samples: exter
     )
 
 
+@dataclass
+class _Copied:
+    """How to copy the project, and what the copy found."""
+
+    renames: onboard_names.Renames
+    disabled: set[str]  # seed files not to copy
+    landing: str
+    source_columns: onboard_fixtures.Columns
+    described: dict[str, str] = field(default_factory=dict)  # product model uid -> the mesh file describing it
+    macros: dict[str, str] = field(default_factory=dict)  # macro file left out -> the dbt macro it overrides
+    untyped: list[str] = field(default_factory=list)  # unit tests on sources whose columns are unknown
+
+
 def _copy_project(
     cs: Changeset,
     ext: external_dbt.External,
     manifest: dict,
     domain: str,
-    renames: onboard_names.Renames,
     products: dict[str, _Product],
-    disabled: set[str],
-    landing: str,
-) -> dict[str, dict[str, str]]:
-    """Copy models, seeds, macros and tests. Returns which mesh file describes each product model
-    (``described``) and the macro files left out (``macros``: file -> the dbt macro it overrides)."""
-    described: dict[str, str] = {}
-    skipped: dict[str, str] = {}
+    copied: _Copied,
+) -> None:
+    """Copy models, seeds, macros and tests, filling ``copied``'s findings."""
+    renames = copied.renames
     patches: dict[str, list[str]] = {}
     for uid, n in manifest["nodes"].items():
         if n.get("patch_path") and uid in products:
@@ -263,7 +283,7 @@ def _copy_project(
             original = file.relative_to(ext.root).as_posix()
             if not file.is_file() or any(part.startswith(".") for part in file.relative_to(ext.root).parts):
                 continue
-            if original in disabled:
+            if original in copied.disabled:
                 continue  # a disabled seed (often raw data behind a variable): said in the notes
             rel = file.relative_to(ext.root / src_dir)
             if file.suffix in (".sql", ".csv") and rel.stem in renames.nodes:
@@ -272,25 +292,23 @@ def _copy_project(
             text = file.read_text(encoding="utf-8")
             if file.suffix in (".sql", ".md"):
                 if src_dir in ext.macro_paths and (m := _GLOBAL_MACROS.search(text)):
-                    skipped[original] = m.group(1)
+                    copied.macros[original] = m.group(1)
                     continue
                 text = renames.text(text)
             elif file.suffix in (".yml", ".yaml"):
-                text = _rewrite_yml(text, ext, renames, products, landing)
-                described.update(dict.fromkeys(patches.get(original, []), dest))
+                text = _rewrite_yml(text, ext, products, copied)
+                copied.described.update(dict.fromkeys(patches.get(original, []), dest))
             cs.create(dest, text)
-    return {"described": described, "macros": skipped}
 
 
-def _rewrite_yml(
-    text: str, ext: external_dbt.External, renames: onboard_names.Renames, products: dict[str, _Product], landing: str
-) -> str:
+def _rewrite_yml(text: str, ext: external_dbt.External, products: dict[str, _Product], copied: _Copied) -> str:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         return text
-    renamed = renames.yaml(data)
-    changed = renamed != data
-    data = renamed
+    original = yaml.safe_load(text)
+    copied.untyped += onboard_fixtures.typed_sources(data, copied.source_columns)
+    data = copied.renames.yaml(data)
+    changed = data != original
     for entry in data.get("models") or []:
         product = next((p for p in products.values() if p.model == entry.get("name")), None)
         if product is not None:
@@ -300,7 +318,7 @@ def _rewrite_yml(
         meta = source.setdefault("meta", {})
         if "external_location" not in meta and "external_location" not in (source.get("config") or {}).get("meta", {}):
             # In the mesh a source is an operational system's export landed as files under $MESH_HOME/sources.
-            meta["external_location"] = _LANDING[landing].format(source=source["name"])
+            meta["external_location"] = _LANDING[copied.landing].format(source=source["name"])
             changed = True
     if not changed:
         return text
