@@ -28,6 +28,7 @@ TAG = "v1.0.0"
 COMMIT = "a3000874813eafd23a799083419f18fd074848a3"
 SCHEMA_PATH = "schema/odps-json-schema-v1.0.0.json"
 SHA256 = "2730fbde0d9ba6d73d47798ada98b3a6dded9c6a14d3d44fa3c69c2c2575ff73"
+EXAMPLES = ("docs/examples/customer-data-product.odps.yaml", "docs/examples/simple-data-product.odps.yaml")
 
 
 def _missing(reason: str) -> None:
@@ -72,3 +73,10 @@ def errors(path: Path) -> list[str]:
     validator = jsonschema.validators.validator_for(schema())(schema())
     found = sorted(validator.iter_errors(as_json(path)), key=lambda e: list(e.absolute_path))
     return [f"{path}: {'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in found]
+
+
+def example(path: str) -> Any:
+    """One of the standard's own example documents at the tag (``EXAMPLES``), as YAML reads it."""
+    schema()  # the same mirror, tag and skip (or CI failure) as the schema
+    shown = subprocess.run(["git", "--git-dir", str(MIRROR), "show", f"{TAG}:{path}"], capture_output=True, check=True)
+    return yaml.safe_load(shown.stdout)

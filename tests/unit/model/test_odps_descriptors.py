@@ -5,6 +5,7 @@ writes, Meshwork's own reading of the standard refuses what the schema refuses, 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from meshwork.core.errors import MeshDefinitionError
+from meshwork.model import odps
 from meshwork.model.loader import load_mesh
 from meshwork.model.product_files import read_descriptor
 from tests import odps_official
@@ -30,6 +32,16 @@ def test_every_example_descriptor_is_valid_against_the_official_odps_schema(proj
     files = sorted((project / "domains").glob("*/products/*.yaml"))
     assert len(files) == 7
     assert [e for f in files for e in odps_official.errors(f)] == []
+
+
+@pytest.mark.parametrize("path", odps_official.EXAMPLES)
+def test_meshworks_model_of_the_standard_accepts_the_standards_own_examples(path: str):
+    document = odps_official.example(path)
+    schema = odps_official.schema()
+    as_json = json.loads(json.dumps(document, default=str))
+    assert list(jsonschema.validators.validator_for(schema)(schema).iter_errors(as_json)) == []
+    parsed = odps.DataProduct.model_validate(document)  # raises on any key or value it would refuse
+    assert parsed.id == document["id"] and len(parsed.output_ports or []) == len(document.get("outputPorts") or [])
 
 
 def _orders(project: Path) -> dict[str, Any]:
@@ -180,3 +192,20 @@ def test_a_descriptor_without_a_team_is_owned_by_its_domains_owner(project: Path
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     owner = load_mesh(project).product("sales/orders").owner
     assert (owner.team, owner.email) == ("sales-data", "sales-data@example.com")
+
+
+def test_without_the_mirror_the_schema_tests_skip_naming_the_path_and_fail_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    absent = tmp_path / "no-mirror"
+    monkeypatch.setattr(odps_official, "MIRROR", absent)
+    odps_official._schema_bytes.cache_clear()
+    try:
+        monkeypatch.delenv("CI", raising=False)
+        with pytest.raises(pytest.skip.Exception, match=f"the ODPS mirror is not at {absent}"):
+            odps_official.schema()
+        monkeypatch.setenv("CI", "true")
+        with pytest.raises(pytest.fail.Exception, match=f"not at {absent}.*CI=true"):
+            odps_official.schema()
+    finally:
+        odps_official._schema_bytes.cache_clear()
