@@ -84,13 +84,19 @@ class Certificate:
         return [p for p in self.places if not p.ok]
 
 
+def _names_one_row(product: Product, key: str) -> bool:
+    """Whether ``key`` names one row of ``product``: unique, or its whole primary key (a part of a
+    composite one, such as the order id of an order line, names several)."""
+    contract = product.current_port.contract
+    column = contract.column(key)
+    return column is not None and (column.unique or [c.name for c in contract.columns if c.primary_key] == [key])
+
+
 def _owner(mesh: Mesh, key: str) -> Product:
     owners = [
         p
         for p in mesh.products.values()
-        if p.descriptor.product_kind.value == "source-aligned"
-        and (c := p.current_port.contract.column(key)) is not None
-        and (c.unique or c.primary_key)
+        if p.descriptor.product_kind.value == "source-aligned" and _names_one_row(p, key)
     ]
     if len(owners) != 1:
         found = ", ".join(p.key for p in owners) or "none"
