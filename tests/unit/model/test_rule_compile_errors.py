@@ -37,6 +37,11 @@ COLUMN_CASES = {
         f"{Q}.query",
         "SQL rule 'a.steal' reads the table function GLOB('/x/*'), not its table",
     ),
+    "sql_column_as_a_table": (
+        "quality: [{type: sql, name: odd, query: 'SELECT count(*) FROM ${table}, ${column}', mustBe: 0}]",
+        f"{Q}.query",
+        "SQL rule 'a.odd' reads 'a', which is neither its product (${table}) nor a CTE of the query",
+    ),
     "custom_engine": (
         "quality: [{type: custom, engine: soda, implementation: 'checks:f'}]",
         Q,
