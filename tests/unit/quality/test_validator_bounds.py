@@ -199,3 +199,35 @@ def test_a_foreign_key_whose_every_value_exists_passes(tmp_path: Path):
         0,
         [],
     )
+
+
+def test_each_freshness_rule_reads_its_own_column_in_the_same_scan_as_the_row_rules(tmp_path: Path):
+    props = """
+    - {name: n, physicalType: BIGINT, logicalType: integer, required: true}
+    - {name: old, physicalType: TIMESTAMP, logicalType: timestamp}
+    - {name: new, physicalType: TIMESTAMP, logicalType: timestamp}
+    """
+    rules = [
+        Rule("n.not_null", "not_null", "n", columns=("n",)),
+        Rule(
+            "n.range",
+            "range",
+            "r",
+            columns=("n",),
+            params={"min": 1, "max": None, "min_exclusive": False, "max_exclusive": False},
+        ),  # fmt: skip
+        Rule("old.freshness", "freshness", "o", columns=("old",), params={"max_age_seconds": 3600.0}),
+        Rule("new.freshness", "freshness", "f", columns=("new",), params={"max_age_seconds": 3600.0}),
+    ]
+    table = (
+        "SELECT CASE WHEN range = 0 THEN NULL ELSE range - 2 END AS n, TIMESTAMP '2026-06-01 09:00:00' AS old, "
+        "TIMESTAMP '2026-06-01 11:30:00' AS new FROM range(5)"
+    )
+    with time_machine.travel(NOW, tick=False):
+        found = results(tmp_path, props, table, rules)
+    assert [(i, found[i].passed, found[i].failing_rows) for i in ("n.not_null", "n.range")] == [
+        ("n.not_null", False, 1),
+        ("n.range", False, 2),
+    ]
+    assert (found["old.freshness"].passed, found["new.freshness"].passed) == (False, True)
+    assert found["old.freshness"].detail == "the newest value is 2026-06-01T09:00:00+00:00, 3h old"

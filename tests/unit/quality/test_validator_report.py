@@ -182,3 +182,28 @@ def test_a_python_rule_that_cannot_be_loaded_fails_and_names_it(tmp_path: Path):
     assert by_id(check(tmp_path, [rule], domain="sales"))["p"].detail == (
         "cannot load missing:f: No module named 'domains.sales.missing'"
     )
+
+
+def test_a_python_rules_failures_are_counted_and_sampled_with_pii_redacted(tmp_path: Path):
+    props = """
+    - {name: quantity, physicalType: INTEGER, logicalType: integer, classification: pii}
+    - {name: unit_price, physicalType: DOUBLE, logicalType: number}
+    """
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT (range - 1)::INTEGER AS quantity, 1.5::DOUBLE AS unit_price FROM range(4)")
+    rule = Rule("p", "python", "p", params={"implementation": "checks:positive_amounts"})
+    report = Validator(con, "t", load(tmp_path, props), "sales/t@v1", domain="sales").run([rule])
+    found = by_id(report)["p"]
+    assert (found.passed, found.failing_rows) == (False, 2)
+    assert found.sample == [{"quantity": "***"}, {"quantity": "***"}]
+    con.execute("UPDATE t SET quantity = 5")
+    found = by_id(Validator(con, "t", load(tmp_path, props), "sales/t@v1", domain="sales").run([rule]))["p"]
+    assert (found.passed, found.failing_rows, found.sample) == (True, 0, [])
+
+
+def test_a_sql_rules_decimal_value_is_a_number(tmp_path: Path):
+    rule = sql("SELECT sum(CAST(id AS DECIMAL(10, 2))) FROM ${table}", mustBeLessThan=100)
+    assert by_id(check(tmp_path, [rule]))["q"].passed
+    rule = sql("SELECT sum(CAST(id AS DECIMAL(10, 2))) FROM ${table}", mustBeLessThan=20)
+    found = by_id(check(tmp_path, [rule]))["q"]
+    assert (found.passed, found.failing_rows, found.detail) == (False, None, "the query returned 28.00")
