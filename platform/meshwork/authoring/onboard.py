@@ -15,11 +15,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from meshwork.authoring import classify_draft, dbt_packages, external_dbt, onboard_fixtures, onboard_names
+from meshwork.authoring import (
+    classify_draft,
+    dbt_packages,
+    external_dbt,
+    onboard_fixtures,
+    onboard_models,
+    onboard_names,
+)
 from meshwork.authoring import templates as t
 from meshwork.authoring.changeset import Changeset, ScaffoldError
 from meshwork.authoring.scaffold import Result, check_new_domain, current_mesh, domain_files
@@ -312,7 +318,7 @@ def _rewrite_yml(text: str, ext: external_dbt.External, products: dict[str, _Pro
     for entry in data.get("models") or []:
         product = next((p for p in products.values() if p.model == entry.get("name")), None)
         if product is not None:
-            _productize(entry, product)
+            onboard_models.productize(entry, product.columns)
             changed = True
     for source in data.get("sources") or []:
         meta = source.setdefault("meta", {})
@@ -323,22 +329,6 @@ def _rewrite_yml(text: str, ext: external_dbt.External, products: dict[str, _Pro
     if not changed:
         return text
     return _COPIED.format(project=ext.name) + yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True)
-
-
-def _productize(entry: dict[str, Any], product: _Product) -> None:
-    """Make a model's YAML entry that of a product: public, contract enforced, typed columns in order."""
-    entry["access"] = "public"
-    config = entry.setdefault("config", {})
-    config["contract"] = {**(config.get("contract") or {}), "enforced": True}
-    existing = {c.get("name"): c for c in entry.get("columns") or []}
-    entry["columns"] = [
-        {"name": c.name, "data_type": c.physical_type.lower(), **_without(existing.get(c.name, {}), "data_type")}
-        for c in product.columns
-    ]
-
-
-def _without(entry: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in {"name", *keys}}
 
 
 def _product_files(
@@ -361,9 +351,13 @@ def _product_files(
             .parent
         )
         drafted = t.dbt_model_yml(domain, p.name, p.model, p.columns)
-        if (existing := cs.read(folder / f"{p.model}.yml")) is not None:  # e.g. a file of semantic models only
-            merged = yaml.safe_load(existing) or {}
-            merged.setdefault("models", []).extend(yaml.safe_load(drafted)["models"])
+        entries = yaml.safe_load(drafted)["models"]
+        for entry in entries:
+            onboard_models.quote_reserved(entry.get("columns") or [])
+        existing = cs.read(folder / f"{p.model}.yml")  # e.g. a file of semantic models only
+        if existing is not None or entries != yaml.safe_load(drafted)["models"]:
+            merged = yaml.safe_load(existing or "") or {}
+            merged["models"] = [*(merged.get("models") or []), *entries]
             drafted = _COPIED.format(project=ext.name) + yaml.safe_dump(merged, sort_keys=False, width=120)
         cs.write(folder / f"{p.model}.yml", drafted)
     purpose = node.get("description") or ""
