@@ -173,7 +173,8 @@ def verify_entries(
 
 def _first(found: list[str]) -> list[str]:
     """The first of alike problems and how many more: one rewrite must not make a thousand lines."""
-    return [found[0] + (f" (and {len(found) - 1} more checkpoints)" if len(found) > 1 else "")] if found else []
+    more = len(found) - 1
+    return [found[0] + (f" (and {more} more checkpoint{'s' if more > 1 else ''})" if more else "")] if found else []
 
 
 def trusted_count(
