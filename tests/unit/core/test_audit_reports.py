@@ -164,3 +164,30 @@ def test_without_a_public_key_only_an_empty_log_with_no_head_and_no_checkpoints_
     assert audit.verify_entries([], [], checkpoint, None) == missing
     assert audit.verify_entries([], [checkpoint], None, None) == missing
     assert audit.trusted_count([entry], [checkpoint], checkpoint, None) == 0
+
+
+def test_the_signed_head_alone_proves_the_log_when_the_checkpoints_file_is_lost():
+    log = record(5)
+    audit.governance_file(audit.CHECKPOINTS).unlink()
+    assert audit.authenticated()[1] == 5
+    # A line appended after the head is still not proven, and the head still proves the rest.
+    forged = audit.seal({"at": "2026-01-01T00:00:00+00:00", "action": "port.read"}, json.loads(lines(log)[-1])["hash"])
+    write(log, [*lines(log), json.dumps(forged, sort_keys=True)])
+    assert audit.authenticated()[1] == 5
+    assert audit.verify() == [
+        "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)"
+    ]
+
+
+def test_the_furthest_valid_signature_counts_whether_the_head_or_a_checkpoint():
+    key = Ed25519PrivateKey.generate()
+    entries, prev = [], audit.GENESIS
+    for i in range(3):
+        entries.append(audit.seal({"action": "port.read", "i": i}, prev))
+        prev = entries[-1]["hash"]
+    checkpoints = [audit.sign(key, n, entries[n - 1]["hash"]) for n in (1, 2, 3)]
+    public = key.public_key()
+    assert audit.trusted_count(entries, [], checkpoints[2], public) == 3  # the head alone
+    assert audit.trusted_count(entries, checkpoints[:2], None, public) == 2  # no head: the checkpoints
+    assert audit.trusted_count(entries, checkpoints, checkpoints[0], public) == 3  # a later checkpoint beats the head
+    assert audit.trusted_count(entries[:2], checkpoints, checkpoints[2], public) == 2  # none past the log's end
