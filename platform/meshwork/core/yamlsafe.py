@@ -10,10 +10,13 @@ does not recurse) and stops at the first limit crossed, before any node is built
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from meshwork.core import parsed_cache
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_ALIASES = 100
@@ -108,8 +111,22 @@ def loads(text: str) -> Any:
     return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
 
 
+# Everything a parse depends on besides the bytes (PyYAML's version and parser, this module's loader
+# and limits, so any edit of this file): a change of any of them must not reuse old entries.
+_SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+_PARSER = f"yamlsafe/{yaml.__version__}/{_SafeLoader.__name__}/{_SOURCE}"
+
+
+def _decode(content: bytes) -> Any:
+    # As read_text does: UTF-8, universal newlines.
+    return loads(content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def read(path: Path) -> Any:
-    """The YAML document in ``path``; a file beyond the size limit is refused before it is read."""
+    """The YAML document in ``path``; a file beyond the size limit is refused before it is read.
+
+    A successful parse is remembered under the hash of the file's bytes (:mod:`meshwork.core.parsed_cache`).
+    """
     if path.stat().st_size > MAX_BYTES:
         raise YamlLimitError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB (a limit on YAML documents)")
-    return loads(path.read_text(encoding="utf-8"))
+    return parsed_cache.parsed(path.read_bytes(), _PARSER, _decode)
