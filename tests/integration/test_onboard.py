@@ -1,6 +1,7 @@
 """`mesh onboard dbt` brings a standalone dbt-core project in as a domain: its models are copied with
 unique names, its public models become products whose contracts are drafted from their real column
-types, `mesh check` names every column left to classify, and once classified the domain publishes."""
+types, `mesh check` names every column left to classify, and once classified the domain publishes.
+The project here is hand-written for these tests; real public projects: test_onboard_public.py."""
 
 from __future__ import annotations
 
@@ -29,13 +30,26 @@ shipment_id,order_id,carrier,shipped_at,weight_kg
 3,11,ups,2024-01-02 09:30:00,2.25
 4,12,ups,2024-01-04 16:45:00,3.0
 """,
+    # A local dbt package (beside the project): its macros work in the mesh too.
+    "packages.yml": """\
+packages:
+  - local: ../shop_macros
+""",
+    "../shop_macros/dbt_project.yml": """\
+name: shop_macros
+version: "1.0.0"
+config-version: 2
+""",
+    "../shop_macros/macros/kilograms.sql": """\
+{% macro kilograms(column) %}cast({{ column }} as decimal(10, 2)){% endmacro %}
+""",
     "models/staging/stg_shipments.sql": """\
 select
     cast(shipment_id as bigint) as shipment_id,
     cast(order_id as bigint) as order_id,
     lower(carrier) as carrier,
     cast(shipped_at as timestamp) as shipped_at,
-    cast(weight_kg as decimal(10, 2)) as weight_kg
+    {{ shop_macros.kilograms('weight_kg') }} as weight_kg
 from {{ ref('raw_shipments') }}
 """,
     # Named like the sales domain's model: it must be renamed, and the refs to it rewritten.
@@ -48,10 +62,12 @@ select
 from {{ ref('stg_shipments') }}
 group by order_id
 """,
+    # "group" is a DuckDB reserved word: a fine column name all the same.
     "models/marts/carrier_volumes.sql": """\
 select
     carrier,
-    count(*) as orders
+    count(*) as orders,
+    min(carrier) as "group"
 from {{ ref('shop_analytics', 'orders') }}
 group by carrier
 """,
@@ -68,7 +84,7 @@ models:
 
 EXPECTED_COLUMNS = {
     "shipping/orders": {"order_id", "carrier", "shipments", "total_weight_kg"},
-    "shipping/carrier_volumes": {"carrier", "orders"},
+    "shipping/carrier_volumes": {"carrier", "orders", "group"},
 }
 
 
@@ -85,8 +101,8 @@ def onboard(project: Path, path: Path, *extra: str):
     return cli(project, "onboard", "dbt", str(path), "--domain", "shipping", "--owner", "shipping-team", *extra)
 
 
-def classify_everything(project: Path) -> None:
-    for contract in (project / "domains/shipping/contracts").glob("*.odcs.yaml"):
+def classify_everything(project: Path, domain: str = "shipping") -> None:
+    for contract in (project / f"domains/{domain}/contracts").glob("*.odcs.yaml"):
         data = yaml.safe_load(contract.read_text())
         for prop in data["schema"][0]["properties"]:
             prop["classification"] = "internal"
@@ -138,19 +154,56 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
         f"SELECT total_weight_kg FROM read_parquet('{snapshot_dir}/*.parquet') WHERE order_id = 10"
     ).fetchall()
     assert float(weight[0][0]) == 2.0
+    assert (project / "dbt_project/vendor/shop_macros/macros/kilograms.sql").is_file()
+    root = mesh_home / "ports/shipping/carrier_volumes/v1"
+    snapshot_dir = root / (root / "latest").read_text().strip()
+    groups = duckdb.execute(f"SELECT \"group\" FROM read_parquet('{snapshot_dir}/*.parquet') ORDER BY 1").fetchall()
+    assert groups == [("dhl",), ("ups",)]
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["existing domain", "not a dbt project", "unknown public model"],
-)
+REFUSALS = {
+    "existing domain": "domain 'sales' already exists",
+    "not a dbt project": "is not a dbt project (no dbt_project.yml)",
+    "unknown public model": "no model named nope",
+    "unfetchable hub package": "needs dbt packages that cannot be downloaded here (no access to the dbt Hub or git "
+    "hosts): dbt-labs/dbt_utils 1.3.3 (dbt Hub) in packages.yml. Vendor them:",
+    # A ref onboarding cannot rewrite (built by Jinja) would point at the sales domain's model once the
+    # project's own order_lines is renamed: the final check refuses rather than break sales' build.
+    "reference left to another domain": "refers to 'order_lines' of domain 'sales' "
+    "(models/sales/marts/order_lines.sql)",
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
 def test_a_refused_onboarding_exits_2_and_writes_nothing(project: Path, mesh_home: Path, standalone: Path, case):
     before = snapshot(project, mesh_home)
     if case == "existing domain":
         result = cli(project, "onboard", "dbt", str(standalone), "--domain", "sales", "--owner", "x")
     elif case == "not a dbt project":
         result = onboard(project, standalone / "models")
-    else:
+    elif case == "unknown public model":
         result = onboard(project, standalone, "--public", "orders,nope")
+    elif case == "unfetchable hub package":
+        (standalone / "packages.yml").write_text("packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.3\n")
+        result = onboard(project, standalone)
+    else:
+        (standalone / "models/marts/order_lines.sql").write_text("select order_id from {{ ref('stg_shipments') }}\n")
+        (standalone / "models/marts/shipments.yml").write_text(SHIPMENTS_TESTED_AGAINST_A_BUILT_REF)
+        (standalone / "models/marts/shipments.sql").write_text("select * from {{ ref('stg_shipments') }}\n")
+        result = onboard(project, standalone)
     assert result.returncode == 2 and result.stderr.startswith("error: "), result.stdout + result.stderr
+    assert REFUSALS[case] in result.stderr, result.stderr
+    assert result.stderr.count("error: ") == 1
     assert snapshot(project, mesh_home) == before
+
+
+SHIPMENTS_TESTED_AGAINST_A_BUILT_REF = """\
+models:
+  - name: shipments
+    columns:
+      - name: order_id
+        data_tests:
+          - relationships:
+              to: ref('order' ~ '_lines')
+              field: order_id
+"""
