@@ -5,7 +5,10 @@ written into a contract: the contract's columns stay unclassified (``mesh check`
 the owner decides) and the draft goes into a review list beside the contracts, each suggestion with
 its evidence. Evidence comes from the column's name and from values sampled from the table the
 project built: e-mail addresses, phone numbers, person names, birth dates, street addresses, payment
-card numbers (Luhn-valid) and national identifiers.
+card numbers (Luhn-valid) and national identifiers. By value: e-mail addresses, phone numbers, Luhn-valid
+card numbers, US social security numbers and IBANs (mod-97 valid), street addresses (a number and a
+street word), person names (two or three capitalised words, mostly distinct) and birth dates (dates all
+between 1900 and sixteen years ago). Every one is a suggestion for a person to check, nothing more.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 
 # (pattern over the column name, suggested class, what it looks like)
 _NAMES: list[tuple[re.Pattern[str], str, str]] = [
@@ -37,6 +41,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{6,}[0-9]$")
 _DATE_LIKE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}|^[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}$")
 _CARD = re.compile(r"^[0-9][0-9 -]{11,21}[0-9]$")
+_SSN = re.compile(r"^(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}$")
+_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+_STREET = re.compile(
+    r"^[0-9]{1,5}[a-z]?,? +([A-Za-z'.-]+ +){0,4}(street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|"
+    r"way|court|ct|place|pl|square|sq|terrace|close|strasse|straße|rue|via|calle)\.?\b",
+    re.IGNORECASE,
+)
+_PERSON = re.compile(r"^[A-Z][a-z'-]+( [A-Z][a-z'-]+){1,2}$")
 # A share of the sampled non-empty values that must match before the values count as evidence.
 _SHARE = 0.8
 
@@ -61,6 +73,26 @@ def _is_phone(value: str) -> bool:
     return bool(_PHONE.match(value)) and not _DATE_LIKE.match(value) and 7 <= len(re.sub(r"\D", "", value)) <= 15
 
 
+def _iban(value: str) -> bool:
+    compact = value.replace(" ", "")
+    if not _IBAN.match(compact):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
+
+
+def _birth_dates(values: Iterable[object]) -> str | None:
+    """Evidence that dates are birth dates: all between 1900 and sixteen years before today."""
+    days = [v.date() if isinstance(v, datetime) else v for v in values if isinstance(v, date)]
+    if len(days) < 3:
+        return None
+    today = date.today()
+    latest = today.replace(year=today.year - 16, day=min(today.day, 28))
+    if all(date(1900, 1, 1) <= d <= latest for d in days):
+        return f"{len(days)} sampled dates all lie between 1900 and {latest.year}, like birth dates"
+    return None
+
+
 def _values_look_like(values: list[str]) -> tuple[str, str] | None:
     texts = [v.strip() for v in values if v and v.strip()]
     if not texts:
@@ -74,8 +106,16 @@ def _values_look_like(values: list[str]) -> tuple[str, str] | None:
     cards = lambda v: bool(_CARD.match(v)) and _luhn(re.sub(r"\D", "", v))  # noqa: E731
     if share(cards) >= _SHARE:
         return "sensitive-pii", f"{len(texts)} sampled values are Luhn-valid card numbers"
+    if share(lambda v: bool(_SSN.match(v))) >= _SHARE:
+        return "sensitive-pii", f"{len(texts)} sampled values are shaped like US social security numbers"
+    if share(_iban) >= _SHARE:
+        return "sensitive-pii", f"{len(texts)} sampled values are valid IBANs (bank accounts)"
     if share(_is_phone) >= _SHARE and any(not v.isdigit() for v in texts):
         return "pii", f"{len(texts)} sampled values are phone numbers"
+    if share(lambda v: bool(_STREET.match(v))) >= _SHARE:
+        return "pii", f"{len(texts)} sampled values are street addresses"
+    if share(lambda v: bool(_PERSON.match(v))) >= _SHARE and len(set(texts)) >= max(3, _SHARE * len(texts)):
+        return "pii", f"{len(texts)} sampled values look like person names (capitalised words, mostly distinct)"
     return None
 
 
@@ -83,8 +123,11 @@ def suggest(column: str, values: Iterable[object] = ()) -> Suggestion:
     """The draft class of ``column``, from its name and sampled ``values``, with the evidence."""
     name = column.lower()
     # Only text is evidence: a number or a date printed as text can look like a phone number.
+    values = list(values)
     sampled = [v for v in values if isinstance(v, str)]
     by_values = _values_look_like(sampled)
+    if by_values is None and (births := _birth_dates(values)):
+        by_values = ("pii", births)
     by_name = next(((cls, what) for pattern, cls, what in _NAMES if pattern.search(name)), None)
     if by_values and by_name:
         stronger = by_values[0] if by_values[0] == "sensitive-pii" else by_name[0]

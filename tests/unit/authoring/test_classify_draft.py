@@ -59,3 +59,42 @@ def test_the_review_list_applies_nothing_and_names_the_contract():
     text = review_list("shop/customers", "domains/shop/contracts/customers.odcs.yaml", {"email": suggest("email")})
     assert "`domains/shop/contracts/customers.odcs.yaml`" in text
     assert "| `email` | pii | the name looks like an e-mail address |" in text
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "expected", "evidence"),
+    [
+        ("tax_ref", ["123-45-6789", "234-56-7890", "345-67-8901"], "sensitive-pii", "social security numbers"),
+        (
+            "account",
+            ["GB82 WEST 1234 5698 7654 32", "DE89 3704 0044 0532 0130 00", "FR14 2004 1010 0505 0001 3M02 606"],
+            "sensitive-pii",
+            "valid IBANs",
+        ),
+        ("ship_to", ["221B Baker Street", "10 Downing St", "1600 Pennsylvania Avenue NW"], "pii", "street addresses"),
+        ("contact", ["Stephanie Love", "Kristi Keller", "John Smith", "Ann Lee"], "pii", "person names"),
+        ("born", [date(1980, 1, 1), date(1975, 5, 5), date(2001, 3, 3)], "pii", "like birth dates"),
+    ],
+)
+def test_personal_data_is_recognised_from_sampled_values_alone(column, values, expected, evidence):
+    found = suggest(column, values)
+    assert found.classification == expected, found
+    assert evidence in found.evidence and "the name looks like" not in found.evidence
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("store", ["Philadelphia", "Brooklyn", "Chicago"]),  # one word: a place, not a person
+        ("city", ["New York", "New York", "New York", "Vice City"]),  # repeated: not people
+        ("opened", [date(2016, 9, 1), date(2017, 1, 1), date(1999, 1, 1)]),  # recent dates: not birth dates
+        ("code", ["GB82 WEST 1234 5698 7654 33", "DE89 3704 0044 0532 0130 01", "FR14 2004 1010 0505 0001 3M02 607"]),
+    ],
+)
+def test_values_that_only_resemble_personal_data_are_not_evidence(column, values):
+    assert suggest(column, values).classification == "internal"
+
+
+def test_numbers_never_issued_as_social_security_numbers_are_not_called_national_ids():
+    found = suggest("serial", ["000-12-3456", "666-12-3456", "900-12-3456"])
+    assert found.classification != "sensitive-pii" and "social security" not in found.evidence
