@@ -130,6 +130,7 @@ def contract_gate(mesh: Mesh, product: Product) -> dg.AssetChecksDefinition:
         description=f"Validates the data against the contract of {ports} in DuckDB, then publishes.",
         pool=warehouse.pool(product.domain),
     )
+    @specs.signed
     def _gate(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         try:
             result, outcome, reads = _validate_and_publish(context, mesh, product)

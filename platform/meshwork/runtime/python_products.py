@@ -79,6 +79,7 @@ def product_asset(mesh: Mesh, product: Product) -> dg.AssetsDefinition:
         specs=[specs.asset_spec(mesh, product, "python", [source])],
         pool=warehouse.pool(product.domain),
     )
+    @specs.signed
     def _build(context: dg.AssetExecutionContext):
         run_lineage.started(context, mesh, product)
         reads: list[ResolvedPort] = []

@@ -9,7 +9,11 @@ implementation changes.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 
@@ -19,6 +23,24 @@ from meshwork.model.mesh import Mesh, Product
 
 CONTRACT_CHECK = "contract"
 TAG_PREFIX = "meshwork/"
+
+F = TypeVar("F", bound=Callable[..., object])
+_signatures: dict[types.CodeType, inspect.Signature] = {}
+
+
+def signed(fn: F) -> F:
+    """``fn`` with its signature computed once per function definition, not once per product.
+
+    Dagster's op decorators call ``inspect.signature`` on the function about 16 times per op, a third
+    of building a product's asset or gate; ``inspect`` returns ``__signature__`` when it is set (as
+    its documentation says). Closures of one ``def`` share their code and, without defaults, their
+    signature; a function with defaults keeps its own.
+    """
+    if isinstance(fn, types.FunctionType) and fn.__defaults__ is None and fn.__kwdefaults__ is None:
+        if fn.__code__ not in _signatures:
+            _signatures[fn.__code__] = inspect.signature(fn)
+        fn.__signature__ = _signatures[fn.__code__]  # type: ignore[attr-defined]
+    return fn
 
 
 def asset_key(product_key: str) -> dg.AssetKey:
