@@ -1,33 +1,32 @@
 """Append-only, hash-chained audit log, anchored by signed checkpoints.
 
-Every port read (and refusal), grant decision and erasure is one entry, carrying the hash of the
-previous entry (``prev``) and its own (``hash``): editing, removing or reordering an entry breaks the
-chain. The chain says nothing about its end (dropping the last entries, emptying the log, appending a
-well-formed entry or recomputing every hash leave a valid chain), so every entry is also covered by a
-*checkpoint*, an Ed25519 signature saying "the log held ``seq`` entries, the last with ``hash``". The
-newest is the *head*; without the signing key nobody can move it.
+Every port read (and refusal), grant decision and erasure is one entry, carrying the hash of the previous
+entry (``prev``) and its own (``hash``): editing, removing or reordering an entry breaks the chain. The chain
+says nothing about its end (dropping the last entries, emptying the log, appending a well-formed entry or
+recomputing every hash leave a valid chain), so every entry is also covered by a *checkpoint*, an Ed25519
+signature saying "the log held ``seq`` entries, the last with ``hash``". The newest is the *head*; without the
+signing key nobody can move it.
 
 The chain, for any storage (this file log, or a database table of a control-plane service); entries
 are dicts in log order (entry ``n`` is ``entries[n - 1]``), checkpoints in the order written:
 
 - ``digest(entry)``: SHA-256 of the entry's canonical JSON without its ``hash``;
   ``seal(fields, prev)``: the entry to store, with ``prev`` (``GENESIS`` for the first) and ``hash``.
-- ``Checkpoint(seq, hash, at, signature)``: ``seq`` entries covered, ``hash`` of entry ``seq``, the hex
-  Ed25519 signature over ``checkpoint_message(seq, hash, at)``; ``valid(public_key)``, ``to_json``,
-  ``parse``. ``sign(private_key, seq, hash)`` makes one.
+- ``Checkpoint(seq, hash, at, signature)``: ``seq`` entries covered, ``hash`` of entry ``seq``, the hex Ed25519
+  signature over ``checkpoint_message(seq, hash, at)``; ``valid``, ``to_json``, ``parse``; ``sign`` makes one.
 - ``verify_entries(entries, checkpoints, head, public_key)``: every problem (edited, removed, inserted,
   reordered, truncated, emptied, appended after the head, recomputed, forged or re-keyed checkpoints).
 - ``trusted_count(entries, checkpoints, head, public_key)``: how many leading entries a valid
   checkpoint proves, which is what a grant may rely on.
 
 The file log (local mode): entries in ``$MESH_HOME/audit/audit.jsonl``, one a line; the head in
-``$MESH_HOME/governance/audit.head.json`` (replaced atomically by every ``record()``), every
-checkpoint in ``governance/audit.checkpoints.jsonl``, the signing key in
-``governance/audit-signing.key`` (mode 0600, created by the first record) and the public key beside
-it (``audit-signing.pub``). The limit: the key sits under ``$MESH_HOME``, so whoever can write the
-whole of ``$MESH_HOME`` can re-sign a rewritten log, roll it back to an older head, or start over
-with a new key. Pinning the public key (``mesh audit verify --public-key``) catches the new key;
-only keeping the key and head outside the machine (a control-plane service) closes the rest.
+``$MESH_HOME/governance/audit.head.json`` (replaced atomically by every ``record()``), every checkpoint in
+``governance/audit.checkpoints.jsonl``, the signing key in ``governance/audit-signing.key`` (mode 0600,
+created by the first record) and the public key beside it (``audit-signing.pub``). The limit: the key sits
+under ``$MESH_HOME``, so whoever can write the whole of ``$MESH_HOME`` can re-sign a rewritten log, roll it
+back to an older head, or start over with a new key. Pinning the public key (``mesh audit verify
+--public-key``) catches the new key; only keeping the key and head outside the machine (a control-plane
+service) closes the rest.
 """
 
 from __future__ import annotations
@@ -264,9 +263,13 @@ def _read_text(path: Path) -> str | None:
 
 
 def _tail(f: IO[bytes]) -> bytes | None:
-    f.seek(max(0, f.seek(0, os.SEEK_END) - (1 << 16)))
-    lines = f.read().splitlines()
-    return lines[-1] if lines else None
+    end, size = f.seek(0, os.SEEK_END), 1 << 16
+    while True:
+        f.seek(start := max(0, end - size))
+        body = f.read().rstrip(b"\n")
+        if not start or b"\n" in body:
+            return body.rsplit(b"\n", 1)[-1] or None
+        size *= 4  # the last entry is longer than the chunk read: read more of the end
 
 
 def _next_seq(log: IO[bytes], prev: str, governance: Path) -> tuple[Ed25519PrivateKey, int | None]:
