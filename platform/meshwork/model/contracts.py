@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
 import jsonschema_rs
 from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
 from pydantic import ValidationError
@@ -23,6 +23,9 @@ from pydantic import ValidationError
 from meshwork.core.errors import Problem
 from meshwork.core.names import IDENTIFIER, SQL_TYPE
 from meshwork.model.descriptors import pydantic_problems, read_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 # \Z, not $: Python's $ also matches before a final newline.
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.-]+)?\Z")
@@ -92,6 +95,9 @@ def _schema_file(api_version: str):
 
 @functools.cache
 def _validator(api_version: str) -> jsonschema.protocols.Validator:
+    # Deferred: only a contract the Rust validator refuses needs it (its import is ~0.1 s of a load).
+    import jsonschema
+
     schema = json.loads(_schema_file(api_version).read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
