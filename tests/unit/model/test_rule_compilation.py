@@ -104,6 +104,19 @@ def test_a_primary_key_without_positions_keeps_the_declared_order(tmp_path: Path
     assert rules["primary_key.unique"].columns == ("b", "a")
 
 
+def test_a_key_column_without_a_position_sorts_as_position_zero(tmp_path: Path):
+    rules = rules_of(
+        load(
+            tmp_path,
+            """
+            - {name: b, physicalType: BIGINT, logicalType: integer, primaryKey: true, primaryKeyPosition: 1}
+            - {name: a, physicalType: BIGINT, logicalType: integer, primaryKey: true}
+            """,
+        )
+    )
+    assert rules["primary_key.unique"].columns == ("a", "b")
+
+
 @pytest.mark.parametrize(
     "options, params, span",
     [
@@ -194,7 +207,7 @@ def test_library_metrics_compile_to_their_rules_with_their_severity(tmp_path: Pa
             - name: d
               physicalType: VARCHAR
               logicalType: string
-              quality: [{metric: invalidValues, arguments: {validValues: [red, green]}, mustBe: 0}]
+              quality: [{metric: invalidValues, arguments: {validValues: [red, green]}, mustBe: 0, severity: warn}]
             """,
         )
     )
@@ -205,7 +218,7 @@ def test_library_metrics_compile_to_their_rules_with_their_severity(tmp_path: Pa
         "d.allowed_values": (
             "allowed_values",
             "'d' is one of ['red', 'green']",
-            "error",
+            "warn",
             ("d",),
             {"values": ["red", "green"]},
         ),

@@ -104,6 +104,13 @@ COLUMN_CASES = {
         "schema.0.properties.0.relationships.1.to",
         FK_HELP,
     ),
+    "first_relationship": (
+        "relationships:\n"
+        "  - {type: foreignKey, to: 'orders.odcs.yaml#/schema/invoices/properties/id'}\n"
+        "  - {to: 'orders.odcs.yaml#/schema/orders/properties/id'}",
+        "schema.0.properties.0.relationships.0.to",
+        FK_HELP,
+    ),
 }
 
 
@@ -114,7 +121,7 @@ def test_a_column_rule_meshwork_cannot_enforce_is_a_problem_with_file_field_and_
     rules, problems = compile_rules(contract, "sales/t")
     assert problems == [Problem(reason, file=tmp_path / "t.odcs.yaml", field=field, product="sales/t")]
     # Nothing half-compiled: a bad rule is no rule (a bad pattern still names the rule it would be).
-    expected = {"a.pattern"} if "pattern" in case else {"a.foreign_key"} if case == "second_relationship" else set()
+    expected = {"a.pattern"} if "pattern" in case else {"a.foreign_key"} if case.endswith("_relationship") else set()
     assert {r.id for r in rules} == expected
 
 
