@@ -28,7 +28,7 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,18 +83,23 @@ def _read(entry: Path) -> tuple[bool, Any]:
 
 
 def _write(entry: Path, value: Any) -> None:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    with contextlib.suppress(OSError, pickle.PicklingError, RecursionError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed: a reader never sees half an entry.
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, RecursionError):
+        return
+    blob = FORMAT + hashlib.sha256(payload).digest() + payload
+    # Written aside and renamed: a reader never sees half an entry (the name is this thread's own).
+    tmp = entry.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{entry.name}")
+    try:
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(FORMAT + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, entry)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            tmp.write_bytes(blob)
+        except FileNotFoundError:  # the first entry of its folder (one mkdir, not one per entry)
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+        os.replace(tmp, entry)
+    except OSError:  # a read-only or full MESH_HOME only loses the cache
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def parsed(content: bytes, parser: str, parse: Callable[[bytes], Any]) -> Any:
