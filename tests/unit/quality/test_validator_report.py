@@ -178,6 +178,10 @@ def test_a_python_rule_that_cannot_be_loaded_fails_and_names_it(tmp_path: Path):
         False,
         "cannot load checks:nowhere: module 'domains.sales.checks' has no attribute 'nowhere'",
     )
+    rule = Rule("p", "python", "p", params={"implementation": "checks:positive_amounts:x"})
+    assert by_id(check(tmp_path, [rule], domain="sales"))["p"].detail == (
+        "cannot load checks:positive_amounts:x: module 'domains.sales.checks' has no attribute 'positive_amounts:x'"
+    )
     rule = Rule("p", "python", "p", params={"implementation": "missing:f"})
     assert by_id(check(tmp_path, [rule], domain="sales"))["p"].detail == (
         "cannot load missing:f: No module named 'domains.sales.missing'"
