@@ -55,7 +55,14 @@ def introduce_v2(project: Path) -> None:
         )
     )
     code = project / "domains/customers/products/customer_profiles.py"
-    code.write_text(code.read_text().replace("lower(trim(email)) AS email,", "lower(trim(email)) AS email_address,"))
+    text = code.read_text()
+    assert "lower(trim(email)) AS email," in text and "                email, last_name," in text
+    code.write_text(
+        text.replace("lower(trim(email)) AS email,", "lower(trim(email)) AS email_address,").replace(
+            "                email, last_name,",
+            "                email_address, last_name,",  # de-duplication order
+        )
+    )
 
 
 def diff(project: Path, env: dict[str, str]) -> tuple[int, dict]:
