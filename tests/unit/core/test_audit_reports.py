@@ -191,3 +191,12 @@ def test_the_furthest_valid_signature_counts_whether_the_head_or_a_checkpoint():
     assert audit.trusted_count(entries, checkpoints[:2], None, public) == 2  # no head: the checkpoints
     assert audit.trusted_count(entries, checkpoints, checkpoints[0], public) == 3  # a later checkpoint beats the head
     assert audit.trusted_count(entries[:2], checkpoints, checkpoints[2], public) == 2  # none past the log's end
+
+
+def test_two_more_alike_problems_are_counted_in_the_plural():
+    record(3)
+    key = Ed25519PrivateKey.generate()
+    audit.governance_file(audit.PUBLIC_KEY).write_text(key.public_key().public_bytes_raw().hex())
+    assert audit.verify()[1] == (
+        "checkpoint 1: its signature does not verify (forged, or the signing key was replaced) (and 2 more checkpoints)"
+    )
