@@ -13,7 +13,7 @@ schema of the v1.0.0 release is the reference it is tested against (tests/odps_o
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -156,7 +156,8 @@ class DataProduct(Element):
     management_ports: list[ManagementPort] | None = Field(default=None, alias="managementPorts")
     support: list[Support] | None = None
     team: Team | None = None
-    product_created_ts: str | None = Field(default=None, alias="productCreatedTs")
+    # A date-time string; YAML reads an unquoted ISO 8601 timestamp as a datetime, which JSON writes back as one.
+    product_created_ts: datetime | str | None = Field(default=None, alias="productCreatedTs")
 
 
 def properties(items: list[dict[str, Any]] | None) -> dict[str, tuple[int, Any]]:
