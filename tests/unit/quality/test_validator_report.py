@@ -211,3 +211,12 @@ def test_a_sql_rules_decimal_value_is_a_number(tmp_path: Path):
     rule = sql("SELECT sum(CAST(id AS DECIMAL(10, 2))) FROM ${table}", mustBeLessThan=20)
     found = by_id(check(tmp_path, [rule]))["q"]
     assert (found.passed, found.failing_rows, found.detail) == (False, None, "the query returned 28.00")
+
+
+def test_the_run_time_gate_reads_the_rules_own_column_and_gives_every_reason(tmp_path: Path):
+    query = "SELECT count(*) FROM ${table}, ${column}, other"
+    rule = Rule("note.q", "sql", "q", columns=("note",), params={"query": query, "ops": {"mustBe": 0}})
+    found = by_id(check(tmp_path, [rule]))["note.q"]
+    neither = "which is neither its product (${table}) nor a CTE of the query"
+    assert found.passed is False and found.blocks
+    assert found.detail == f"not run: the query reads 'note', {neither}; reads 'other', {neither}"
