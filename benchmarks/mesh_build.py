@@ -1,15 +1,19 @@
 """The whole example mesh built through Meshwork against the same work as one plain DuckDB script.
 
 For each scale: generate the source files once, then, interleaved ``--repeat`` times, (a) ``mesh
-build`` (Dagster, dbt, validation, publish, audit; every domain a ``dagster job execute`` of its build job) and
-(b) ``benchmarks.baseline`` (the same SQL and Parquet writes in one process), each in a fresh
-MESH_HOME copy of the sources, with the peak resident memory of its whole process tree. Medians and
-the ratio to the baseline measured in the same run.
+build`` (Dagster, dbt, validation, publish, audit; every domain a run of its build job under its code
+location, then the metrics run) and (b) ``benchmarks.baseline`` (the same SQL and Parquet writes in
+one process), each in a fresh MESH_HOME copy of the sources. Both are timed the same way: the wall
+time of the whole command (start-up included), the CPU time of its whole process tree (user + sys,
+which machine load does not inflate), and the peak memory of the tree sampled every 0.2 s (PSS:
+pages shared by forked processes counted once; the sum of RSS beside it). Medians and the ratio to
+the baseline measured in the same run.
 
     .venv/bin/python -m benchmarks.mesh_build --orders 100000 1000000 --repeat 3 --json out.json
 
-``--dbt-subprocess-too`` also builds the mesh with dbt run as a subprocess (``MESH_DBT_IN_PROCESS=0``),
-interleaved with the default in-process runs, and reports both side by side.
+``--fresh-process-too`` also builds the mesh with a fresh process per run (``MESH_WARM_WORKER=0``) and
+``--dbt-subprocess-too`` with dbt as a subprocess (``MESH_DBT_IN_PROCESS=0``), interleaved with the
+default runs, and reports them side by side.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,18 +40,43 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "MESH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
 
 
+def timed(command: list[str], env: dict[str, str]) -> dict:
+    """Run ``command``: its wall time, the CPU time of its process tree, its tree's peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with PeakMemory(pid=proc.pid) as memory:
+        stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the tree was waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "returncode": proc.returncode,
+        "stdout": stdout,
+        "stderr": stderr,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "peak": memory.peak,
+        "peak_rss_sum": memory.peak_rss,
+    }
+
+
 def mesh_run(sources: Path, work: Path, extra_env: dict[str, str] | None = None) -> dict:
     home = work / "mesh"
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(sources, home / "sources")
-    env = {**_env(home), **(extra_env or {})}
-    out = subprocess.run([str(BIN / "mesh"), "build", "--json"], env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"mesh build failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout)
+    out = timed([str(BIN / "mesh"), "build", "--json"], {**_env(home), **(extra_env or {})})
+    if out["returncode"] != 0:
+        kept = Path(tempfile.mkdtemp(prefix="mesh-bench-failed-"))
+        shutil.copytree(home / "logs", kept / "logs", dirs_exist_ok=True)
+        raise RuntimeError(f"mesh build failed (logs: {kept}):\n{out['stdout'][-3000:]}\n{out['stderr'][-3000:]}")
+    result = json.loads(out["stdout"])
     return {
-        "seconds": result["seconds"],
-        "peak_rss": result["peak_rss_bytes"],
+        "seconds": out["seconds"],  # the whole command, metrics run included
+        "build_seconds": result["seconds"],  # the domains' runs only, as `mesh build` reports it
+        "cpu_seconds": out["cpu_seconds"],
+        "peak": out["peak"],
+        "peak_rss_sum": out["peak_rss_sum"],
         "domains": {d["domain"]: d["seconds"] for d in result["domains"]},
         "phases": {d["domain"]: phases(Path(d["log"]), d["seconds"]) for d in result["domains"]},
         "home": home,
@@ -70,9 +100,12 @@ def phases(log: Path, wall: float) -> dict[str, float]:
     dbt_step = sum(v for k, v in steps.items() if k.endswith("__dbt"))
     gates = sum(v for k, v in steps.items() if k.endswith("_contract"))
     python = sum(v for k, v in steps.items() if not k.endswith(("__dbt", "_contract")))
+    outside = wall - sum(steps.values())
     return {
         "wall": round(wall, 2),
-        "outside_steps": round(wall - sum(steps.values()), 2),
+        # What a domain run costs besides its work: outside the steps, plus dbt's own overhead.
+        "fixed": round(outside + max(0.0, dbt_step - dbt), 2),
+        "outside_steps": round(outside, 2),
         "dbt_models": round(dbt, 2),
         "dbt_overhead": round(dbt_step - dbt, 2),
         "python_products": round(python, 2),
@@ -83,24 +116,16 @@ def phases(log: Path, wall: float) -> dict[str, float]:
 def baseline_run(mesh_home: Path, work: Path) -> dict:
     out_dir = work / "baseline"
     shutil.rmtree(out_dir, ignore_errors=True)
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.baseline", "--mesh-home", str(mesh_home), "--out", str(out_dir)],
-            env=_env(mesh_home),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - started
-    if out.returncode != 0:
-        raise RuntimeError(f"baseline failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    command = [sys.executable, "-m", "benchmarks.baseline", "--mesh-home", str(mesh_home), "--out", str(out_dir)]
+    out = timed(command, _env(mesh_home))
+    if out["returncode"] != 0:
+        raise RuntimeError(f"baseline failed:\n{out['stderr'][-3000:]}")
+    result = json.loads(out["stdout"].strip().splitlines()[-1])
     # Wall time of the process, imports included, like `mesh build`; the script's own time beside it.
-    return {"seconds": wall, "script_seconds": result["seconds"], "peak_rss": memory.peak, "domains": result["domains"]}
+    return {**out, "script_seconds": result["seconds"], "domains": result["domains"]}
 
 
-SUBPROCESS = {"MESH_DBT_IN_PROCESS": "0"}
+VARIANTS = {"fresh_process": {"MESH_WARM_WORKER": "0"}, "dbt_subprocess": {"MESH_DBT_IN_PROCESS": "0"}}
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -108,47 +133,57 @@ def _summary(runs: list[dict]) -> dict:
     keys = list(runs[0]["phases"][domains[0]])
     return {
         "seconds": round(statistics.median(r["seconds"] for r in runs), 2),
-        "peak_rss_mib": round(max(r["peak_rss"] for r in runs) / 2**20),
+        "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 2),
+        "peak_mib": round(max(r["peak"] for r in runs) / 2**20),
+        "peak_rss_sum_mib": round(max(r["peak_rss_sum"] for r in runs) / 2**20),
         # Median of each phase over the runs, per domain.
         "phases": {d: {k: round(statistics.median(r["phases"][d][k] for r in runs), 2) for k in keys} for d in domains},
     }
 
 
-def measure(orders: int, repeat: int, tmp: Path, subprocess_too: bool = False) -> dict:
+def measure(orders: int, repeat: int, tmp: Path, variants: list[str]) -> dict:
     sources = tmp / f"sources-{orders}"
     gen_home = tmp / f"gen-{orders}"
     subprocess.run(
         [str(BIN / "mesh"), "generate", "--orders", str(orders)], env=_env(gen_home), check=True, capture_output=True
     )
     shutil.move(gen_home / "sources", sources)
-    runs: dict[str, list[dict]] = {"mesh": [], "baseline": [], "subprocess": []}
+    runs: dict[str, list[dict]] = {"mesh": [], "baseline": [], **{v: [] for v in variants}}
     for i in range(repeat):
-        if subprocess_too:  # A/B/A/B: the variants see the same machine load
-            runs["subprocess"].append(mesh_run(sources, tmp, SUBPROCESS))
+        for variant in variants:  # A/B/A/B: the variants see the same machine load
+            runs[variant].append(mesh_run(sources, tmp, VARIANTS[variant]))
         mesh = mesh_run(sources, tmp)
         runs["mesh"].append(mesh)
         # The baseline executes the SQL dbt compiled in this very build.
         runs["baseline"].append(baseline_run(mesh["home"], tmp))
         print(
-            f"  {orders:,} orders, run {i + 1}/{repeat}: mesh {mesh['seconds']:.1f}s, "
+            f"  {orders:,} orders, run {i + 1}/{repeat}: mesh {mesh['seconds']:.1f}s ({mesh['cpu_seconds']:.1f}s CPU), "
             f"baseline {runs['baseline'][-1]['seconds']:.1f}s"
-            + (f", mesh with dbt subprocess {runs['subprocess'][-1]['seconds']:.1f}s" if subprocess_too else ""),
+            + "".join(f", {v} {runs[v][-1]['seconds']:.1f}s" for v in variants),
             file=sys.stderr,
             flush=True,
         )
     shutil.rmtree(sources)
     mesh_s = statistics.median(r["seconds"] for r in runs["mesh"])
     base_s = statistics.median(r["seconds"] for r in runs["baseline"])
+    mesh_cpu = statistics.median(r["cpu_seconds"] for r in runs["mesh"])
+    base_cpu = statistics.median(r["cpu_seconds"] for r in runs["baseline"])
     domains = sorted(runs["mesh"][0]["domains"])
     return {
         "orders": orders,
         "mesh_seconds": round(mesh_s, 2),
+        "mesh_build_seconds": round(statistics.median(r["build_seconds"] for r in runs["mesh"]), 2),
         "baseline_seconds": round(base_s, 2),
         "baseline_script_seconds": round(statistics.median(r["script_seconds"] for r in runs["baseline"]), 2),
         "ratio": round(mesh_s / base_s, 2),
-        "mesh_peak_rss_mib": round(max(r["peak_rss"] for r in runs["mesh"]) / 2**20),
-        "baseline_peak_rss_mib": round(max(r["peak_rss"] for r in runs["baseline"]) / 2**20),
-        # Per domain: a Meshwork domain run (subprocess, Dagster, dbt, gate) vs the same SQL in the script.
+        "mesh_cpu_seconds": round(mesh_cpu, 2),
+        "baseline_cpu_seconds": round(base_cpu, 2),
+        "cpu_ratio": round(mesh_cpu / base_cpu, 2),
+        "mesh_peak_mib": round(max(r["peak"] for r in runs["mesh"]) / 2**20),
+        "mesh_peak_rss_sum_mib": round(max(r["peak_rss_sum"] for r in runs["mesh"]) / 2**20),
+        "baseline_peak_mib": round(max(r["peak"] for r in runs["baseline"]) / 2**20),
+        "baseline_peak_rss_sum_mib": round(max(r["peak_rss_sum"] for r in runs["baseline"]) / 2**20),
+        # Per domain: a Meshwork domain run (Dagster, dbt, gate) vs the same SQL in the script.
         "domain_seconds": {
             d: {
                 "mesh": round(statistics.median(r["domains"][d] for r in runs["mesh"]), 2),
@@ -158,9 +193,13 @@ def measure(orders: int, repeat: int, tmp: Path, subprocess_too: bool = False) -
         },
         "phases_of_last_run": runs["mesh"][-1]["phases"],
         "phases_median": _summary(runs["mesh"])["phases"],
-        **({"dbt_subprocess": _summary(runs["subprocess"])} if subprocess_too else {}),
+        **{v: _summary(runs[v]) for v in variants},
         "repeat": repeat,
+        "load_average": os.getloadavg(),
     }
+
+
+_PHASES = "| domain | wall | fixed | outside steps | dbt models | dbt overhead | python products | contract gates |"
 
 
 def main() -> None:
@@ -168,42 +207,44 @@ def main() -> None:
     parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument(
-        "--dbt-subprocess-too", action="store_true", help="also build with MESH_DBT_IN_PROCESS=0, interleaved"
-    )
+    parser.add_argument("--fresh-process-too", action="store_true", help="also build with MESH_WARM_WORKER=0")
+    parser.add_argument("--dbt-subprocess-too", action="store_true", help="also build with MESH_DBT_IN_PROCESS=0")
     args = parser.parse_args()
+    variants = [
+        v for v, on in [("fresh_process", args.fresh_process_too), ("dbt_subprocess", args.dbt_subprocess_too)] if on
+    ]
     results = []
     with tempfile.TemporaryDirectory(prefix="mesh-bench-") as tmp:
         for orders in args.orders:
             print(f"{orders:,} orders …", file=sys.stderr, flush=True)
-            results.append(measure(orders, args.repeat, Path(tmp), args.dbt_subprocess_too))
-    print("| orders | Meshwork (s) | DuckDB script (s) | ratio | Meshwork peak (MiB) | script peak (MiB) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+            results.append(measure(orders, args.repeat, Path(tmp), variants))
+    print("| orders | Meshwork (s) | DuckDB script (s) | ratio | Meshwork CPU (s) | script CPU (s) | CPU ratio "
+          "| Meshwork peak PSS (MiB) | script peak PSS (MiB) | Meshwork sum of RSS (MiB) |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['orders']:,} | {r['mesh_seconds']} | {r['baseline_seconds']} | {r['ratio']}x | "
-            f"{r['mesh_peak_rss_mib']} | {r['baseline_peak_rss_mib']} |"
-        )
-    print("\nWhere a domain run's time goes (last run of the smallest scale, seconds):")
-    print("| domain | wall | outside steps | dbt models | dbt overhead | python products | contract gates |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for domain, p in sorted(results[0]["phases_of_last_run"].items()):
-        print(
-            f"| {domain} | {p['wall']} | {p['outside_steps']} | {p['dbt_models']} | {p['dbt_overhead']} | "
-            f"{p['python_products']} | {p['contract_gates']} |"
+            f"{r['mesh_cpu_seconds']} | {r['baseline_cpu_seconds']} | {r['cpu_ratio']}x | "
+            f"{r['mesh_peak_mib']} | {r['baseline_peak_mib']} | {r['mesh_peak_rss_sum_mib']} |"
         )
     for r in results:
-        if "dbt_subprocess" not in r:
-            continue
-        sub = r["dbt_subprocess"]
-        print(f"\n{r['orders']:,} orders, dbt in process / dbt subprocess, medians of {r['repeat']} interleaved runs:")
-        print(f"whole build: {r['mesh_seconds']}s vs {sub['seconds']}s ({r['mesh_seconds'] / sub['seconds']:.2f}x)")
-        print("| domain | wall | outside steps | dbt models | dbt overhead | python products | contract gates |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"\n{r['orders']:,} orders, where a domain run's time goes (medians of {r['repeat']}, seconds):")
+        print(_PHASES)
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for domain, p in sorted(r["phases_median"].items()):
-            q = sub["phases"][domain]
-            cells = " | ".join(f"{p[k]} / {q[k]}" for k in p)
-            print(f"| {domain} | {cells} |")
+            print(f"| {domain} | " + " | ".join(str(v) for v in p.values()) + " |")
+        for variant in variants:
+            other = r[variant]
+            print(
+                f"\n{r['orders']:,} orders, default / {variant}, medians of {r['repeat']} interleaved runs: whole "
+                f"build {r['mesh_seconds']}s vs {other['seconds']}s, CPU {r['mesh_cpu_seconds']}s vs "
+                f"{other['cpu_seconds']}s, peak PSS {r['mesh_peak_mib']} vs {other['peak_mib']} MiB"
+            )
+            print(_PHASES)
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for domain, p in sorted(r["phases_median"].items()):
+                q = other["phases"][domain]
+                print(f"| {domain} | " + " | ".join(f"{p[k]} / {q[k]}" for k in p) + " |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 

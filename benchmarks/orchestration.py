@@ -2,10 +2,10 @@
 
 The catalog benchmark's generator writes D domains of M Python products (8-column ODCS contracts;
 each product of domain d reads one or two products of domain d-1, so the domains form a chain).
-Every product builds a tiny table (`--rows`), so what is measured is orchestration: a `dagster asset
-materialize` process per domain, one step and one blocking contract gate per product, port reads,
-publishes and audit records. Baseline in the same run, interleaved: the same SQL and Parquet
-writes as one plain DuckDB script in one process.
+Every product builds a tiny table (`--rows`), so what is measured is orchestration: `mesh build` (a
+run per domain under its code location, forked from the build's warm worker), one step and one
+blocking contract gate per product, port reads, publishes and audit records. Baseline in the same
+run, interleaved: the same SQL and Parquet writes as one plain DuckDB script in one process.
 
     .venv/bin/python -m benchmarks.orchestration --shape 5x4 20x50 --repeat 2
 """

@@ -13,7 +13,7 @@ from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import settings
 from meshwork.example import sources
 from meshwork.locations import metric_runs
-from meshwork.runtime import build
+from meshwork.runtime import build, warm_runs
 from meshwork.runtime.instance import InstanceUnavailable, storage_description
 from meshwork.storage.inventory import port_summary
 
@@ -70,12 +70,15 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     say(f"Dagster instance storage: {storage_description()}")
     say(mode_banner())
     started = datetime.now(UTC)
+    measured = None
     try:
-        result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
+        with warm_runs.session():  # the domains' runs and the metrics run fork from one warm worker
+            result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
+            if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
+                measured = metric_runs.measure(result.domains[0].log.parent)
     except InstanceUnavailable as exc:
         output.fail(f"{exc}; nothing was built", EXIT_FAILED)
-    if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
-        measured = metric_runs.measure(result.domains[0].log.parent)
+    if measured is not None:
         say(measured.message if measured.ok else f"warning: {measured.message}; the products are not affected")
     output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json, held)
     if result.interrupted:

@@ -6,16 +6,12 @@ first build instead of at the next hourly tick, and count this build's failed pu
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshwork.core import settings
 from meshwork.locations import metric_assets
-from meshwork.runtime import located_runs, run_worker
+from meshwork.runtime import located_runs, warm_runs
 
 PLATFORM_MODULE = "meshwork.locations.platform"
 
@@ -39,18 +35,10 @@ def measure(log_dir: Path) -> MetricsRun:
     location = platform_location()
     if location is None:
         return MetricsRun(False, log, f"{settings.workspace_file()} has no code location loading {PLATFORM_MODULE}")
-    command = [sys.executable, "-m", located_runs.__name__, location, metric_assets.JOB]
-    tags = json.dumps({"meshwork/trigger": "mesh build"})
     log_dir.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
-        returncode = subprocess.run(
-            run_worker.command(os.getpid(), [*command, "--tags", tags]),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=settings.project_dir(),
-            env=settings.subprocess_env(),
-            check=False,
-        ).returncode
+        # Forked by the build's warm worker when it has one, else a fresh run_worker process.
+        returncode = warm_runs.run_located(location, metric_assets.JOB, {"meshwork/trigger": "mesh build"}, out)
     if returncode:
         return MetricsRun(False, log, f"the metrics run failed (exit {returncode}, log: {log})")
     return MetricsRun(True, log, f"mesh metrics measured (run of {metric_assets.JOB} in code location {location})")

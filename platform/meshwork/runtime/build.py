@@ -8,6 +8,8 @@ queue's per-domain limit counts; Dagster's implicit asset job behind ``asset mat
 run tags. Domains whose upstream domains are done run
 side by side (their warehouses are separate files). A domain is built by one build at a time, and a
 build's runs do not outlive it (``meshwork.runtime.build_processes``, ``meshwork.runtime.run_worker``).
+Each run is forked from one warm worker that imported Dagster and dbt and parsed the dbt project once
+for the whole build (``meshwork.runtime.warm_worker``; ``MESH_WARM_WORKER=0``: a fresh process per run).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -36,6 +39,7 @@ from meshwork.runtime import (
     orphan_runs,
     parent_lineage,
     run_worker,
+    warm_runs,
 )
 from meshwork.runtime.domain_runs import build_job_name
 
@@ -80,23 +84,39 @@ def materialize_command(domain: str, build_id: str | None = None) -> list[str]:
 
 
 class PeakMemory:
-    """Samples the resident memory of this process and all its children (the whole build tree)."""
+    """Samples the memory of a process (default: this one) and all its children, the whole build tree.
 
-    def __init__(self, interval: float = 0.2):
+    ``peak`` counts each page once however many processes map it: the sum of the processes' PSS
+    (proportional set size; Linux). Runs forked from the warm worker share its pages (Dagster, dbt,
+    the parsed project) until they write them; adding up resident sets would count those pages once
+    per process. ``peak_rss`` is that sum anyway, for comparison. Where PSS cannot be read, both are RSS.
+    """
+
+    def __init__(self, interval: float = 0.2, pid: int | None = None):
         self.interval = interval
+        self.pid = pid
         self.peak = 0
+        self.peak_rss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
+        with contextlib.suppress(psutil.Error):  # the process watched has ended
+            root = psutil.Process(self.pid)
+            while not self._stop.is_set():
+                proportional = resident = 0
+                for proc in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
+                        try:
+                            memory = proc.memory_full_info()
+                            proportional += getattr(memory, "pss", memory.rss)
+                        except psutil.AccessDenied:
+                            memory = proc.memory_info()
+                            proportional += memory.rss
+                        resident += memory.rss
+                self.peak = max(self.peak, proportional)
+                self.peak_rss = max(self.peak_rss, resident)
+                self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -131,6 +151,21 @@ def _check_credentials(domains: list[str]) -> None:
             raise MeshError(f"enforced mode: {exc}") from exc
 
 
+def _start_run(domain: str, build_id: str, children: build_processes.Children, lock: int, out: IO[str]) -> int:
+    """The domain's run, forked by the warm worker when there is one, else a fresh process; its exit code."""
+    env, cwd = _domain_env(domain), settings.project_dir()
+    if (worker := warm_runs.current()) is not None:
+        argv = warm_runs.located_command(
+            located_runs.domain_location(domain), build_job_name(domain), {orphan_runs.BUILD_TAG: build_id}
+        )
+        try:
+            return children.run_started(lambda: worker.start(argv, env=env, cwd=cwd, out=out, keep_fd=lock))
+        except warm_runs.WorkerGone as exc:
+            out.write(f"meshwork: {exc}; running {domain} in a fresh process instead\n")
+            out.flush()
+    return children.run(materialize_command(domain, build_id), keep_fd=lock, out=out, cwd=cwd, env=env)
+
+
 def _run_domain(
     domain: str, log_dir: Path, children: build_processes.Children, say: Callable[[str], None]
 ) -> DomainResult:
@@ -138,8 +173,7 @@ def _run_domain(
     build_id = orphan_runs.new_build_id(domain)
     with build_processes.domain_lock(domain, children.stop, say) as lock, log.open("w", encoding="utf-8") as out:
         start = time.monotonic()  # the wait for another build's lock is not this build's time
-        command = materialize_command(domain, build_id)
-        returncode = children.run(command, keep_fd=lock, out=out, cwd=settings.project_dir(), env=_domain_env(domain))
+        returncode = _start_run(domain, build_id, children, lock, out)
         if returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
         parent_lineage.end_build_runs(build_id)  # no daemon needed for the domain run's end event
@@ -174,6 +208,8 @@ def build(
     with (
         PeakMemory() as memory,
         children.forwarding_signals(),
+        # Started here, in the calling thread, which outlives every run (the worker dies with it).
+        warm_runs.session(log_dir / "warm-worker.log"),
         ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool,
     ):
         while pending or running:

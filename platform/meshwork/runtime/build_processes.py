@@ -9,6 +9,10 @@
   as SIGTERM (Dagster then records each run as failed and frees its pool slot), starts nothing more, and
   on a second signal kills the runs' whole groups. A ``kill -9`` of the build is handled by the runs
   themselves: they get SIGTERM from the kernel when the build dies (Linux).
+- **Warm worker.** By default the runs are not fresh processes but children forked by the build's warm
+  worker (``meshwork.runtime.warm_worker``), which dies with the build and takes its children with it;
+  each child keeps the guarantees above (its own group, the inherited lock, SIGTERM when its parent
+  dies) and is signalled by pid like a fresh process (:class:`Run`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from meshwork.core import settings
 
@@ -68,13 +72,33 @@ def domain_lock(domain: str, stop: threading.Event, say: Callable[[str], None]) 
         os.close(fd)
 
 
+class Run(Protocol):
+    """A started run: a fresh process (:class:`_Process`) or a warm worker's child (``warm_runs.Started``)."""
+
+    def signal(self, sig: int, group: bool = False) -> None: ...
+
+    def wait(self) -> int: ...
+
+
+class _Process:
+    def __init__(self, proc: subprocess.Popen[bytes]):
+        self.proc = proc
+
+    def signal(self, sig: int, group: bool = False) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig) if group else self.proc.send_signal(sig)
+
+    def wait(self) -> int:
+        return self.proc.wait()
+
+
 class Children:
     """The runs a build has started, and what the build does with them when it is signalled."""
 
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.signalled: int | None = None
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs: set[Run] = set()
         self._lock = threading.Lock()
 
     def run(self, command: list[str], *, keep_fd: int, out: IO[str], **popen: Any) -> int:
@@ -82,12 +106,25 @@ class Children:
 
         Raises :class:`Stopped` when the build was signalled before it could start.
         """
+
+        def start() -> Run:
+            return _Process(
+                subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, process_group=0, pass_fds=(keep_fd,), **popen
+                )
+            )
+
+        return self.run_started(start)
+
+    def run_started(self, start: Callable[[], Run]) -> int:
+        """Start a run with ``start`` (in a process group of its own) and wait for its exit code.
+
+        Raises :class:`Stopped` when the build was signalled before it could start.
+        """
         with self._lock:  # a signal between the check and the start would miss this child
             if self.stop.is_set():
-                raise Stopped(command[0])
-            proc = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, process_group=0, pass_fds=(keep_fd,), **popen
-            )
+                raise Stopped(str(start))
+            proc = start()
             self._procs.add(proc)
         try:
             return proc.wait()
@@ -101,11 +138,10 @@ class Children:
         self.signalled = self.signalled or signum
         with self._lock:
             for proc in self._procs:
-                with contextlib.suppress(ProcessLookupError):
-                    if first:  # Dagster ends a run on SIGTERM: records its failure, frees its slot
-                        proc.send_signal(signal.SIGTERM)
-                    else:  # asked twice: the whole group at once, left to orphan recovery
-                        os.killpg(proc.pid, signal.SIGKILL)
+                if first:  # Dagster ends a run on SIGTERM: records its failure, frees its slot
+                    proc.signal(signal.SIGTERM)
+                else:  # asked twice: the whole group at once, left to orphan recovery
+                    proc.signal(signal.SIGKILL, group=True)
 
     @contextlib.contextmanager
     def forwarding_signals(self) -> Iterator[Children]:

@@ -82,6 +82,21 @@ def dbt_args(resource: DbtCliResource, args: Sequence[str], target_path: Path) -
     ]
 
 
+# Manifests parsed ahead of the runs by the warm worker of `mesh build` (keep_parsed), which forks
+# every run from a process that holds them: (project dir, vars, target) -> Manifest.
+_kept: dict[tuple[str, str, str], Any] = {}
+
+
+def keep_parsed(resource: DbtCliResource, vars_json: str, target: Path) -> None:
+    """Parse now and let every later :func:`parse` of the same project, vars and target in this
+    process (and in the processes forked from it) take that manifest instead of parsing again.
+
+    For a process that lives no longer than one build (``meshwork.runtime.warm_worker``): the
+    project's files are not watched afterwards.
+    """
+    _kept[(str(resource.project_dir), vars_json, str(target))] = parse(resource, vars_json, target)
+
+
 def parse(resource: DbtCliResource, vars_json: str, target: Path) -> Any:
     """The project's dbt ``Manifest``, parsed in this process with ``vars_json`` into ``target``.
 
@@ -91,6 +106,8 @@ def parse(resource: DbtCliResource, vars_json: str, target: Path) -> Any:
     partial parse in ``target`` is shared by all domains; the runs then get the manifest as an object.
     Domains may run side by side: the parse holds a lock on ``target``.
     """
+    if (kept := _kept.get((str(resource.project_dir), vars_json, str(target)))) is not None:
+        return kept
     # Deferred: importing dbt costs ~1.5 s, paid only by a run that executes dbt in process.
     from dbt.cli.main import dbtRunner
 

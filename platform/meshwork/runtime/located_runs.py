@@ -184,10 +184,19 @@ def job_code_origin(location: Location, attribute: str, job: str) -> dict[str, A
     }
 
 
-def create_run(instance: dg.DagsterInstance, location_name: str, job: str, tags: Mapping[str, str]) -> dg.DagsterRun:
-    """Create (not start) a run of ``job`` that belongs to ``location_name``, as a launch would."""
+def create_run(
+    instance: dg.DagsterInstance,
+    location_name: str,
+    job: str,
+    tags: Mapping[str, str],
+    loaded: tuple[str, dg.Definitions] | None = None,
+) -> dg.DagsterRun:
+    """Create (not start) a run of ``job`` that belongs to ``location_name``, as a launch would.
+
+    ``loaded``: the location's definitions, already loaded by :func:`definitions` in this process.
+    """
     location = workspace_location(location_name)
-    attribute, defs = definitions(location)
+    attribute, defs = loaded or definitions(location)
     try:
         job_def = defs.resolve_job_def(job)
     except dg.DagsterInvariantViolationError as exc:
@@ -199,6 +208,18 @@ def create_run(instance: dg.DagsterInstance, location_name: str, job: str, tags:
         remote_job_origin=remote_job_origin(location, defs.get_repository_def().name, job),
         job_code_origin=_deserialize(code_origin),
     )
+
+
+def keep_loaded(location: Location, attribute: str, defs: dg.Definitions) -> None:
+    """Let ``dagster api execute_run`` in this process reuse the definitions loaded here.
+
+    It loads the job through the run's code pointer (module and attribute). A ``@dg.definitions``
+    function would be called again, building every asset, check and the dbt manifest's specs a second
+    time; with the attribute set to the Definitions that function returned in this process a moment
+    ago, Dagster takes them (and the repository they cached) as they are. Only this process's module
+    changes; the run's origin still names the function.
+    """
+    setattr(sys.modules[location.module_name], attribute, defs)
 
 
 def execute_run_command(run: dg.DagsterRun) -> list[str]:
@@ -224,11 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         tags = json.loads(args.tags)
+        location = workspace_location(args.location)
+        loaded = definitions(location)
         with dg.DagsterInstance.get() as instance:
-            run = create_run(instance, args.location, args.job, tags)
+            run = create_run(instance, args.location, args.job, tags, loaded)
     except (LocationNotFound, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    keep_loaded(location, *loaded)
     print(f"meshwork: run {run.run_id} of {args.job} in code location {args.location}", flush=True)
     # Dagster's own CLI, in this process: its modules and the location's code are imported already.
     sys.argv = execute_run_command(run)

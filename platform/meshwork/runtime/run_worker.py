@@ -96,7 +96,8 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """SIGTERM to this process when the thread that started it ends; exit now if ``parent_pid`` is gone."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
@@ -108,7 +109,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def main(argv: list[str]) -> None:
     parent_pid, run = int(argv[0]), argv[1:]
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     if os.getpgrp() != os.getpid():
         os.setpgid(0, 0)
     run = with_worker_tag(run, worker_tag())
