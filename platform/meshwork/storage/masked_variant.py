@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from meshwork.storage.port_store import FileEntry, sha256_file
+from meshwork.storage.port_store import FileEntry, sha256_file, sql_path
 
 PREFIX = "masked_"
 
@@ -19,10 +19,10 @@ def write(con: duckdb.DuckDBPyConnection, query: str, staging: Path) -> list[Fil
     """Write the result of ``query`` into the staged snapshot as ``masked_*.parquet`` files."""
     out = staging.with_name(staging.name + "-masked")
     try:
-        con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '256MB')")
+        con.execute(f"COPY ({query}) TO {sql_path(out)} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '256MB')")
         if not out.exists():  # no rows: an explicit empty file, like the clear variant
             out.mkdir()
-            con.execute(f"COPY ({query} LIMIT 0) TO '{out / 'data_0.parquet'}' (FORMAT parquet)")
+            con.execute(f"COPY ({query} LIMIT 0) TO {sql_path(out / 'data_0.parquet')} (FORMAT parquet)")
         entries = []
         for f in sorted(out.glob("*.parquet")):
             target = staging / f"{PREFIX}{f.name}"

@@ -38,6 +38,11 @@ class Damaged(MeshError, ValueError):
     """A ``latest`` pointer or a manifest that cannot be what it claims; the message names the file."""
 
 
+def sql_path(path: Path) -> str:
+    """A local path as a SQL string literal for DuckDB (``COPY … TO``, ``read_parquet``): a folder may hold a quote."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

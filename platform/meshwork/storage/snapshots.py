@@ -125,15 +125,14 @@ def write_snapshot(
     try:
         select = ", ".join(quote(c) for c in columns)
         row = con.execute(
-            f"COPY (SELECT {select} FROM {quote(table)}) TO '{tmp}' "
+            f"COPY (SELECT {select} FROM {quote(table)}) TO {port_store.sql_path(tmp)} "
             "(FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '256MB')"
         ).fetchone()
         row_count = int(row[0]) if row else 0
         if not tmp.exists():  # an empty result writes no file: publish an explicit empty snapshot
             tmp.mkdir()
-            con.execute(
-                f"COPY (SELECT {select} FROM {quote(table)} LIMIT 0) TO '{tmp / 'data_0.parquet'}' (FORMAT parquet)"
-            )
+            empty = port_store.sql_path(tmp / "data_0.parquet")
+            con.execute(f"COPY (SELECT {select} FROM {quote(table)} LIMIT 0) TO {empty} (FORMAT parquet)")
         described = con.execute(f"DESCRIBE SELECT {select} FROM {quote(table)}").fetchall()
         files = [
             FileEntry(path=f.name, bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.glob("*.parquet"))
@@ -271,7 +270,7 @@ def snapshot_files(manifest: Manifest) -> list[Path]:
 
 def sql_file_list(files: list[Path]) -> str:
     """A DuckDB list literal of file paths, for ``read_parquet``."""
-    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    return "[" + ", ".join(port_store.sql_path(f) for f in files) + "]"
 
 
 def verify(manifest: Manifest, checksums: bool = True) -> list[str]:
@@ -383,8 +382,8 @@ def delete_rows(con: duckdb.DuckDBPyConnection, manifest: Manifest, predicate: s
     tmp = store.scratch(f"{base}/{name}")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     row = con.execute(
-        f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({predicate}, false)) TO '{tmp}' "
-        "(FORMAT parquet, COMPRESSION zstd)",
+        f"COPY (SELECT * FROM read_parquet({sources}) WHERE NOT coalesce({predicate}, false)) "
+        f"TO {port_store.sql_path(tmp)} (FORMAT parquet, COMPRESSION zstd)",
         params,
     ).fetchone()
     entry = FileEntry(path=name, bytes=tmp.stat().st_size, sha256=_sha256(tmp))

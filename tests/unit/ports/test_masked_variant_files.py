@@ -87,3 +87,13 @@ def test_a_masked_query_that_fails_after_writing_leaves_no_masked_folder(tmp_pat
         masked_variant.write(con, "SELECT CASE WHEN id = 2 THEN error('boom') ELSE id END AS id FROM t", staging)
     assert [p.name for p in staging.parent.iterdir()] == [".tmp-snap"]
     assert list(staging.iterdir()) == []
+
+
+def test_a_port_store_whose_path_holds_a_quote_publishes_both_variants_and_rewrites_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESH_PORTS_URL", str(tmp_path / "o'hara's ports"))
+    con = duckdb.connect()
+    manifest = publish(con, 6)
+    assert "o'hara's ports" in str(folder(manifest)) and manifest.masked and snapshots.verify(manifest) == []
+    assert snapshots.delete_rows(con, manifest, "id = ?", [2]) == 1  # an erasure rewrite, same folder
+    rewritten = snapshots.read_manifest("customers", "profiles", 1, manifest.snapshot_id)
+    assert rewritten.row_count == 5 and snapshots.verify(rewritten) == []
