@@ -200,3 +200,31 @@ def test_two_more_alike_problems_are_counted_in_the_plural():
     assert audit.verify()[1] == (
         "checkpoint 1: its signature does not verify (forged, or the signing key was replaced) (and 2 more checkpoints)"
     )
+
+
+def test_the_first_line_removed_is_detected_and_nothing_is_proven():
+    log = record(5)
+    write(log, lines(log)[1:])
+    assert audit.verify()[0] == "line 1: does not start the chain (a line was removed, inserted or reordered)"
+    assert audit.authenticated()[1] == 0
+
+
+def test_a_line_edited_with_its_hash_recomputed_leaves_only_the_lines_before_it_proven():
+    log = record(5)
+    rows = lines(log)
+    entry = json.loads(rows[1])
+    entry["snapshot"] = "forged"
+    entry["hash"] = audit.digest(entry)
+    rows[1] = json.dumps(entry, sort_keys=True)
+    write(log, rows)
+    assert audit.verify()[0] == "line 3: does not follow line 2 (a line was removed, inserted or reordered)"
+    assert audit.authenticated()[1] == 1  # line 2's own checkpoint no longer matches; lines 3-5 hang off it
+
+
+def test_a_removed_line_leaves_the_lines_before_it_proven():
+    log = record(5)
+    rows = lines(log)
+    del rows[2]
+    write(log, rows)
+    assert audit.verify()[0] == "line 3: does not follow line 2 (a line was removed, inserted or reordered)"
+    assert audit.authenticated()[1] == 2
