@@ -10,6 +10,7 @@ descriptions), the ``name`` of ``models:``/``seeds:``/``sources:`` entries, ``un
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,7 +119,9 @@ def still_whole(domains: list[str], domain: str) -> Callable[[Path], list[str]]:
         problems = whole(root)
         if problems:
             return problems
-        manifest = registration.dbt_parse(root / "dbt_project")
+        parsed = root / "dbt_project" / "target" / "manifest.json"  # the parse `whole` just made, reused
+        manifest = json.loads(parsed.read_text(encoding="utf-8")) if parsed.is_file() else None
+        manifest = manifest or registration.dbt_parse(root / "dbt_project")
         return leaks(manifest, domain, folders)
 
     return check
