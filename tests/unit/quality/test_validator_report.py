@@ -168,7 +168,7 @@ def test_a_sql_rule_the_gate_refuses_or_the_sandbox_cannot_run_is_a_failure_with
         "not run: the query reads 'other', which is neither its product (${table}) nor a CTE of the query"
     )
     found = by_id(check(tmp_path, [sql("SELECT CAST(note AS INTEGER) FROM ${table}")]))["q"]
-    assert not found.passed and found.detail.startswith("the query failed: Conversion Error")
+    assert found.passed is False and found.detail.startswith("the query failed: Conversion Error")
 
 
 def test_a_python_rule_that_cannot_be_loaded_fails_and_names_it(tmp_path: Path):
