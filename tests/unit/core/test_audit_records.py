@@ -102,3 +102,68 @@ def test_entries_filters_an_action_and_its_sub_actions_without_verifying():
     audit.record("port.reader", n=3)
     assert [e["n"] for e in audit.entries("port.read")] == [1, 2]
     assert [e["n"] for e in audit.entries()] == [1, 2, 3]
+
+
+def forge_line() -> dict:
+    """A well-chained line appended to the log, as anyone can make without the signing key."""
+    rows = audit.log_path().read_text().splitlines()
+    forged = audit.seal({"at": "2026-01-01T00:00:00+00:00", "action": "access.approve"}, json.loads(rows[-1])["hash"])
+    with audit.log_path().open("a") as f:
+        f.write(json.dumps(forged, sort_keys=True) + "\n")
+    return forged
+
+
+def five_lines() -> None:
+    for i in range(5):
+        audit.record("port.read", snapshot=f"s{i}")
+
+
+def test_a_forged_head_over_a_forged_line_is_not_signed_on_by_the_next_record():
+    five_lines()
+    forged = forge_line()
+    head = {"at": forged["at"], "hash": forged["hash"], "seq": 6, "signature": "00" * 64}
+    audit.governance_file(audit.HEAD).write_text(json.dumps(head))
+    audit.record("port.read", snapshot="s6")
+    assert len(audit.governance_file(audit.CHECKPOINTS).read_text().splitlines()) == 5  # nothing signed
+    assert audit.authenticated()[1] == 5 and audit.verify()
+
+
+def test_a_forged_checkpoint_appended_with_a_forged_line_is_not_carried_on_by_the_next_record():
+    five_lines()
+    forged = forge_line()
+    with audit.governance_file(audit.CHECKPOINTS).open("a") as f:
+        f.write(json.dumps({"at": forged["at"], "hash": forged["hash"], "seq": 6, "signature": "00" * 64}) + "\n")
+    audit.record("port.read", snapshot="s6")
+    assert len(audit.governance_file(audit.CHECKPOINTS).read_text().splitlines()) == 6  # the forged one only
+    assert audit.authenticated()[1] == 5
+    assert "line 6 to 7: not covered by a signed checkpoint" in " ".join(audit.verify())
+
+
+def test_a_checkpoint_left_by_an_interrupted_record_does_not_bless_a_line_forged_in_its_place():
+    five_lines()
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(audit.governance_file(audit.KEY).read_text()))
+    with audit.governance_file(audit.CHECKPOINTS).open("a") as f:  # signed line 6, killed before writing it
+        f.write(audit.sign(key, 6, "f" * 64).to_json() + "\n")
+    forge_line()  # a different line 6
+    audit.record("port.read", snapshot="s6")
+    assert audit.authenticated()[1] == 5
+    assert any(p.startswith("line 6 to 7: not covered by a signed checkpoint") for p in audit.verify())
+
+
+def test_a_record_after_the_checkpoints_file_was_deleted_and_a_line_forged_is_written_unsigned(caplog):
+    five_lines()
+    audit.governance_file(audit.CHECKPOINTS).unlink()
+    forge_line()
+    with caplog.at_level("WARNING", logger="meshwork.core.audit"):
+        entry = audit.record("port.read", snapshot="s6")
+    assert audit.entries()[-1] == entry and audit.authenticated()[1] == 5
+    assert [r.getMessage() for r in caplog.records] == [
+        "audit log does not match its signed head: entry recorded unsigned (mesh audit verify)"
+    ]
+
+
+def test_the_first_record_on_a_new_machine_creates_mesh_home(tmp_path, monkeypatch):
+    home = tmp_path / "not" / "yet" / "there"
+    monkeypatch.setenv("MESH_HOME", str(home))
+    audit.record("port.read")
+    assert audit.log_path().is_relative_to(home) and audit.verify() == [] and audit.authenticated()[1] == 1
