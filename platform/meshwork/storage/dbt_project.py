@@ -44,7 +44,8 @@ def _project_key(project: Path) -> str:
     newer), so a parse that still holds a deleted model would be reused.
     """
     files = [project / "dbt_project.yml", project / "profiles.yml", project / "packages.yml"]
-    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
+    # vendor/: the dbt packages of onboarded projects (its packages-install-path), read by every parse.
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses", "vendor"):
         files += [p for p in (project / folder).rglob("*") if p.is_file()]
     digest = hashlib.sha256()
     for file in sorted(files):
