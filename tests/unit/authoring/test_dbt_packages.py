@@ -9,6 +9,7 @@ import pytest
 
 from meshwork.authoring.changeset import ScaffoldError
 from meshwork.authoring.dbt_packages import resolve
+from meshwork.storage.dbt_project import _project_key  # the key ensure_manifest compares before parsing
 
 PACKAGES = """\
 packages:
@@ -65,3 +66,11 @@ def test_a_local_package_without_a_dbt_project_is_refused(tmp_path: Path):
     (root / "packages.yml").write_text("packages:\n  - local: nowhere\n")
     with pytest.raises(ScaffoldError, match="local: nowhere in packages.yml: .*nowhere has no dbt_project.yml"):
         resolve(root, {}, None)
+
+
+def test_a_changed_vendored_package_makes_the_mesh_parse_again(tmp_path: Path):
+    macro = package(tmp_path / "dbt_project/vendor/dbt_utils", "dbt_utils") / "macros/m.sql"
+    macro.write_text("{% macro m() %}1{% endmacro %}")
+    before = _project_key(tmp_path / "dbt_project")
+    macro.write_text("{% macro m() %}22{% endmacro %}")
+    assert _project_key(tmp_path / "dbt_project") != before
