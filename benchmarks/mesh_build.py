@@ -68,7 +68,8 @@ def mesh_run(sources: Path, work: Path, extra_env: dict[str, str] | None = None)
     out = timed([str(BIN / "mesh"), "build", "--json"], {**_env(home), **(extra_env or {})})
     if out["returncode"] != 0:
         kept = Path(tempfile.mkdtemp(prefix="mesh-bench-failed-"))
-        shutil.copytree(home / "logs", kept / "logs", dirs_exist_ok=True)
+        if (home / "logs").exists():
+            shutil.copytree(home / "logs", kept / "logs", dirs_exist_ok=True)
         raise RuntimeError(f"mesh build failed (logs: {kept}):\n{out['stdout'][-3000:]}\n{out['stderr'][-3000:]}")
     result = json.loads(out["stdout"])
     return {
@@ -218,6 +219,8 @@ def main() -> None:
         for orders in args.orders:
             print(f"{orders:,} orders …", file=sys.stderr, flush=True)
             results.append(measure(orders, args.repeat, Path(tmp), variants))
+            if args.json:  # after each scale: a later failure keeps what was measured
+                args.json.write_text(json.dumps(results, indent=2, default=str))
     print("| orders | Meshwork (s) | DuckDB script (s) | ratio | Meshwork CPU (s) | script CPU (s) | CPU ratio "
           "| Meshwork peak PSS (MiB) | script peak PSS (MiB) | Meshwork sum of RSS (MiB) |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
