@@ -130,3 +130,24 @@ def test_an_undeclared_read_is_refused_and_recorded_with_its_run(mesh):
     (refused,) = audit.entries("port.read.refused")
     assert refused["port"] == "sales/orders" and refused["run_id"] == "r7" and refused["reason"] == "undeclared input"
     assert reader.reads == []
+
+
+def test_an_input_whose_producer_did_not_load_is_refused_as_missing(project: Path):
+    # A code location loads the mesh leniently: a product whose descriptor fails is left out, and its
+    # consumers stay (their domain is named broken). Reading it says the port does not exist.
+    (project / "domains/sales/products/orders.yaml").write_text("kind: [unclosed\n")
+    mesh = load_mesh(project, strict=False)
+    assert "sales/orders" not in mesh.products and "finance/daily_revenue" in mesh.products
+    with pytest.raises(PortAccessError, match=r"^finance/daily_revenue reads sales/orders@v1, which does not exist$"):
+        revenue_reader(mesh).resolve("sales/orders")
+    assert reads() == []
+
+
+def test_an_input_pinned_to_a_major_the_producer_does_not_have_is_refused_as_missing(project: Path):
+    descriptor = project / "domains/finance/products/daily_revenue.yaml"
+    pinned = "{name: orders, version: v1, contractId: sales.orders}"
+    descriptor.write_text(descriptor.read_text().replace(pinned, pinned.replace("v1", "v2")))
+    mesh = load_mesh(project, strict=False)
+    assert "finance" in mesh.broken and "sales/orders" in mesh.products
+    with pytest.raises(PortAccessError, match=r"^finance/daily_revenue reads sales/orders@v2, which does not exist$"):
+        revenue_reader(mesh).resolve("sales/orders")
