@@ -151,3 +151,25 @@ def test_an_input_pinned_to_a_major_the_producer_does_not_have_is_refused_as_mis
     assert "finance" in mesh.broken and "sales/orders" in mesh.products
     with pytest.raises(PortAccessError, match=r"^finance/daily_revenue reads sales/orders@v2, which does not exist$"):
         revenue_reader(mesh).resolve("sales/orders")
+
+
+def test_every_damaged_file_of_a_snapshot_is_named_in_the_refusal(mesh):
+    build_orders(30)
+    manifest = publish_orders(mesh).manifests[0]
+    folder = snapshots.version_dir("sales", "orders", 1) / manifest.snapshot_id
+    # A snapshot of two files (big ports are split every 256 MB): one truncated, the other gone.
+    second = folder / "data_1.parquet"
+    second.write_bytes((folder / "data_0.parquet").read_bytes())
+    entry = manifest.files[0].model_copy(update={"path": second.name})
+    (folder / snapshots.MANIFEST).write_text(
+        manifest.model_copy(update={"files": [*manifest.files, entry]}).model_dump_json()
+    )
+    (folder / "data_0.parquet").write_bytes(b"PAR1")
+    second.unlink()
+    with pytest.raises(PortAccessError) as refused:
+        revenue_reader(mesh).resolve("sales/orders")
+    damage = str(refused.value).split(" is damaged: ", 1)[1]
+    assert (
+        damage
+        == f"{folder / 'data_0.parquet'} has 4 bytes, the manifest says {manifest.files[0].bytes}; {second} is missing"
+    )
