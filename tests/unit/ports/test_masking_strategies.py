@@ -139,9 +139,11 @@ def test_the_mesh_key_is_created_once_secret_and_owner_only():
 
 
 def test_a_key_file_given_by_path_is_read_stripped_and_never_replaced(tmp_path: Path):
-    given = tmp_path / "nested" / "control-plane.key"
+    given = tmp_path / "control-plane" / "secrets" / "masking.key"  # folders that do not exist yet
     created = masking.masking_key(given)
     assert given.read_text() == created and len(created) == 64
+    beside = given.with_name("other.key")  # a folder that exists already
+    assert masking.masking_key(beside) != created, "each key file holds its own random key"
     given.write_text("ab" * 32 + "\n")  # the control plane's own key, with a final newline
     assert masking.masking_key(given) == "ab" * 32
     assert not (settings.mesh_home() / "governance" / "masking.key").exists(), "the mesh's default key is untouched"
