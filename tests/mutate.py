@@ -169,9 +169,11 @@ def deliberate(as_json: bool) -> int:
     return 0 if all(r["caught"] for r in results) else 1
 
 
-def export(rev: str) -> Path:
-    """The files of commit ``rev`` that a run needs, in .mutate/rev/ (replacing an earlier export)."""
-    target = STAGE / "rev"
+def export(rev: str, modules: list[str] | None) -> Path:
+    """The files of commit ``rev`` that a run needs, in a folder of its own per set of modules (replacing
+    an earlier export of the same set): runs of other modules started at the same time keep theirs."""
+    key = "+".join(sorted(m.replace("/", ".").removesuffix(".py") for m in modules)) if modules else "all"
+    target = STAGE / f"rev-{key}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     names = ["platform", "pyproject.toml", *LINKED]
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rev:
         global SOURCE
-        SOURCE = export(args.rev)
+        SOURCE = export(args.rev, args.module)
     if args.deliberate:
         return deliberate(args.json)
 
