@@ -14,6 +14,7 @@ from meshwork.core.errors import PortAccessError
 from meshwork.model.loader import load_mesh
 from meshwork.ports.reader import PortReader, ResolvedPort, port_view_name
 from meshwork.storage import snapshots
+from tests.unit.ports.test_masking import mesh as profiles_mesh  # noqa: F401 (a fixture)
 from tests.unit.storage.test_ports import build_orders, publish_orders
 
 LINES = """CREATE OR REPLACE TABLE order_lines AS SELECT order_id, 1::INTEGER AS line_no, 'sku' AS sku,
@@ -152,3 +153,49 @@ def test_the_view_name_of_a_port_is_its_schema_and_versioned_name():
         port_view_name('sales"; DROP', "orders", 1)
     with pytest.raises(ValueError, match="is not a valid name"):
         port_view_name("sales", "orders x", 1)
+
+
+def _profiles_read(mesh, run_id: str):
+    reader = PortReader(mesh, mesh.product("sales/orders"), duckdb.connect(), run_id=run_id)  # no PII clearance
+    return reader, reader.resolve("customers/customer_profiles")
+
+
+def test_what_an_uncleared_read_hands_back_names_the_port_the_snapshot_and_its_masked_files(profiles_mesh):  # noqa: F811
+    latest = snapshots.latest_snapshot("customers", "customer_profiles", 1)
+    assert latest
+    manifest = snapshots.read_manifest("customers", "customer_profiles", 1, latest)
+    reader, resolved = _profiles_read(profiles_mesh, "run-m")
+    assert (resolved.ref, resolved.snapshot_id, resolved.manifest) == (
+        "customers/customer_profiles@v1",
+        latest,
+        manifest,
+    )
+    assert resolved.masked is True and resolved.masked_with is None and reader.reads == [resolved]
+    entry = reads()[-1]
+    assert entry["masked"] is True and entry["run_id"] == "run-m" and entry["snapshot"] == latest
+
+
+def test_a_snapshot_without_its_masked_variant_is_masked_at_read_and_says_so(profiles_mesh):  # noqa: F811
+    latest = snapshots.latest_snapshot("customers", "customer_profiles", 1)
+    assert latest
+    with duckdb.connect() as con:  # an erasure rewrite drops the masked variant
+        manifest = snapshots.read_manifest("customers", "customer_profiles", 1, latest)
+        snapshots.delete_rows(con, manifest, "customer_id = ?", [0])
+    rewritten = snapshots.read_manifest("customers", "customer_profiles", 1, latest)
+    reader, resolved = _profiles_read(profiles_mesh, "run-e")
+    assert (resolved.ref, resolved.snapshot_id, resolved.manifest) == (
+        "customers/customer_profiles@v1",
+        latest,
+        rewritten,
+    )
+    assert resolved.masked is True
+    assert resolved.masked_with is profiles_mesh.product("customers/customer_profiles").current_port.contract
+    entry = reads()[-1]
+    assert entry["masked"] is True and entry["run_id"] == "run-e"
+
+
+def test_a_cleared_read_hands_back_the_manifest_it_resolved(mesh):
+    build_orders(5)
+    manifest = publish_orders(mesh).manifests[0]
+    resolved = PortReader(mesh, mesh.product("finance/daily_revenue"), duckdb.connect()).resolve("sales/orders")
+    assert resolved.manifest == manifest and resolved.ref == "sales/orders@v1"
