@@ -187,6 +187,9 @@ def test_grants_are_decided_by_owners_only_and_revocation_ends_vended_credential
     key = answer["files"][0]["key"]
     assert s3.get_object(Bucket=plane.bucket, Key=key)["Body"].read()
     assert plane.call("person:carol", "POST", f"/v1/access/requests/{rid}/revoke").status_code == 200
+    again = plane.call("person:carol", "POST", f"/v1/access/requests/{rid}/revoke")
+    assert again.status_code == 409
+    assert f"request {rid} is revoked; only an approved request can be revoked" in again.text
     with pytest.raises(ClientError):
         s3.get_object(Bucket=plane.bucket, Key=key)
     assert "no live grant" in read_as(plane, "sales", "sales/orders", "customers/customer_profiles")["refused"]

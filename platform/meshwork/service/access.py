@@ -101,7 +101,8 @@ def decide(s: Session, who: Identity, request_id: str, decision: str, expires: s
         raise _refuse(s, who, f"access.{decision}", reason, **fields)
     before, after = TRANSITIONS[decision]
     if found.status != before:
-        raise Conflict(f"request {request_id} is {found.status}; only a {before} request can be {after}")
+        article = "an" if before[0] in "aeiou" else "a"
+        raise Conflict(f"request {request_id} is {found.status}; only {article} {before} request can be {after}")
     if expires is not None:
         found.expires = expires
     found.status, found.decided_by, found.decided_at = after, who.name, now()
