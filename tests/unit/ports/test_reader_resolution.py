@@ -97,6 +97,7 @@ def test_a_product_reads_the_snapshot_its_own_run_staged_for_its_domain(mesh):
     assert con.sql(f"SELECT count(*) FROM {resolved.sql()}").fetchall() == [(9,)]
     (entry,) = reads()
     assert entry["consumer"] == "marketing/customer_segments" and entry["snapshot"] == staged.snapshot_id
+    assert entry["port"] == "marketing/customer_360@v1" and resolved.manifest == staged
     assert entry["run_id"] == "run-staged"
     assert reader.reads == [resolved]
 
