@@ -6,6 +6,7 @@ The project here is hand-written for these tests; real public projects: test_onb
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -52,13 +53,17 @@ select
     {{ shop_macros.kilograms('weight_kg') }} as weight_kg
 from {{ ref('raw_shipments') }}
 """,
-    # Named like the sales domain's model: it must be renamed, and the refs to it rewritten.
+    # Named like the sales domain's model: it must be renamed, and the refs to it rewritten. Its last three
+    # columns break the mesh's naming policy (a DATE, a TIMESTAMP, a BOOLEAN): renamed at the port, not here.
     "models/marts/orders.sql": """\
 select
     order_id,
     min(carrier) as carrier,
     count(*) as shipments,
-    sum(weight_kg) as total_weight_kg
+    sum(weight_kg) as total_weight_kg,
+    min(cast(shipped_at as date)) as first_shipped,
+    max(shipped_at) as last_shipped_date,
+    bool_or(carrier = 'ups') as ups
 from {{ ref('stg_shipments') }}
 group by order_id
 """,
@@ -83,7 +88,15 @@ models:
 }
 
 EXPECTED_COLUMNS = {
-    "shipping/orders": {"order_id", "carrier", "shipments", "total_weight_kg"},
+    "shipping/orders": {
+        "order_id",
+        "carrier",
+        "shipments",
+        "total_weight_kg",
+        "first_shipped_date",
+        "last_shipped_date_at",
+        "is_ups",
+    },
     "shipping/carrier_volumes": {"carrier", "orders", "group"},
 }
 
@@ -125,13 +138,24 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
         "carrier": ("VARCHAR", "string"),
         "shipments": ("BIGINT", "integer"),
         "total_weight_kg": ("DECIMAL(38,2)", "number"),
+        "first_shipped_date": ("DATE", "date"),
+        "last_shipped_date_at": ("TIMESTAMP", "timestamp"),
+        "is_ups": ("BOOLEAN", "boolean"),
     }
+    # Columns that break the naming policy keep their name in the model and get a conforming one at the port.
+    assert (models / "marts/shipping_orders.sql").read_bytes() == FILES["models/marts/orders.sql"].encode()
+    port = yaml.safe_load((project / "domains/shipping/products/orders.yaml").read_text())["outputPorts"][0]
+    assert {"property": "columns", "value": PORT_NAMES} in port["customProperties"]
+    for name, column in PORT_NAMES.items():
+        assert any(f"column '{column}' of shipping/orders is published as '{name}'" in n for n in made["notes"])
+    assert "DATE column: the naming policy says date columns end in _date or _on" in "\n".join(made["notes"])
     key = contract["schema"][0]["properties"][0]
     assert key["primaryKey"] and key["unique"] and key["description"] == "The shop's order id."
     # The classification draft is a review list beside the contracts, never written into them.
     review = (project / "domains/shipping/contracts/CLASSIFICATION_REVIEW.md").read_text()
     assert "## shipping/orders" in review and "## shipping/carrier_volumes" in review
     assert "| `carrier` | internal | no personal data seen in its name or in 3 sampled values" in review
+    assert "Renamed at the port: column 'first_shipped' of the model is published as 'first_shipped_date'" in review
     assert all("classification" not in p for p in contract["schema"][0]["properties"])
 
     checked = cli(project, "check", "--json")
@@ -154,12 +178,51 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
         f"SELECT total_weight_kg FROM read_parquet('{snapshot_dir}/*.parquet') WHERE order_id = 10"
     ).fetchall()
     assert float(weight[0][0]) == 2.0
+    published = duckdb.execute(
+        f"SELECT first_shipped_date, last_shipped_date_at, is_ups FROM read_parquet('{snapshot_dir}/*.parquet') "
+        "ORDER BY order_id"
+    ).fetchall()
+    assert published == [
+        (date(2024, 1, 2), datetime(2024, 1, 3, 11), False),
+        (date(2024, 1, 2), datetime(2024, 1, 2, 9, 30), True),
+        (date(2024, 1, 4), datetime(2024, 1, 4, 16, 45), True),
+    ]
+    lineage = json.loads(cli(project, "lineage", "shipping/orders", "--json").stdout)
+    assert set(lineage["columns"]) == EXPECTED_COLUMNS["shipping/orders"]
     assert (project / "dbt_project/vendor/shop_macros/macros/kilograms.sql").is_file()
     root = mesh_home / "ports/shipping/carrier_volumes/v1"
     snapshot_dir = root / (root / "latest").read_text().strip()
     groups = duckdb.execute(f"SELECT \"group\" FROM read_parquet('{snapshot_dir}/*.parquet') ORDER BY 1").fetchall()
     assert groups == [("dhl",), ("ups",)]
 
+    # A port mapping from a column the model does not have is refused, naming file, field, product and reason.
+    descriptor = project / "domains/shipping/products/orders.yaml"
+    descriptor.write_text(
+        descriptor.read_text().replace("first_shipped_date: first_shipped", "first_shipped_date: nope")
+    )
+    checked = cli(project, "check", "--json")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["problems"] == [
+        f"{descriptor}: field 'outputPorts[v1].customProperties.columns.first_shipped_date': "
+        "product 'shipping/orders': output port v1 publishes contract column 'first_shipped_date' from column 'nope', "
+        "which dbt model 'shipping_orders' does not declare (it has ['order_id', 'carrier', 'shipments', "
+        "'total_weight_kg', 'first_shipped', 'last_shipped_date', 'ups'])"
+    ]
+    # Through the mapping, the model column's type is still held to the contract's.
+    descriptor.write_text(
+        descriptor.read_text().replace("first_shipped_date: nope", "first_shipped_date: first_shipped")
+    )
+    contract_file = project / "domains/shipping/contracts/orders.odcs.yaml"
+    contract_file.write_text(contract_file.read_text().replace("physicalType: DATE", "physicalType: TIMESTAMP"))
+    checked = cli(project, "check", "--json")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["problems"] == [
+        "dbt_project/models/shipping/marts/shipping_orders.sql: product 'shipping/orders': "
+        "dbt column 'first_shipped' has data_type 'date', the ODCS contract says TIMESTAMP"
+    ]
+
+
+PORT_NAMES = {"first_shipped_date": "first_shipped", "last_shipped_date_at": "last_shipped_date", "is_ups": "ups"}
 
 REFUSALS = {
     "existing domain": "domain 'sales' already exists",

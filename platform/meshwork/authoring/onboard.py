@@ -74,7 +74,12 @@ class _Product:
     model: str  # the model's name in the mesh
     name: str  # the product's name
     uid: str
-    columns: list[ColumnDraft]
+    columns: list[ColumnDraft]  # the model's
+    contract: list[ColumnDraft] = field(init=False)  # the same, named as the naming policy asks
+    renamed: list[onboard_models.PortName] = field(init=False)  # at the port, the SQL unchanged
+
+    def __post_init__(self) -> None:
+        self.contract, self.renamed = onboard_models.conform(self.model, self.columns)
 
 
 def _draft_columns(manifest: dict, uid: str, actual: list[tuple[str, str]] | None) -> list[ColumnDraft]:
@@ -196,6 +201,7 @@ def onboard_dbt(
             *(("docs block", o, n) for o, n in renames.docs.items() if o != n),
         ]
     ]
+    result.notes += [n for p in products for n in onboard_models.describe(f"{domain}/{p.name}", p.renamed)]
     result.notes += [f"dbt package {p} vendored under dbt_project/vendor/" for p in vendored]
     result.notes += [f"dbt var '{v}' of the project set in dbt_project/dbt_project.yml" for v in carried]
     result.notes += [
@@ -220,10 +226,10 @@ def onboard_dbt(
     for p in products:
         result.next_steps.append(
             f"classify every column of {domain}/{p.name} in domains/{domain}/contracts/{p.name}.odcs.yaml "
-            f"({', '.join(c.name for c in p.columns)}), starting from the draft in {review} (suggestions "
+            f"({', '.join(c.name for c in p.contract)}), starting from the draft in {review} (suggestions "
             "from column names and sampled values, not applied): `mesh check` lists each one until it is done"
         )
-        if undocumented := [c.name for c in p.columns if not c.description]:
+        if undocumented := [c.name for c in p.contract if not c.description]:
             result.next_steps.append(f"describe {domain}/{p.name}'s columns {', '.join(undocumented)}")
     if source_names:
         result.next_steps.append(
@@ -245,8 +251,12 @@ def _classification_review(domain: str, products: list[_Product], samples: exter
         classify_draft.review_list(
             f"{domain}/{p.name}",
             f"domains/{domain}/contracts/{p.name}.odcs.yaml",
-            {c.name: classify_draft.suggest(c.name, samples.get(p.uid, {}).get(c.name, [])) for c in p.columns},
+            {
+                c.name: classify_draft.suggest(c.name, samples.get(p.uid, {}).get(m.name, []))
+                for c, m in zip(p.contract, p.columns, strict=True)
+            },
         )
+        + "".join(f"\nRenamed at the port: {line}.\n" for line in onboard_models.describe("the model", p.renamed))
         for p in products
     )
 
@@ -372,9 +382,9 @@ def _product_files(
     ]
     model = p.model if p.model != p.name else None
     descriptor = t.descriptor(domain, p.name, kind, "dbt", model, purpose, [], "26h", sorted(set(sources)), owner)
-    cs.create(f"domains/{domain}/products/{p.name}.yaml", descriptor)
+    cs.create(f"domains/{domain}/products/{p.name}.yaml", onboard_models.with_port_columns(descriptor, p.renamed))
     title = p.name.replace("_", " ").capitalize()
-    cs.create(f"domains/{domain}/contracts/{p.name}.odcs.yaml", t.contract(domain, p.name, title, purpose, p.columns))
+    cs.create(f"domains/{domain}/contracts/{p.name}.odcs.yaml", t.contract(domain, p.name, title, purpose, p.contract))
 
 
 def _upstream_resources(manifest: dict, uid: str) -> set[str]:

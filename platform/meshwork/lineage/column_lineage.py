@@ -269,4 +269,7 @@ def dbt_column_lineage(mesh: Mesh, product: Product) -> ModelLineage:
         None,
     )
     lineage_of = DbtColumnLineage(manifest, _columns_of(mesh))
-    return ModelLineage(lineage_of.model(model), sql, lineage_of.dataset(model))
+    # Named as the port publishes them: a column the port renames (outputPorts[].columns) under its contract name.
+    published = {m: c for c, m in product.current_port.spec.renamed.items()}
+    columns = {published.get(name, name): origin for name, origin in lineage_of.model(model).items()}
+    return ModelLineage(columns, sql, lineage_of.dataset(model))

@@ -220,6 +220,12 @@ class OutputPort(Strict):
             check_expression(expression, f"columns.{column}")
         return mapping
 
+    @property
+    def renamed(self) -> dict[str, str]:
+        """Contract column -> the product's table column it is published from, for mappings that only rename
+        (``{first_order_date: first_order}``): e.g. a column conformed to the naming policy at the port."""
+        return {c: e.strip().strip('"') for c, e in self.columns.items() if IDENTIFIER.match(e.strip().strip('"'))}
+
     def is_removed(self, today: date) -> bool:
         return self.removed_after is not None and today > self.removed_after
 

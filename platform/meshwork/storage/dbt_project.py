@@ -224,17 +224,31 @@ def check_models(mesh: Mesh, domain: str, manifest: Mapping[str, Any]) -> dict[s
             )
         contract = product.current_port.contract
         declared = {c["name"]: c.get("data_type") for c in node.get("columns", {}).values()}
-        expected = {c.name: c.physical_type for c in contract.columns}
-        if list(declared) != list(expected):
+        # A contract column the port computes by renaming a model column (outputPorts[].columns) is that column.
+        renamed = product.current_port.spec.renamed
+        expected = {renamed.get(c.name, c.name): c.physical_type for c in contract.columns}
+        missing = {c: m for c, m in renamed.items() if m not in declared}
+        for column, source in missing.items():
+            problems.append(
+                Problem(
+                    f"output port {product.current_port.version} publishes contract column '{column}' from "
+                    f"column '{source}', which dbt model '{model}' does not declare (it has {list(declared)})",
+                    file=product.path,
+                    field=f"outputPorts[{product.current_port.version}].customProperties.columns.{column}",
+                    product=product.key,
+                )
+            )
+        if not missing and list(declared) != list(expected):
             problems.append(
                 Problem(
                     f"dbt model '{model}' declares columns {list(declared)}, "
-                    f"the ODCS contract {contract.path.name} declares {list(expected)}",
+                    f"the ODCS contract {contract.path.name} declares {list(expected)}"
+                    + (f" (the port renames {renamed})" if renamed else ""),
                     file=model_file,
                     product=product.key,
                 )
             )
-        else:
+        elif not missing:
             for name, dtype in declared.items():
                 if not dtype or canonical_type(con, dtype) != canonical_type(con, expected[name]):
                     problems.append(
