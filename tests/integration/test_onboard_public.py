@@ -36,8 +36,9 @@ def sql_files(root: Path) -> dict[str, str]:
 def test_jaffle_shop_duckdb_onboards_unedited_and_the_whole_mesh_builds(project: Path, mesh_home: Path, tmp_path: Path):
     source = public_dbt.extract(public_dbt.JAFFLE_SHOP_DUCKDB, tmp_path / "jaffle_shop_duckdb")
     before = sql_files(source)
-    # Its `customers` mart has date columns the mesh's naming policy refuses (first_order): `orders` only.
-    result = onboard(project, source, "--public", "orders")
+    # Its `customers` mart has DATE columns the mesh's naming policy refuses as they are named (first_order,
+    # most_recent_order): they are published under conforming names, renamed at the port.
+    result = onboard(project, source, "--public", "orders,customers")
     assert result.returncode == 0, result.stdout + result.stderr
     made = json.loads(result.stdout)
     assert "dbt node 'orders' is 'jaffle_orders' in the mesh (the name was taken)" in made["notes"]
@@ -54,13 +55,34 @@ def test_jaffle_shop_duckdb_onboards_unedited_and_the_whole_mesh_builds(project:
     assert types["order_id"] == "INTEGER" and types["order_date"] == "DATE" and types["amount"] == "DOUBLE"
     review = (project / "domains/jaffle/contracts/CLASSIFICATION_REVIEW.md").read_text()
     assert "## jaffle/orders" in review and all("classification" not in p for p in contract["schema"][0]["properties"])
+    customers = yaml.safe_load((project / "domains/jaffle/contracts/customers.odcs.yaml").read_text())
+    names = [p["name"] for p in customers["schema"][0]["properties"]]
+    assert "first_order_date" in names and "most_recent_order_date" in names and "first_order" not in names
+    port = yaml.safe_load((project / "domains/jaffle/products/customers.yaml").read_text())["outputPorts"][0]
+    mapping = {"first_order_date": "first_order", "most_recent_order_date": "most_recent_order"}
+    assert {"property": "columns", "value": mapping} in port["customProperties"]
+    assert any(
+        "column 'first_order' of jaffle/customers is published as 'first_order_date'" in n for n in made["notes"]
+    )
 
     classify_everything(project, "jaffle")
     assert cli(project, "check").returncode == 0
     built = cli(project, "build", "--orders", "200")
     assert built.returncode == 0, built.stdout + built.stderr
     ports = {row["port"]: row for row in json.loads(cli(project, "ports", "list", "--json").stdout)}
-    assert ports["jaffle/orders@v1"]["rows"] == 99
+    assert ports["jaffle/orders@v1"]["rows"] == 99 and ports["jaffle/customers@v1"]["rows"] == 100
+    # The conforming column holds the model's values: each customer's first order date, from the raw seeds.
+    root = mesh_home / "ports/jaffle/customers/v1"
+    published = root / (root / "latest").read_text().strip()
+    first = duckdb.execute(
+        f"SELECT customer_id, first_order_date FROM read_parquet('{published}/*.parquet') "
+        "WHERE first_order_date IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    raw = source / "seeds/raw_orders.csv"
+    expected = duckdb.execute(
+        f"SELECT user_id, min(order_date) FROM read_csv('{raw}') GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert first == expected and len(first) > 50
     assert ports["sales/orders@v1"]["rows"] == 200  # the domain whose name was taken still builds its own
 
 
