@@ -102,8 +102,10 @@ def test_jaffle_shop_needs_its_packages_vendored_then_builds_on_csv_landing_with
     # Vendored where `dbt deps` would have put them, the same project onboards.
     for name, public in public_dbt.PACKAGES_OF_JAFFLE_SHOP.items():
         public_dbt.vendor(public, source / "dbt_packages" / name)
-    result = onboard(project, source, "--public", "orders,customers", "--landing", "csv")
+    # `locations` has a TIMESTAMP named opened_date, against the naming policy: renamed at the port.
+    result = onboard(project, source, "--public", "orders,customers,locations", "--landing", "csv")
     assert result.returncode == 0, result.stdout + result.stderr
+    made = json.loads(result.stdout)
     models = project / "dbt_project/models/jaffle"
     assert sql_files(models)["staging/stg_supplies.sql"] == (source / "models/staging/stg_supplies.sql").read_text()
     assert (project / "dbt_project/vendor/dbt_utils/dbt_project.yml").is_file()
@@ -128,6 +130,13 @@ def test_jaffle_shop_needs_its_packages_vendored_then_builds_on_csv_landing_with
     assert built.returncode == 0, built.stdout + built.stderr
     ports = {row["port"]: row for row in json.loads(cli(project, "ports", "list", "--json").stdout)}
     assert ports["jaffle/orders@v1"]["rows"] == 300 and ports["sales/orders@v1"]["rows"] == 200
+    assert any("column 'opened_date' of jaffle/locations is published as 'opened_date_at'" in n for n in made["notes"])
+    root = mesh_home / "ports/jaffle/locations/v1"
+    published = root / (root / "latest").read_text().strip()
+    opened = duckdb.execute(f"SELECT opened_date_at FROM read_parquet('{published}/*.parquet') ORDER BY 1").fetchall()
+    stores = source / "seeds/jaffle-data/raw_stores.csv"
+    expected = duckdb.execute(f"SELECT date_trunc('day', opened_at) FROM read_csv('{stores}') ORDER BY 1").fetchall()
+    assert opened == expected and len(opened) == ports["jaffle/locations@v1"]["rows"] > 0
 
 
 def test_jaffle_shop_on_parquet_landing_refuses_csv_files_then_builds_from_parquet(
