@@ -189,6 +189,11 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
     ]
     lineage = json.loads(cli(project, "lineage", "shipping/orders", "--json").stdout)
     assert set(lineage["columns"]) == EXPECTED_COLUMNS["shipping/orders"]
+    catalog = cli(project, "catalog", "build", "--out", str(mesh_home / "site"), "--json")
+    assert catalog.returncode == 0, catalog.stdout + catalog.stderr
+    entries = json.loads((mesh_home / "site/catalog.json").read_text())["products"]
+    listed = next(p["columns"] for p in entries if p["key"] == "shipping/orders")
+    assert {c["name"] for c in listed} == EXPECTED_COLUMNS["shipping/orders"]
     assert (project / "dbt_project/vendor/shop_macros/macros/kilograms.sql").is_file()
     root = mesh_home / "ports/shipping/carrier_volumes/v1"
     snapshot_dir = root / (root / "latest").read_text().strip()
