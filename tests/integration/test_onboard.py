@@ -200,8 +200,21 @@ def test_an_onboarded_project_lists_what_to_classify_then_publishes(project: Pat
     groups = duckdb.execute(f"SELECT \"group\" FROM read_parquet('{snapshot_dir}/*.parquet') ORDER BY 1").fetchall()
     assert groups == [("dhl",), ("ups",)]
 
-    # A port mapping from a column the model does not have is refused, naming file, field, product and reason.
+    # Retention by a column renamed at the port: the port's snapshots by its contract name, the product's
+    # table by the model's name.
     descriptor = project / "domains/shipping/products/orders.yaml"
+    data = yaml.safe_load(descriptor.read_text())
+    data["customProperties"] += [
+        {"property": "retention", "value": "1d"},
+        {"property": "retentionColumn", "value": "first_shipped_date"},
+    ]
+    descriptor.write_text(yaml.safe_dump(data, sort_keys=False))
+    purged = cli(project, "retention", "purge", "--domain", "shipping", "--json")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    rows = json.loads(purged.stdout)["shipping/orders"]
+    assert "shipping/shipping_orders: 3 row(s)" in rows and any(r.startswith("shipping/orders@v1/") for r in rows)
+
+    # A port mapping from a column the model does not have is refused, naming file, field, product and reason.
     descriptor.write_text(
         descriptor.read_text().replace("first_shipped_date: first_shipped", "first_shipped_date: nope")
     )

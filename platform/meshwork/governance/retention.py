@@ -62,12 +62,14 @@ def purge_rows(product: Product, now: datetime | None = None) -> dict[str, int]:
             if n := landing.delete_rows(con, file, expired, [cutoff]):
                 removed[str(file.relative_to(settings.mesh_home()))] = n
     table = product.descriptor.implementation.model or product.name
+    # The product's table names a column the port renames (outputPorts[].columns) by the model's name.
+    in_table = f"TRY_CAST({quote(product.current_port.spec.renamed.get(column, column))} AS TIMESTAMP) < ?"
     with warehouse.connect(product.domain) as wcon:
         exists = wcon.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
             [table],
         ).fetchall()[0][0]
-        if exists and (n := wcon.execute(f"DELETE FROM {quote(table)} WHERE {expired}", [cutoff]).fetchall()[0][0]):
+        if exists and (n := wcon.execute(f"DELETE FROM {quote(table)} WHERE {in_table}", [cutoff]).fetchall()[0][0]):
             removed[f"{product.domain}/{table}"] = int(n)
     for port in product.ports:
         for snapshot in snapshots.snapshot_ids(product.domain, product.name, port.major):
