@@ -295,11 +295,6 @@ def readable_files(manifest: Manifest, masked: bool = False) -> tuple[list[Path]
     return files, [problem for _, problem in checked if problem]
 
 
-def verify_for_read(manifest: Manifest) -> list[str]:
-    """``verify`` with checksums, as a reader pays it (see :meth:`PortStore.readable`)."""
-    return readable_files(manifest)[1]
-
-
 @dataclass(frozen=True)
 class Readable:
     snapshot_id: str
