@@ -1,0 +1,123 @@
+"""Which majors count as published, the contract kept with the latest snapshot, and a reader that meets a
+snapshot being replaced or rewritten while it reads: it resolves again instead of reporting damage that is
+not there."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from meshwork.storage import snapshots
+
+
+def publish(con: duckdb.DuckDBPyConnection, rows: int, major: int = 1) -> snapshots.Manifest:
+    con.execute(f"CREATE OR REPLACE TABLE t AS SELECT range AS id FROM range({rows})")
+    return snapshots.write_snapshot(
+        con,
+        domain="sales",
+        product="orders",
+        major=major,
+        table="t",
+        columns=["id"],
+        contract_id="orders",
+        contract_version=f"{major}.0.0",
+        run_id="run",
+        contract_text=f"version: {major}.0.0\n",
+    )
+
+
+def test_a_major_counts_as_published_with_a_pointer_or_a_complete_snapshot_and_only_as_v_digits():
+    con = duckdb.connect()
+    publish(con, 3, major=1)
+    publish(con, 3, major=3)
+    (snapshots.version_dir("sales", "orders", 3) / "latest").unlink()  # lost pointer, snapshot still there
+    base = snapshots.version_dir("sales", "orders", 1).parent
+    (base / "v2").mkdir()  # an empty version folder: nothing published
+    for odd in ("vx", "v1a", "w4"):  # not version folders, even holding a pointer
+        (base / odd).mkdir()
+        (base / odd / "latest").write_text("20240101T000000000000Z-x\n", encoding="utf-8")
+
+    assert snapshots.published_majors("sales", "orders") == [1, 3]
+
+
+def test_the_contract_kept_with_the_latest_snapshot_or_none_when_it_is_missing():
+    con = duckdb.connect()
+    manifest = publish(con, 3)
+    text, snapshot = snapshots.published_contract("sales", "orders", 1)
+    assert snapshot == manifest.snapshot_id and "version: 1.0.0" in text
+
+    (snapshots.version_dir("sales", "orders", 1) / manifest.snapshot_id / snapshots.CONTRACT).unlink()
+    assert snapshots.published_contract("sales", "orders", 1) is None
+    assert snapshots.published_contract("sales", "orders", 2) is None
+
+
+def test_a_reader_whose_snapshot_is_replaced_while_it_reads_resolves_the_new_one(monkeypatch):
+    con = duckdb.connect()
+    old = publish(con, 3)
+    # A file of the old snapshot went away (retention at work) just as a new publish moved latest on.
+    (snapshots.version_dir("sales", "orders", 1) / old.snapshot_id / old.files[0].path).unlink()
+    real = snapshots.readable_files
+    calls = []
+
+    def meanwhile_a_publish(manifest, masked=False):
+        result = real(manifest, masked)
+        if not calls:
+            publish(con, 5)
+        calls.append(manifest.snapshot_id)
+        return result
+
+    monkeypatch.setattr(snapshots, "readable_files", meanwhile_a_publish)
+    readable = snapshots.read_latest("sales", "orders", 1)
+
+    assert readable is not None and readable.problems == [] and readable.manifest.row_count == 5
+    assert calls[0] == old.snapshot_id and len(calls) == 2
+
+
+def test_a_reader_whose_snapshot_is_rewritten_while_it_reads_reads_the_rewrite(monkeypatch):
+    con = duckdb.connect()
+    old = publish(con, 3)
+    real = snapshots.readable_files
+    calls = []
+
+    def meanwhile_an_erasure(manifest, masked=False):
+        if not calls:
+            # An erasure rewrites the snapshot in place: a new file, then the manifest naming it, the old
+            # file deleted. This reader holds the old manifest and finds its file gone.
+            snapshots.delete_rows(con, manifest, "id = ?", [2])
+            calls.append("rewritten")
+        calls.append(manifest.files[0].path)
+        return real(manifest, masked)
+
+    monkeypatch.setattr(snapshots, "readable_files", meanwhile_an_erasure)
+    readable = snapshots.read_latest("sales", "orders", 1)
+
+    assert readable is not None and readable.problems == [], readable
+    assert readable.snapshot_id == old.snapshot_id and readable.manifest.files != old.files
+    assert len(calls) == 3
+
+
+def test_a_manifest_deleted_under_a_reader_while_latest_still_names_it_is_an_error_not_a_damaged_read(monkeypatch):
+    con = duckdb.connect()
+    old = publish(con, 3)
+    real = snapshots.readable_files
+
+    def meanwhile_the_manifest_goes(manifest, masked=False):
+        # The snapshot is being deleted under the reader: its data file, then its manifest, are gone.
+        folder = snapshots.version_dir("sales", "orders", 1) / old.snapshot_id
+        (folder / old.files[0].path).unlink(missing_ok=True)
+        (folder / snapshots.MANIFEST).unlink(missing_ok=True)
+        return real(manifest, masked)
+
+    monkeypatch.setattr(snapshots, "readable_files", meanwhile_the_manifest_goes)
+    with pytest.raises(FileNotFoundError, match=old.snapshot_id):
+        snapshots.read_latest("sales", "orders", 1)
+
+
+def test_deleting_rows_that_are_not_there_rewrites_nothing():
+    con = duckdb.connect()
+    manifest = publish(con, 3)
+
+    assert snapshots.delete_rows(con, manifest, "id = ?", [99]) == 0
+    assert snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id) == manifest
+    assert snapshots.delete_rows(con, manifest, "id = ?", [1]) == 1
+    assert snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id).row_count == 2
