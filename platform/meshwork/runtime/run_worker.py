@@ -98,6 +98,10 @@ def _group_alive(pgid: int) -> bool:
 
 def die_with_parent(parent_pid: int) -> None:
     """SIGTERM to this process when the thread that started it ends; exit now if ``parent_pid`` is gone."""
+    # That SIGTERM must end the run: an ignored disposition or a blocked mask inherited from whatever
+    # started the build survives fork and exec, and would let the run outlive its build.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:

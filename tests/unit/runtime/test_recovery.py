@@ -131,8 +131,11 @@ def test_the_worker_tag_is_merged_into_the_runs_tags():
 
 
 PARENT = """
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, time
 from meshwork.runtime import run_worker
+# Started from a shell or CI runner that ignores and blocks SIGTERM: both survive fork and exec.
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 child = subprocess.Popen(run_worker.command(os.getpid(), ["/bin/sleep", "600"]), process_group=0)
 print(child.pid, flush=True)
 time.sleep(600)
