@@ -211,6 +211,41 @@ def tags_of(run: dict) -> dict[str, str]:
     return {t["key"]: t["value"] for t in run["tags"]}
 
 
+# First in the module: run after the other launch tests, the daemon's automation sensor started no run
+# within 5 minutes (seen twice on 2026-12-03, cause not found; alone it passes in ~45 s). Issue 16 says so.
+def test_the_automation_sensor_starts_the_downstream_domain_when_upstream_publishes(ui: int):
+    """The daemon, not this test, launches it: customer_360 is eager on customers' published port."""
+    sensor = "marketing_automation"
+    # The earlier tests' sales runs may have started an automation run of customer_360 already; while it
+    # is in flight, eager() does not ask again, and its finish would cover this update: wait it out.
+    deadline = time.monotonic() + 300
+    while True:
+        runs = graphql_vars(ui, SENSOR_RUNS, {"sensor": sensor})["data"]["runsOrError"]["results"]
+        if all(r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for r in runs):
+            break
+        if time.monotonic() > deadline:  # a wait guard, not a timed assertion
+            raise TimeoutError(f"earlier automation runs still in flight after 5 minutes: {runs}")
+        time.sleep(3)
+    before = {r["runId"] for r in runs}
+    launched = materialize_like_the_ui(ui, ["customers", "customer_profiles"])
+    assert wait_for(ui, launched["result"]["run"]["runId"]) == "SUCCESS"
+    deadline = time.monotonic() + 300
+    while True:
+        runs = graphql_vars(ui, SENSOR_RUNS, {"sensor": sensor})["data"]["runsOrError"]["results"]
+        new = [r for r in runs if r["runId"] not in before]
+        if new:
+            break
+        if time.monotonic() > deadline:  # a wait guard, not a timed assertion
+            raise TimeoutError("the daemon's automation sensor started no run within 5 minutes")
+        time.sleep(3)
+    run_id = new[-1]["runId"]
+    assert wait_for(ui, run_id) == "SUCCESS"
+    run = run_of(ui, run_id)
+    assert ["marketing", "customer_360"] in [a["path"] for a in run["assetSelection"]]
+    assert tags_of(run)["meshwork/domain"] == "marketing"
+    assert run["repositoryOrigin"]["repositoryLocationName"] == "marketing"
+
+
 @pytest.mark.parametrize("path", [["sales", "orders"], ["customers", "customer_profiles"]])
 def test_materialize_on_a_product_page_is_accepted_and_succeeds(ui: int, path: list[str]):
     launched = materialize_like_the_ui(ui, path)
@@ -340,26 +375,3 @@ def test_a_schedule_tick_evaluated_and_launched_as_the_ui_does_succeeds(ui: int)
     assert tags_of(run)["meshwork/domain"] == "sales"  # the schedule's tag, copied onto its runs
     assert tags_of(run)["dagster/schedule_name"] == "sales_ingest"
     assert run["repositoryOrigin"]["repositoryLocationName"] == "sales"
-
-
-def test_the_automation_sensor_starts_the_downstream_domain_when_upstream_publishes(ui: int):
-    """The daemon, not this test, launches it: customer_360 is eager on customers' published port."""
-    sensor = "marketing_automation"
-    before = {r["runId"] for r in graphql_vars(ui, SENSOR_RUNS, {"sensor": sensor})["data"]["runsOrError"]["results"]}
-    launched = materialize_like_the_ui(ui, ["customers", "customer_profiles"])
-    assert wait_for(ui, launched["result"]["run"]["runId"]) == "SUCCESS"
-    deadline = time.monotonic() + 300
-    while True:
-        runs = graphql_vars(ui, SENSOR_RUNS, {"sensor": sensor})["data"]["runsOrError"]["results"]
-        new = [r for r in runs if r["runId"] not in before]
-        if new:
-            break
-        if time.monotonic() > deadline:  # a wait guard, not a timed assertion
-            raise TimeoutError("the daemon's automation sensor started no run within 5 minutes")
-        time.sleep(3)
-    run_id = new[-1]["runId"]
-    assert wait_for(ui, run_id) == "SUCCESS"
-    run = run_of(ui, run_id)
-    assert ["marketing", "customer_360"] in [a["path"] for a in run["assetSelection"]]
-    assert tags_of(run)["meshwork/domain"] == "marketing"
-    assert run["repositoryOrigin"]["repositoryLocationName"] == "marketing"
