@@ -140,7 +140,14 @@ def test_a_product_page_shows_its_owning_team_and_its_four_checks(dev: Dev, tmp_
         assert "crm-data" in owners and "crm-data@example.com" in owners, owners
         assert text_between(text, "Code location", "Owners").split()[0] == "customers"
         page.open(f"{dev.ui}/assets/customers/customer_profiles?view=checks")
-        page.wait_for("document.body.innerText.includes('Checks (4)')", timeout=120)
+        # The list renders its rows after its header (seen in CI: only the first row at first): wait for all four.
+        names = json.dumps(["contract", "governance", "grants", "sla"])
+        page.wait_for(
+            "(() => { const t = document.body.innerText; const i = t.indexOf('Checks (4)');"
+            " if (i < 0) return false; const words = t.slice(i, t.indexOf('About', i)).split(/\\s+/);"
+            f" return {names}.every(n => words.includes(n)); }})()",
+            timeout=120,
+        )
         dismiss_dialogs(page)
         listed = text_between(page.evaluate("document.body.innerText"), "Checks (4)", "About").split()
         # Each check once by name, with its latest result, as the list shows them.
