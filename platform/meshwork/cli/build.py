@@ -51,6 +51,16 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     built, nor are the domains downstream of it in this build; every other domain is. Exit 0 when all
     asked-for domains built, 1 when a run failed, 2 when a domain asked for was held back as broken.
     """
+    try:
+        # The domains' runs and the metrics run fork from one warm worker, started first so that its
+        # imports overlap the loading of the mesh here.
+        with warm_runs.session():
+            _build(domains, orders, parallel, as_json, verbose)
+    except InstanceUnavailable as exc:
+        output.fail(f"{exc}; nothing was built", EXIT_FAILED)
+
+
+def _build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool, verbose: bool) -> None:
     mesh = output.load_mesh_or_exit(strict=False)
     known = set(mesh.domains) | set(mesh.broken)
     unknown = sorted(set(domains) - known)
@@ -71,13 +81,9 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     say(mode_banner())
     started = datetime.now(UTC)
     measured = None
-    try:
-        with warm_runs.session():  # the domains' runs and the metrics run fork from one warm worker
-            result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
-            if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
-                measured = metric_runs.measure(result.domains[0].log.parent)
-    except InstanceUnavailable as exc:
-        output.fail(f"{exc}; nothing was built", EXIT_FAILED)
+    result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
+    if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
+        measured = metric_runs.measure(result.domains[0].log.parent)
     if measured is not None:
         say(measured.message if measured.ok else f"warning: {measured.message}; the products are not affected")
     output.build_summary(result, built_ports(result, started, port_summary(mesh)), as_json, held)

@@ -191,7 +191,7 @@ def build(
 
     Raises ``instance.InstanceUnavailable`` before anything runs if the instance storage is down.
     """
-    instance.ensure_local_instance()
+    warm_runs.ensure_instance()
     wanted = set(domains or mesh.domains)
     order = [d for d in mesh.domain_order() if d in wanted]
     _check_credentials(order)
@@ -209,7 +209,7 @@ def build(
         PeakMemory() as memory,
         children.forwarding_signals(),
         # Started here, in the calling thread, which outlives every run (the worker dies with it).
-        warm_runs.session(log_dir / "warm-worker.log"),
+        warm_runs.session(log_dir / "warm-worker.log", instance_ready=True),
         ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool,
     ):
         while pending or running:

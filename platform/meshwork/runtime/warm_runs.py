@@ -28,6 +28,7 @@ from meshwork.core import settings
 from meshwork.runtime import instance, located_runs, run_worker
 
 _current: WarmWorker | None = None
+_active = False
 
 
 class WorkerGone(Exception):
@@ -126,6 +127,11 @@ class WarmWorker:
                 raise WorkerGone(f"the warm worker does not answer: {exc}") from exc
         return started
 
+    def instance_ready(self) -> None:
+        """Tell the worker the instance's storage exists: it may open it now."""
+        with self._lock, contextlib.suppress(OSError):  # a worker gone is found by the first run
+            self._sock.send(json.dumps({"ready": True}).encode())
+
     def _read(self) -> None:
         while True:
             try:
@@ -152,6 +158,8 @@ class WarmWorker:
         """Close the socket (the worker exits), wait for it; kill it if it does not end."""
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+        if self._next == 0:  # it ran nothing (the build stopped early): no need to wait for its imports
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -172,27 +180,42 @@ def worker_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def session(log: Path | None = None) -> Iterator[WarmWorker | None]:
+def session(log: Path | None = None, *, instance_ready: bool = False) -> Iterator[WarmWorker | None]:
     """A warm worker for the block, the current one of this process (reentrant: an active one is kept).
 
-    Its output goes to ``log`` (default ``$MESH_HOME/logs/warm-worker-<time>-<pid>.log``). Yields None
-    when ``MESH_WARM_WORKER=0``.
+    The worker starts at once, so its imports overlap what this process does meanwhile, and opens
+    the instance only once :func:`ensure_instance` has created its storage (or ``instance_ready``
+    says it exists). Its output goes to ``log`` (default ``$MESH_HOME/logs/warm-worker-<time>-<pid>.log``).
+    Yields None when ``MESH_WARM_WORKER=0``.
     """
-    global _current
-    if _current is not None or not settings.warm_worker():
+    global _current, _active
+    if _active:
         yield _current
         return
-    log = log or settings.logs_dir() / f"warm-worker-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-    # The instance's storage is created before the worker opens it: two processes creating the same
-    # SQLite tables at once collide. Raises instance.InstanceUnavailable, as a build would.
-    instance.ensure_local_instance()
-    worker = WarmWorker(log)
-    _current = worker
+    worker = None
+    if settings.warm_worker():
+        log = log or settings.logs_dir() / f"warm-worker-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        worker = WarmWorker(log)
+        if instance_ready:
+            worker.instance_ready()
+    _active, _current = True, worker
     try:
         yield worker
     finally:
-        _current = None
-        worker.close()
+        _active, _current = False, None
+        if worker is not None:
+            worker.close()
+
+
+def ensure_instance() -> None:
+    """Create (or migrate) the instance's storage, then let the current worker open it.
+
+    Raises ``instance.InstanceUnavailable`` naming the storage. The worker waits for this: two
+    processes creating the same SQLite tables at once collide.
+    """
+    instance.ensure_local_instance()
+    if _current is not None:
+        _current.instance_ready()
 
 
 def current() -> WarmWorker | None:

@@ -25,6 +25,7 @@ project (domain models) is not parsed here: each child loads its own domain as a
 
 Protocol (a ``SOCK_SEQPACKET`` socket pair; one JSON object per message):
 
+- ``{"ready": true}`` once the build has created the instance's storage;
 - request ``{"id", "argv", "env", "cwd"}`` with descriptors ``[out]`` or ``[out, lock]`` attached;
 - replies ``{"id", "pid"}`` once forked, ``{"id", "exit"}`` when the child has ended (``-N``: signal N),
   ``{"id", "error"}`` when it could not be forked.
@@ -59,13 +60,18 @@ def _say(message: str) -> None:
 
 
 def _import_runtime() -> None:
-    """What every run imports: Dagster's run execution, the mesh runtime, the instance storage."""
+    """What every run imports: Dagster's run execution and the mesh runtime."""
     import dagster as dg  # noqa: F401  (deferred: this module must stay light for the build)
 
     from meshwork.runtime import dbt_products, gate, python_products  # noqa: F401  (deferred: loaded as a stage)
 
-    # The storage classes of the instance (SQLAlchemy, alembic, the Postgres driver when configured):
-    # opened and closed again, so no connection crosses a fork.
+
+def _open_instance() -> None:
+    """The storage classes of the instance (SQLAlchemy, alembic, the Postgres driver when configured),
+    opened and closed again, so no connection crosses a fork. Only once the build has created the
+    storage (``ready`` message): two processes creating the same SQLite tables at once collide."""
+    import dagster as dg  # deferred, as above
+
     with dg.DagsterInstance.get():
         pass
 
@@ -97,14 +103,22 @@ def _parse_dbt() -> None:
 
 
 def stages(enforced: bool) -> list[tuple[str, Callable[[], None]]]:
-    """What is loaded, in order; requests that arrive meanwhile are served between stages."""
+    """What is loaded, in order; requests that arrive meanwhile are served between stages.
+
+    The instance is opened after the imports, as the build creates its storage meanwhile (the worker
+    starts first so its imports overlap the build's own start-up; ``Worker.run`` waits for ``ready``).
+    """
     if enforced:
-        return [("Dagster and the mesh runtime", _import_runtime)]
+        return [("Dagster and the mesh runtime", _import_runtime), (_INSTANCE, _open_instance)]
     return [
         ("Dagster and the mesh runtime", _import_runtime),
         ("the code locations' modules", _import_locations),
+        (_INSTANCE, _open_instance),
         ("dbt and the parsed dbt project", _parse_dbt),
     ]
+
+
+_INSTANCE = "the Dagster instance's storage"
 
 
 class Worker:
@@ -113,6 +127,7 @@ class Worker:
         self.sock = sock
         self.children: dict[int, int] = {}  # pid -> request id
         self.closed = False
+        self.ready = False  # the build has created the instance's storage
 
     def send(self, message: dict) -> None:
         with contextlib.suppress(OSError):  # the build is gone: nothing to tell
@@ -130,7 +145,11 @@ class Worker:
             if not data:
                 self.closed = True
                 break
-            self.start(json.loads(data), fds)
+            message = json.loads(data)
+            if message.get("ready"):
+                self.ready = True
+            else:
+                self.start(message, fds)
         self.reap()
 
     def reap(self) -> None:
@@ -168,6 +187,10 @@ class Worker:
 
     def run(self) -> None:
         for what, load in stages(bool(settings.service_url())):
+            while what == _INSTANCE and not (self.ready or self.closed):
+                self.serve_pending(timeout=0.05)
+            if self.closed:
+                return
             started = time.monotonic()
             try:
                 load()

@@ -1,0 +1,81 @@
+"""The warm worker starts before the build has created the instance's storage (its imports overlap the
+build's own start-up), so it must not open that storage until the build says it exists: two processes
+creating the same SQLite tables at once collide. And a build that stops before its first run (an
+invalid mesh, an unknown domain) does not leave the worker behind or wait for its imports."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from meshwork.runtime import warm_runs
+from tests.conftest import mesh_cli
+
+pytestmark = pytest.mark.slow
+
+_LOADED = re.compile(r"warm worker (?P<pid>\d+): loaded (?P<what>.+) in ")
+
+
+def loaded(log: Path) -> list[str]:
+    return [m["what"] for m in _LOADED.finditer(log.read_text(errors="replace"))] if log.exists() else []
+
+
+def wait_until(condition, what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+
+
+def idle(process: psutil.Process) -> bool:
+    """No CPU used for a second (it waits in select)."""
+    before = sum(process.cpu_times()[:2])
+    time.sleep(1.0)
+    return sum(process.cpu_times()[:2]) - before < 0.01
+
+
+def test_the_worker_opens_the_instance_only_once_the_build_has_created_it(mesh_home: Path, tmp_path: Path):
+    log = tmp_path / "worker.log"
+    storage = mesh_home / "dagster" / "storage"
+    with warm_runs.session(log) as worker:
+        assert worker is not None
+        wait_until(lambda: "the code locations' modules" in loaded(log), "the worker's imports")
+        # Until it is idle: a worker that did not wait would go on to open the storage and parse dbt.
+        wait_until(lambda: idle(psutil.Process(worker.proc.pid)), "the worker waiting")
+        assert "the Dagster instance's storage" not in loaded(log), log.read_text()
+        assert not storage.exists()
+        warm_runs.ensure_instance()
+        wait_until(lambda: "dbt and the parsed dbt project" in loaded(log), "the worker's later stages")
+        assert loaded(log) == [
+            "Dagster and the mesh runtime",
+            "the code locations' modules",
+            "the Dagster instance's storage",
+            "dbt and the parsed dbt project",
+        ]
+        pid = worker.proc.pid
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_build_that_stops_before_its_first_run_leaves_no_worker(mesh_home: Path):
+    result = mesh_cli("build", "--domain", "no_such_domain")
+    assert result.returncode == 2 and "unknown domain(s): no_such_domain" in result.stderr, result.stderr
+    logs = list((mesh_home / "logs").glob("warm-worker-*.log"))
+    assert len(logs) == 1, logs  # it was started, before the mesh was loaded
+    pids = {int(m) for m in re.findall(r"warm worker (\d+):", logs[0].read_text())}
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    # No pid in the log means it was ended during its imports: no worker of this MESH_HOME may be left.
+    assert [p.pid for p in psutil.process_iter(["cmdline"]) if is_worker_of(p, mesh_home)] == []
+
+
+def is_worker_of(process: psutil.Process, home: Path) -> bool:
+    try:
+        command = " ".join(process.info["cmdline"] or [])
+        return "meshwork.runtime.warm_worker" in command and process.environ().get("MESH_HOME") == str(home)
+    except psutil.Error:  # ended meanwhile, or not ours to read
+        return False
