@@ -56,7 +56,10 @@ def snapshot_customers(snapshot: str) -> list[int]:
     manifest = snapshots.read_manifest("customers", "customer_profiles", 1, snapshot)
     root = settings.mesh_home() / "ports" / "customers" / "customer_profiles" / "v1" / snapshot
     files = [str(root / f.path) for f in manifest.files]
-    rows = duckdb.sql(f"SELECT customer_id FROM read_parquet({files}) ORDER BY 1").fetchall()
+    # A connection of its own, not duckdb's default one: `make mutate` forks this process, and a fork
+    # does not carry the default connection's worker threads (its queries would wait for them forever).
+    with duckdb.connect() as con:
+        rows = con.execute(f"SELECT customer_id FROM read_parquet({files}) ORDER BY 1").fetchall()
     assert manifest.row_count == len(rows)
     return [r[0] for r in rows]
 
