@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from meshwork.storage import snapshots
+from meshwork.storage import snapshots, stores
 
 
 def publish(con: duckdb.DuckDBPyConnection, rows: int, major: int = 1) -> snapshots.Manifest:
@@ -121,3 +121,72 @@ def test_deleting_rows_that_are_not_there_rewrites_nothing():
     assert snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id) == manifest
     assert snapshots.delete_rows(con, manifest, "id = ?", [1]) == 1
     assert snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id).row_count == 2
+
+
+def test_a_reader_whose_snapshot_is_deleted_before_it_reads_the_manifest_resolves_the_new_one(monkeypatch):
+    con = duckdb.connect()
+    old = publish(con, 3)
+    real = snapshots.read_manifest
+    read = []
+
+    def meanwhile_replaced_and_deleted(domain, product, major, snapshot_id):
+        if not read:  # latest moved on and retention deleted the snapshot this reader had just resolved
+            publish(con, 5)
+            stores.current().delete_snapshot(snapshots.version_key("sales", "orders", 1), old.snapshot_id)
+        read.append(snapshot_id)
+        return real(domain, product, major, snapshot_id)
+
+    monkeypatch.setattr(snapshots, "read_manifest", meanwhile_replaced_and_deleted)
+    readable = snapshots.read_latest("sales", "orders", 1)
+
+    assert readable is not None and readable.problems == [] and readable.manifest.row_count == 5
+    assert read[0] == old.snapshot_id and readable.snapshot_id != old.snapshot_id
+    assert read == [old.snapshot_id, readable.snapshot_id]
+
+
+def test_a_reader_that_never_catches_up_gives_up_after_three_resolutions_with_the_missing_manifest(monkeypatch):
+    con = duckdb.connect()
+    publish(con, 3)
+    real = snapshots.read_manifest
+    read = []
+
+    def always_replaced_and_deleted(domain, product, major, snapshot_id):
+        read.append(snapshot_id)
+        publish(con, 3 + len(read))
+        stores.current().delete_snapshot(snapshots.version_key("sales", "orders", 1), snapshot_id)
+        return real(domain, product, major, snapshot_id)
+
+    monkeypatch.setattr(snapshots, "read_manifest", always_replaced_and_deleted)
+    with pytest.raises(FileNotFoundError) as raised:
+        snapshots.read_latest("sales", "orders", 1)
+
+    assert len(read) == 3 and len(set(read)) == 3  # three snapshots resolved, one after the other
+    assert read[-1] in str(raised.value) and snapshots.MANIFEST in str(raised.value)
+
+
+def test_a_reader_reads_the_intact_snapshot_it_resolved_even_when_latest_moves_on_meanwhile(monkeypatch):
+    con = duckdb.connect()
+    old = publish(con, 3)
+    real = snapshots.readable_files
+    calls = []
+
+    def meanwhile_a_publish(manifest, masked=False):
+        calls.append(manifest.snapshot_id)
+        publish(con, 4 + len(calls))  # every time: the snapshot being read is no longer the latest
+        return real(manifest, masked)
+
+    monkeypatch.setattr(snapshots, "readable_files", meanwhile_a_publish)
+    readable = snapshots.read_latest("sales", "orders", 1)
+
+    # Its files are whole: the read is consistent, there is no reason to chase the newer snapshot.
+    assert readable is not None and readable.problems == []
+    assert (readable.snapshot_id, readable.manifest.row_count, calls) == (old.snapshot_id, 3, [old.snapshot_id])
+
+
+def test_the_masked_variant_of_a_snapshot_without_one_is_no_files_and_no_problems():
+    con = duckdb.connect()
+    manifest = publish(con, 3)
+    assert manifest.masked is None
+    assert snapshots.readable_files(manifest, masked=True) == ([], [])
+    files, problems = snapshots.readable_files(manifest)
+    assert problems == [] and [f.name for f in files] == [f.path for f in manifest.files]
