@@ -7,7 +7,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from meshwork.storage import snapshots, stores
+from meshwork.core.errors import PublishError
+from meshwork.storage import port_cache, snapshots, stores
+from meshwork.storage.local_store import LocalPortStore
+from meshwork.storage.port_store import FileEntry, sha256_file
+from tests.s3 import Bucket
 
 
 def publish(con: duckdb.DuckDBPyConnection, rows: int, major: int = 1) -> snapshots.Manifest:
@@ -190,3 +194,29 @@ def test_the_masked_variant_of_a_snapshot_without_one_is_no_files_and_no_problem
     assert snapshots.readable_files(manifest, masked=True) == ([], [])
     files, problems = snapshots.readable_files(manifest)
     assert problems == [] and [f.name for f in files] == [f.path for f in manifest.files]
+
+
+def test_on_object_storage_snapshot_files_are_verified_local_copies_or_a_refusal_naming_every_damaged_file(
+    s3_ports: Bucket,
+):
+    con = duckdb.connect()
+    manifest = publish(con, 7)
+    assert not isinstance(stores.current(), LocalPortStore)
+    base = snapshots.snapshot_key(manifest)
+
+    files = snapshots.snapshot_files(manifest)
+    assert [(f.stat().st_size, sha256_file(f)) for f in files] == [(e.bytes, e.sha256) for e in manifest.files]
+    assert con.execute(f"SELECT count(*) FROM read_parquet({snapshots.sql_file_list(files)})").fetchall() == [(7,)]
+
+    # One stored object replaced by other bytes, and a second file the manifest names that is not there.
+    s3_ports.put(f"{base}/{manifest.files[0].path}", b"not the snapshot's bytes")
+    port_cache.forget([manifest.files[0].sha256])
+    ghost = FileEntry(path="data_9.parquet", bytes=10, sha256="0" * 64)
+    damaged = manifest.model_copy(update={"files": [*manifest.files, ghost]})
+    with pytest.raises(PublishError) as raised:
+        snapshots.snapshot_files(damaged)
+    head, _, problems = str(raised.value).partition(" is damaged: ")
+    assert head == base
+    first, second = problems.split("; ")
+    assert first.startswith(stores.current().where(f"{base}/{manifest.files[0].path}") + " ")
+    assert second == f"{stores.current().where(f'{base}/data_9.parquet')} is missing"
