@@ -1,8 +1,11 @@
 """Which majors count as published, the contract kept with the latest snapshot, and a reader that meets a
 snapshot being replaced or rewritten while it reads: it resolves again instead of reporting damage that is
-not there."""
+not there, a bounded number of times. Also: a snapshot's files on object storage (verified local copies),
+and a malformed manifest or snapshot id refused by name."""
 
 from __future__ import annotations
+
+import json
 
 import duckdb
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from meshwork.core.errors import PublishError
 from meshwork.storage import port_cache, snapshots, stores
 from meshwork.storage.local_store import LocalPortStore
-from meshwork.storage.port_store import FileEntry, sha256_file
+from meshwork.storage.port_store import Damaged, FileEntry, sha256_file
 from tests.s3 import Bucket
 
 
@@ -220,3 +223,21 @@ def test_on_object_storage_snapshot_files_are_verified_local_copies_or_a_refusal
     first, second = problems.split("; ")
     assert first.startswith(stores.current().where(f"{base}/{manifest.files[0].path}") + " ")
     assert second == f"{stores.current().where(f'{base}/data_9.parquet')} is missing"
+
+
+def test_a_manifest_with_a_bad_nested_field_or_an_id_that_is_no_snapshot_id_is_refused_by_name():
+    con = duckdb.connect()
+    manifest = publish(con, 3)
+    path = snapshots.version_dir("sales", "orders", 1) / manifest.snapshot_id / snapshots.MANIFEST
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    stored["files"][0]["bytes"] = "many"
+    path.write_text(json.dumps(stored), encoding="utf-8")
+
+    with pytest.raises(Damaged) as raised:
+        snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id)
+    assert str(raised.value).startswith(f"{path} is not a valid manifest (files.0.bytes: ")
+
+    for bad in ("../v2/x", "x\n", ".hidden"):
+        with pytest.raises(Damaged) as raised:
+            snapshots.read_manifest("sales", "orders", 1, bad)
+        assert str(raised.value) == f"'{bad}' is not a snapshot id"
