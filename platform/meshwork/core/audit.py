@@ -36,7 +36,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +46,7 @@ from typing import IO, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from meshwork.core import settings
+from meshwork.core import audit_lines, settings
 
 GENESIS = "0" * 64
 HEAD, CHECKPOINTS = "audit.head.json", "audit.checkpoints.jsonl"
@@ -108,11 +108,15 @@ def sign(private_key: Ed25519PrivateKey, seq: int, hash_: str, at: str | None = 
     return Checkpoint(seq, hash_, at, private_key.sign(checkpoint_message(seq, hash_, at)).hex())
 
 
-def _chain(entries: Entries, unit: str) -> tuple[int, str | None]:
-    """How many leading entries chain correctly, and what is wrong with the next one."""
-    prev = GENESIS
+def _chain(entries: Entries, unit: str, unreadable: Collection[int] = ()) -> tuple[int, str | None]:
+    """How many entries chain correctly, and what is wrong with the next one. The entries at the positions in
+    ``unreadable`` (reported by whoever read them) are passed over: the next is checked on from its own hash."""
+    prev: str | None = GENESIS
     for n, entry in enumerate(entries, start=1):
-        if entry.get("prev") != prev:
+        if n in unreadable:
+            prev = None
+            continue
+        if prev is not None and entry.get("prev") != prev:
             after = f"does not follow {unit} {n - 1}" if n > 1 else "does not start the chain"
             return n - 1, f"{unit} {n}: {after} (a {unit} was removed, inserted or reordered)"
         if entry.get("hash") != digest(entry):
@@ -121,20 +125,28 @@ def _chain(entries: Entries, unit: str) -> tuple[int, str | None]:
     return len(entries), None
 
 
-def _disagreement(cp: Checkpoint, entries: Entries, intact: int, unit: str, what: str) -> str | None:
+def _disagreement(
+    cp: Checkpoint, entries: Entries, intact: int, unit: str, what: str, unreadable: Collection[int]
+) -> str | None:
     if cp.seq > (total := len(entries)):
         now = f"ends at {unit} {total} (its end was removed)" if total else "is empty (it was emptied or deleted)"
         return f"{what} covers {unit} {cp.seq}, but the log {now}"
-    if cp.seq < 1 or (cp.seq <= intact and entries[cp.seq - 1].get("hash") != cp.hash):
+    if cp.seq < 1 or (cp.seq <= intact and cp.seq not in unreadable and entries[cp.seq - 1].get("hash") != cp.hash):
         return f"{unit} {cp.seq}: its hash differs from {what} (the log was rewritten and its hashes recomputed)"
     return None  # agrees, or falls after a break of the chain that is already reported
 
 
 def verify_entries(
-    entries: Entries, checkpoints: Sequence[Checkpoint], head: Checkpoint | None, public_key: OptionalKey, unit="entry"
+    entries: Entries,
+    checkpoints: Sequence[Checkpoint],
+    head: Checkpoint | None,
+    public_key: OptionalKey,
+    unit="entry",
+    unreadable: Collection[int] = (),
 ) -> list[str]:
-    """Every problem with the log; empty when it is intact and every entry is under a valid signed head."""
-    intact, broken = _chain(entries, unit)
+    """Every problem with the log; empty when it is intact and every entry is under a valid signed head.
+    ``unreadable``: positions (1-based) of entries that could not be read, already reported."""
+    intact, broken = _chain(entries, unit, unreadable)
     problems = [broken] if broken else []
     total = len(entries)
     if public_key is None:
@@ -149,7 +161,7 @@ def verify_entries(
     elif head is not None and not head_ok:
         problems.append("the signed head's signature does not verify (the head was forged or the signing key replaced)")
     elif head is not None:
-        if found := _disagreement(head, entries, intact, unit, "the signed head"):
+        if found := _disagreement(head, entries, intact, unit, "the signed head", unreadable):
             problems.append(found)
         if head.seq < total:
             span = f"{unit} {head.seq + 1}" + (f" to {total}" if total > head.seq + 1 else "")
@@ -165,7 +177,7 @@ def verify_entries(
         where = f"checkpoint {i + 1}"
         if not cp.valid(public_key):
             forged.append(f"{where}: its signature does not verify (forged, or the signing key was replaced)")
-        elif not (superseded or in_flight) and (found := _disagreement(cp, entries, intact, unit, where)):
+        elif not (superseded or in_flight) and (found := _disagreement(cp, entries, intact, unit, where, unreadable)):
             disagreeing.append(found)
     return problems + _first(forged) + _first(disagreeing)
 
@@ -213,7 +225,7 @@ def _reading() -> Iterator[str | None]:
         return
     with f:
         fcntl.flock(f, fcntl.LOCK_SH)
-        yield f.read().decode()
+        yield f.read().decode(errors="replace")  # a damaged byte: that line is reported, not the whole log
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -257,19 +269,9 @@ def public_key() -> Ed25519PublicKey | None:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
-
-
-def _tail(f: IO[bytes]) -> bytes | None:
-    end, size = f.seek(0, os.SEEK_END), 1 << 16
-    while True:
-        f.seek(start := max(0, end - size))
-        body = f.read().rstrip(b"\n")
-        if not start or b"\n" in body:
-            return body.rsplit(b"\n", 1)[-1] or None
-        size *= 4  # the last entry is longer than the chunk read: read more of the end
 
 
 def _next_seq(log: IO[bytes], prev: str, governance: Path) -> tuple[Ed25519PrivateKey, int | None]:
@@ -301,7 +303,7 @@ def record(action: str, **fields: Any) -> dict[str, Any]:
     with (home / "audit" / "audit.jsonl").open("a+b") as f:
         # One writer at a time across processes: the chain needs the true last entry, the head the true seq.
         fcntl.flock(f, fcntl.LOCK_EX)
-        last = _tail(f)
+        last = audit_lines.last(f)
         prev = json.loads(last)["hash"] if last else GENESIS
         key, seq = _next_seq(f, prev, home / "governance")
         entry = seal({"at": datetime.now(UTC).isoformat(), "action": action, **fields}, prev)
@@ -324,20 +326,6 @@ def record(action: str, **fields: Any) -> dict[str, Any]:
     return entry
 
 
-def _parse_log(text: str) -> tuple[list[dict[str, Any]], str | None]:
-    """The entries up to the first line that is not one, and what is wrong with that line."""
-    rows: list[dict[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            entry = None
-        if not isinstance(entry, dict):
-            return rows, f"line {n}: not a JSON entry"
-        rows.append(entry)
-    return rows, None
-
-
 def _read_checkpoints() -> tuple[list[Checkpoint], list[str]]:
     found, problems = [], []
     for n, line in enumerate((_read_text(governance_file(CHECKPOINTS)) or "").splitlines(), start=1):
@@ -350,14 +338,15 @@ def _read_checkpoints() -> tuple[list[Checkpoint], list[str]]:
 
 def entries(action: str | None = None) -> list[dict[str, Any]]:
     """The entries of ``action`` (and its sub-actions), as written: not verified (see ``authenticated``)."""
-    rows = [json.loads(line) for line in (_read_text(log_path()) or "").splitlines() if line.strip()]
+    rows = [r for r in audit_lines.parse(_read_text(log_path()) or "")[0] if r]  # not the unreadable lines
     return [r for r in rows if action is None or r["action"] == action or r["action"].startswith(f"{action}.")]
 
 
 def authenticated() -> tuple[list[dict[str, Any]], int]:
-    """Every entry, and how many leading ones a signed checkpoint proves (the rest may be forged)."""
+    """Every line's entry (``{}`` for an unreadable one), and how many leading ones a signed checkpoint proves
+    (the rest may be forged)."""
     with _reading() as log:
-        rows, _ = _parse_log(log or "")
+        rows, _ = audit_lines.parse(log or "")
         text = _read_text(governance_file(HEAD))
         head = Checkpoint.parse(text) if text else None
         key = public_key()
@@ -374,22 +363,29 @@ def verify(pinned_key: Ed25519PublicKey | None = None) -> list[str]:
     the signing key, which whoever can write ``$MESH_HOME`` can replace along with the key).
     """
     with _reading() as log:
-        rows, unreadable = _parse_log(log or "")
+        rows, unreadable = audit_lines.parse(log or "")
         checkpoints, problems = _read_checkpoints()
+        kept = {name: governance_file(name).exists() for name in (CHECKPOINTS, KEY)}
         text = _read_text(governance_file(HEAD))
         local_key = public_key()
     head = Checkpoint.parse(text) if text else None
-    if not (rows or unreadable or checkpoints or problems or text or governance_file(KEY).exists()):
+    if not (rows or checkpoints or problems or text or kept[KEY]):
         return []  # nothing was ever recorded here
-    if unreadable:
-        problems.insert(0, unreadable)
+    problems = audit_lines.report(log_path(), unreadable) + problems
     if text is not None and head is None:
         problems.append(f"{HEAD} is not a signed checkpoint (it was edited)")
     if log is None:
         problems.append(f"the audit log {log_path()} is missing (it was deleted)")
+    if rows and not checkpoints:  # every signed record adds one: only a log from before them has none
+        state = "holds no checkpoint (it was emptied)" if kept[CHECKPOINTS] else "is missing (it was deleted)"
+        problems.append(
+            f"{governance_file(CHECKPOINTS)} {state}, but the log has {len(rows)} lines for its checkpoints to cover"
+        )
+    if (rows or text or checkpoints) and not kept[KEY]:
+        problems.append(f"the signing key {governance_file(KEY)} is missing (it was deleted)")
     if pinned_key and local_key and local_key.public_bytes_raw() != pinned_key.public_bytes_raw():
         problems.append(f"{PUBLIC_KEY} is not the pinned public key (the signing key was replaced)")
-    return problems + verify_entries(rows, checkpoints, head, pinned_key or local_key, unit="line")
+    return problems + verify_entries(rows, checkpoints, head, pinned_key or local_key, "line", unreadable)
 
 
 def query(

@@ -34,6 +34,22 @@ def missing_log() -> str:
     return f"the audit log {audit.log_path()} is missing (it was deleted)"
 
 
+def missing_key() -> str:
+    return f"the signing key {audit.governance_file(audit.KEY)} is missing (it was deleted)"
+
+
+def missing_checkpoints(lines: int) -> str:
+    path = audit.governance_file(audit.CHECKPOINTS)
+    return f"{path} is missing (it was deleted), but the log has {lines} lines for its checkpoints to cover"
+
+
+MISSING = {
+    "<missing log>": missing_log,
+    "<missing key>": missing_key,
+    "<missing checkpoints>": lambda: missing_checkpoints(3),
+}
+
+
 def test_a_log_rolled_back_to_an_older_signed_head_is_caught_by_the_later_checkpoints():
     log = record(7)
     checkpoints = lines(audit.governance_file(audit.CHECKPOINTS))
@@ -73,10 +89,10 @@ def test_a_deleted_log_is_reported_with_what_the_head_and_checkpoints_covered():
 @pytest.mark.parametrize(
     ("kept", "expected"),
     [
-        ({"log"}, [NO_KEY]),  # the whole governance folder deleted, the log left
-        ({audit.CHECKPOINTS}, ["<missing log>", NO_KEY]),
+        ({"log"}, ["<missing checkpoints>", "<missing key>", NO_KEY]),  # the whole governance folder deleted
+        ({audit.CHECKPOINTS}, ["<missing log>", "<missing key>", NO_KEY]),
         ({audit.KEY}, ["<missing log>"]),
-        ({audit.HEAD}, ["<missing log>", NO_KEY]),
+        ({audit.HEAD}, ["<missing log>", "<missing key>", NO_KEY]),
     ],
     ids=["log", "checkpoints", "key", "head"],
 )
@@ -88,7 +104,7 @@ def test_whatever_is_left_of_a_deleted_log_is_reported(kept, expected):
     for path in governance.iterdir():
         if path.name not in kept:
             path.unlink()
-    assert audit.verify() == [missing_log() if e == "<missing log>" else e for e in expected]
+    assert audit.verify() == [MISSING[e]() if e in MISSING else e for e in expected]
     assert audit.authenticated()[1] == 0
 
 
@@ -96,7 +112,12 @@ def test_a_log_of_one_unreadable_line_and_nothing_else_is_reported():
     record(1)
     shutil.rmtree(audit.governance_file(audit.KEY).parent)
     audit.log_path().write_text("garbage\n")
-    assert audit.verify() == ["line 1: not a JSON entry"]
+    assert audit.verify() == [
+        f"{audit.log_path()} line 1: not JSON (Expecting value at column 1)",
+        missing_checkpoints(1),
+        missing_key(),
+        NO_KEY,
+    ]
 
 
 def test_a_checkpoints_file_of_garbage_and_nothing_else_is_reported():
@@ -121,7 +142,10 @@ def test_an_unreadable_log_line_comes_first_then_an_unreadable_checkpoint():
     with audit.governance_file(audit.CHECKPOINTS).open("a") as f:
         f.write("nope\n")
     problems = audit.verify()
-    assert problems[:2] == ["line 3: not a JSON entry", f"{audit.CHECKPOINTS} line 6: not a checkpoint"]
+    assert problems == [
+        f"{log} line 3: not JSON (Expecting value at column 1)",
+        f"{audit.CHECKPOINTS} line 6: not a checkpoint",
+    ]
     assert audit.authenticated()[1] == 2  # the lines before it are still proven
 
 
@@ -175,7 +199,8 @@ def test_the_signed_head_alone_proves_the_log_when_the_checkpoints_file_is_lost(
     write(log, [*lines(log), json.dumps(forged, sort_keys=True)])
     assert audit.authenticated()[1] == 5
     assert audit.verify() == [
-        "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)"
+        missing_checkpoints(6),  # lost, so said, though the head alone still proves lines 1 to 5
+        "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)",
     ]
 
 

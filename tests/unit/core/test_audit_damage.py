@@ -1,0 +1,198 @@
+"""Damage `mesh audit verify` names and looks past: an unreadable line in the middle of the log is reported
+with its file, number and why, and the lines after it are still checked (the log is not taken to end
+there); a deleted or emptied checkpoints file, a deleted head and a deleted signing key are each reported
+with the file, and make `mesh audit verify` exit 1 in text and JSON alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from meshwork.core import audit
+from tests.conftest import mesh_cli
+
+NO_HEAD = (
+    "there is no signed head: nothing shows that the log was not truncated, rewritten or appended to "
+    "(the head was deleted)"
+)
+
+
+@pytest.fixture
+def log() -> Path:
+    for i in range(5):
+        audit.record("port.read", consumer="finance/daily_revenue", port="sales/orders@v1", snapshot=f"s{i}")
+    return audit.log_path()
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def write(path: Path, rows: list[str]) -> None:
+    path.write_text("".join(row + "\n" for row in rows))
+
+
+def damaged(log: Path, number: int, text: str) -> None:
+    rows = lines(log)
+    rows[number - 1] = text
+    write(log, rows)
+
+
+def edited(row: str, **changes) -> str:
+    return json.dumps({**json.loads(row), **changes}, sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("garbage", "not JSON (Expecting value at column 1)"),
+        ('{"action": "port.read", "prev": ', "not JSON (Expecting value at column 33)"),
+        ("[1, 2]", "not an audit entry (JSON, but not an object)"),
+        ('{"action": "port.read", "snapshot": "s2"}', "not an audit entry (its prev, hash missing or not text)"),
+        ('{"action": "port.read", "prev": 1, "hash": null}', "not an audit entry (its prev, hash missing or not text)"),
+        ("", "not JSON (Expecting value at column 1)"),
+    ],
+    ids=["text", "cut-json", "array", "fields-missing", "fields-not-text", "blank"],
+)
+def test_an_unreadable_middle_line_is_named_and_the_log_is_not_said_to_end_there(log, text, why):
+    damaged(log, 3, text)
+    assert audit.verify() == [f"{log} line 3: {why}"]
+    rows, trusted = audit.authenticated()
+    assert len(rows) == 5 and rows[2] == {} and rows[4]["snapshot"] == "s4"  # every line after it is still read
+    assert trusted == 2  # only the lines before it are proven
+    assert [e["snapshot"] for e in audit.entries("port.read")] == ["s0", "s1", "s3", "s4"]
+
+
+def test_a_line_edited_after_an_unreadable_one_is_still_reported(log):
+    rows = lines(log)
+    rows[1], rows[3] = "garbage", edited(rows[3], consumer="marketing/customer_360")
+    write(log, rows)
+    assert audit.verify() == [
+        f"{log} line 2: not JSON (Expecting value at column 1)",
+        "line 4: its content does not match its hash (the line was edited)",
+    ]
+
+
+def test_a_line_removed_after_an_unreadable_one_is_still_reported(log):
+    rows = lines(log)
+    rows[1] = "garbage"
+    del rows[3]
+    write(log, rows)
+    problems = audit.verify()
+    assert problems[:2] == [
+        f"{log} line 2: not JSON (Expecting value at column 1)",
+        "line 4: does not follow line 3 (a line was removed, inserted or reordered)",
+    ]
+
+
+def test_the_last_line_recomputed_after_an_unreadable_one_does_not_match_the_signed_head(log):
+    rows = lines(log)
+    last = {k: v for k, v in json.loads(rows[4]).items() if k != "hash"} | {"consumer": "marketing/customer_360"}
+    rows[1], rows[4] = "garbage", json.dumps(audit.seal(last, last["prev"]), sort_keys=True)
+    write(log, rows)
+    assert audit.verify() == [
+        f"{log} line 2: not JSON (Expecting value at column 1)",
+        "line 5: its hash differs from the signed head (the log was rewritten and its hashes recomputed)",
+        "line 5: its hash differs from checkpoint 5 (the log was rewritten and its hashes recomputed)",
+    ]
+
+
+def test_a_line_appended_after_an_unreadable_one_is_not_covered(log):
+    rows = lines(log)
+    forged = audit.seal({"at": "2026-01-01T00:00:00+00:00", "action": "port.read"}, json.loads(rows[-1])["hash"])
+    rows[2] = "garbage"
+    write(log, [*rows, json.dumps(forged, sort_keys=True)])
+    assert audit.verify() == [
+        f"{log} line 3: not JSON (Expecting value at column 1)",
+        "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)",
+    ]
+
+
+def test_several_unreadable_lines_are_said_once_with_the_count(log):
+    intact = lines(log)
+    write(log, [intact[0], "garbage", "[]", "garbage", intact[4]])
+    assert audit.verify() == [f"{log} line 2: not JSON (Expecting value at column 1) (and 2 more unreadable lines)"]
+    write(log, [intact[0], "garbage", intact[2], "garbage", intact[4]])
+    assert audit.verify() == [f"{log} line 2: not JSON (Expecting value at column 1) (and 1 more unreadable line)"]
+
+
+def test_a_revocation_after_an_unreadable_line_is_still_read(log):
+    # A decision after the damage still counts as a decision (a later revoke wins even unproven).
+    audit.record("access.revoke", request="r1", by="dpo")
+    damaged(log, 3, "garbage")
+    rows, trusted = audit.authenticated()
+    assert trusted == 2 and rows[5]["action"] == "access.revoke" and rows[5]["request"] == "r1"
+
+
+def test_mesh_audit_verify_names_an_unreadable_middle_line_in_text_and_json(log):
+    damaged(log, 3, "garbage")
+    expected = [f"{log} line 3: not JSON (Expecting value at column 1)"]
+    text = mesh_cli("audit", "verify")
+    assert (text.returncode, text.stdout.splitlines(), text.stderr) == (1, expected, "")
+    as_json = mesh_cli("audit", "verify", "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout) == {"ok": False, "problems": expected, "entries": 4}
+    listed = mesh_cli("audit", "list", "--json")
+    assert listed.returncode == 0 and [e["snapshot"] for e in json.loads(listed.stdout)] == ["s0", "s1", "s3", "s4"]
+
+
+# -- the governance files ------------------------------------------------------------------------------
+
+
+def test_an_untouched_log_verifies_clean_with_every_file_in_place(log):
+    assert audit.verify() == []
+    result = mesh_cli("audit", "verify", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout) == {"ok": True, "problems": [], "entries": 5}
+
+
+def test_a_deleted_checkpoints_file_is_reported(log):
+    path = audit.governance_file(audit.CHECKPOINTS)
+    path.unlink()
+    expected = f"{path} is missing (it was deleted), but the log has 5 lines for its checkpoints to cover"
+    assert audit.verify() == [expected]
+    assert audit.authenticated()[1] == 5  # the signed head alone still proves the log
+    result = mesh_cli("audit", "verify", "--json")
+    assert result.returncode == 1 and json.loads(result.stdout)["problems"] == [expected]
+
+
+def test_an_emptied_checkpoints_file_is_reported(log):
+    path = audit.governance_file(audit.CHECKPOINTS)
+    path.write_text("")
+    assert audit.verify() == [
+        f"{path} holds no checkpoint (it was emptied), but the log has 5 lines for its checkpoints to cover"
+    ]
+
+
+def test_a_checkpoints_file_of_garbage_is_reported_line_by_line_and_as_holding_none(log):
+    path = audit.governance_file(audit.CHECKPOINTS)
+    path.write_text("nope\n")
+    assert audit.verify() == [
+        f"{audit.CHECKPOINTS} line 1: not a checkpoint",
+        f"{path} holds no checkpoint (it was emptied), but the log has 5 lines for its checkpoints to cover",
+    ]
+
+
+def test_a_deleted_head_is_reported_and_fails_the_command(log):
+    audit.governance_file(audit.HEAD).unlink()
+    assert audit.verify() == [NO_HEAD]
+    result = mesh_cli("audit", "verify")
+    assert result.returncode == 1 and result.stdout.splitlines() == [NO_HEAD]
+
+
+def test_a_deleted_signing_key_is_reported_and_so_is_the_new_key_the_next_record_makes(log):
+    key = audit.governance_file(audit.KEY)
+    key.unlink()
+    assert audit.verify() == [f"the signing key {key} is missing (it was deleted)"]
+    assert audit.authenticated()[1] == 5  # the public key beside it still checks what was signed
+    result = mesh_cli("audit", "verify")
+    assert result.returncode == 1 and result.stdout.splitlines() == [
+        f"the signing key {key} is missing (it was deleted)"
+    ]
+    # The next record makes a new key (and public key): it cannot sign on from the old head, and says so.
+    audit.record("port.read", snapshot="s5")
+    problems = audit.verify()
+    assert problems[0] == (
+        "the signed head's signature does not verify (the head was forged or the signing key replaced)"
+    )
+    assert audit.authenticated()[1] == 0
