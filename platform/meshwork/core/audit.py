@@ -304,7 +304,7 @@ def record(action: str, **fields: Any) -> dict[str, Any]:
         # One writer at a time across processes: the chain needs the true last entry, the head the true seq.
         fcntl.flock(f, fcntl.LOCK_EX)
         last = audit_lines.last(f)
-        prev = json.loads(last)["hash"] if last else GENESIS
+        prev = audit_lines.hash_of(last) if last else GENESIS
         key, seq = _next_seq(f, prev, home / "governance")
         entry = seal({"at": datetime.now(UTC).isoformat(), "action": action, **fields}, prev)
         checkpoint = sign(key, seq, entry["hash"], entry["at"]) if seq else None

@@ -4,11 +4,12 @@
 stay true past a line that is not an entry: that line is held as ``{}``, with why it is not one (not JSON,
 not an object, or without the text ``action``, ``prev`` and ``hash`` every entry has). ``report`` says the
 first such line with its file, number and reason, and how many more. ``last`` reads the last line from the
-end of the file, however long it is.
+end of the file, however long it is, and ``hash_of`` is what the next entry chains to.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -59,3 +60,11 @@ def last(f: IO[bytes]) -> bytes | None:
         if not start or b"\n" in body:
             return body.rsplit(b"\n", 1)[-1] or None
         size *= 4  # the last entry is longer than the chunk read: read more of the end
+
+
+def hash_of(line: bytes) -> str:
+    """The ``hash`` of the entry on ``line``; if it is not an entry, the SHA-256 of its bytes as found. What
+    follows an unreadable line cannot be signed anyway (it does not chain to the signed head), but it is
+    still recorded: a damaged log must not fail every port read."""
+    entry, _ = _entry(line.decode(errors="replace"))
+    return entry["hash"] if entry else hashlib.sha256(line).hexdigest()

@@ -1,7 +1,8 @@
-"""Damage `mesh audit verify` names and looks past: an unreadable line in the middle of the log is reported
-with its file, number and why, and the lines after it are still checked (the log is not taken to end
-there); a deleted or emptied checkpoints file, a deleted head and a deleted signing key are each reported
-with the file, and make `mesh audit verify` exit 1 in text and JSON alike."""
+"""Damage the audit log's verification names and looks past: an unreadable line in the middle of the log is
+reported with its file, number and why, and the lines after it are still checked (the log is not taken to
+end there; a record after an unreadable last line still goes in); a deleted or emptied checkpoints file, a
+deleted head and a deleted signing key are each reported with the file. `mesh audit verify` on the same
+damage: tests/unit/core/test_audit_verify_cli.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from meshwork.core import audit
-from tests.conftest import mesh_cli
 
 NO_HEAD = (
     "there is no signed head: nothing shows that the log was not truncated, rewritten or appended to "
@@ -126,24 +126,13 @@ def test_a_revocation_after_an_unreadable_line_is_still_read(log):
     assert trusted == 2 and rows[5]["action"] == "access.revoke" and rows[5]["request"] == "r1"
 
 
-def test_mesh_audit_verify_names_an_unreadable_middle_line_in_text_and_json(log):
-    damaged(log, 3, "garbage")
-    expected = [f"{log} line 3: not JSON (Expecting value at column 1)"]
-    text = mesh_cli("audit", "verify")
-    assert (text.returncode, text.stdout.splitlines(), text.stderr) == (1, expected, "")
-    as_json = mesh_cli("audit", "verify", "--json")
-    assert as_json.returncode == 1 and json.loads(as_json.stdout) == {"ok": False, "problems": expected, "entries": 4}
-    listed = mesh_cli("audit", "list", "--json")
-    assert listed.returncode == 0 and [e["snapshot"] for e in json.loads(listed.stdout)] == ["s0", "s1", "s3", "s4"]
-
-
 # -- the governance files ------------------------------------------------------------------------------
 
 
 def test_an_untouched_log_verifies_clean_with_every_file_in_place(log):
     assert audit.verify() == []
-    result = mesh_cli("audit", "verify", "--json")
-    assert result.returncode == 0 and json.loads(result.stdout) == {"ok": True, "problems": [], "entries": 5}
+    rows, trusted = audit.authenticated()
+    assert len(rows) == trusted == 5 and [r["snapshot"] for r in rows] == ["s0", "s1", "s2", "s3", "s4"]
 
 
 def test_a_deleted_checkpoints_file_is_reported(log):
@@ -152,8 +141,6 @@ def test_a_deleted_checkpoints_file_is_reported(log):
     expected = f"{path} is missing (it was deleted), but the log has 5 lines for its checkpoints to cover"
     assert audit.verify() == [expected]
     assert audit.authenticated()[1] == 5  # the signed head alone still proves the log
-    result = mesh_cli("audit", "verify", "--json")
-    assert result.returncode == 1 and json.loads(result.stdout)["problems"] == [expected]
 
 
 def test_an_emptied_checkpoints_file_is_reported(log):
@@ -173,11 +160,9 @@ def test_a_checkpoints_file_of_garbage_is_reported_line_by_line_and_as_holding_n
     ]
 
 
-def test_a_deleted_head_is_reported_and_fails_the_command(log):
+def test_a_deleted_head_is_reported(log):
     audit.governance_file(audit.HEAD).unlink()
     assert audit.verify() == [NO_HEAD]
-    result = mesh_cli("audit", "verify")
-    assert result.returncode == 1 and result.stdout.splitlines() == [NO_HEAD]
 
 
 def test_a_deleted_signing_key_is_reported_and_so_is_the_new_key_the_next_record_makes(log):
@@ -185,10 +170,6 @@ def test_a_deleted_signing_key_is_reported_and_so_is_the_new_key_the_next_record
     key.unlink()
     assert audit.verify() == [f"the signing key {key} is missing (it was deleted)"]
     assert audit.authenticated()[1] == 5  # the public key beside it still checks what was signed
-    result = mesh_cli("audit", "verify")
-    assert result.returncode == 1 and result.stdout.splitlines() == [
-        f"the signing key {key} is missing (it was deleted)"
-    ]
     # The next record makes a new key (and public key): it cannot sign on from the old head, and says so.
     audit.record("port.read", snapshot="s5")
     problems = audit.verify()
@@ -196,3 +177,24 @@ def test_a_deleted_signing_key_is_reported_and_so_is_the_new_key_the_next_record
         "the signed head's signature does not verify (the head was forged or the signing key replaced)"
     )
     assert audit.authenticated()[1] == 0
+
+
+def test_a_middle_line_of_bytes_that_are_not_utf8_is_named_and_the_rest_still_read(log):
+    rows = log.read_bytes().splitlines()
+    rows[2] = b"\xff\xfe\x00garbage"
+    log.write_bytes(b"".join(row + b"\n" for row in rows))
+    assert audit.verify() == [f"{log} line 3: not JSON (Expecting value at column 1)"]
+    assert [e["snapshot"] for e in audit.entries("port.read")] == ["s0", "s1", "s3", "s4"]
+    assert audit.authenticated()[1] == 2
+
+
+def test_an_unreadable_last_line_is_named_and_later_records_go_in_unsigned(log):
+    damaged(log, 5, "garbage")
+    assert audit.verify() == [f"{log} line 5: not JSON (Expecting value at column 1)"]
+    entry = audit.record("port.read", snapshot="s5")  # a port read is still recorded, not failed by the damage
+    assert json.loads(lines(log)[5]) == entry and entry["hash"] == audit.digest(entry)
+    assert audit.verify() == [
+        f"{log} line 5: not JSON (Expecting value at column 1)",
+        "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)",
+    ]
+    assert audit.authenticated()[1] == 4
