@@ -6,6 +6,7 @@ damage: tests/unit/core/test_audit_verify_cli.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -193,6 +194,7 @@ def test_an_unreadable_last_line_is_named_and_later_records_go_in_unsigned(log):
     assert audit.verify() == [f"{log} line 5: not JSON (Expecting value at column 1)"]
     entry = audit.record("port.read", snapshot="s5")  # a port read is still recorded, not failed by the damage
     assert json.loads(lines(log)[5]) == entry and entry["hash"] == audit.digest(entry)
+    assert entry["prev"] == hashlib.sha256(b"garbage").hexdigest()  # chained to the damaged line as found
     assert audit.verify() == [
         f"{log} line 5: not JSON (Expecting value at column 1)",
         "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)",
