@@ -6,6 +6,7 @@ that name the subject by a salted hash only. A request that cannot be done chang
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 
 import duckdb
@@ -108,6 +109,10 @@ def test_erasure_removes_the_subject_and_the_rows_pointing_at_it_and_certifies_i
     assert {"sales/orders", "sales/order_lines", "support/tickets"} <= set(cert.holders)
     assert cert.rebuilt_domains == ["finance"] and cert.rebuild_failed is False
     assert cert.verified_absent and cert.places and cert.failed_places == []
+    # Each retained snapshot is a place of its own, checked after the rewrite.
+    for s in snapshot_ids():
+        [place] = [p for p in cert.places if p.place == f"customers/customer_profiles@v1/{s}"]
+        assert (place.kind, place.result, place.ok) == ("snapshot", "absent", True)
     # Values of 6 characters or more that no one else holds are searched for anywhere; the rest beside
     # their column name only.
     assert cert.searched_as_text == ["email", "first_name", "phone"]
@@ -123,6 +128,35 @@ def test_erasure_removes_the_subject_and_the_rows_pointing_at_it_and_certifies_i
     assert entry["holders"] == cert.holders and entry["snapshots"] == 2 and entry["verified_absent"] is True
     assert entry["places"] == len(cert.places) and entry["not_clean"] == []
     assert "person3@example.com" not in audit.log_path().read_text() and '"3"' not in json.dumps(entry)
+
+
+def test_the_snapshots_of_a_product_deleted_from_the_mesh_since_are_cleaned_too(mesh):
+    # A retained snapshot of a product the mesh no longer has (its descriptor was removed).
+    snapshot = snapshot_ids()[0]
+    ports = settings.mesh_home() / "ports" / "customers"
+    former = ports / "former_profiles" / "v1" / snapshot
+    shutil.copytree(ports / "customer_profiles" / "v1" / snapshot, former)
+    manifest = json.loads((former / snapshots.MANIFEST).read_text(encoding="utf-8"))
+    (former / snapshots.MANIFEST).write_text(json.dumps({**manifest, "product": "former_profiles"}), encoding="utf-8")
+    progress: list[str] = []
+
+    cert = erasure.erase(mesh, "customer_id=3", progress=progress.append)
+
+    name = f"customers/former_profiles@v1/{snapshot}"
+    assert f"erased 1 row(s) from {name}" in progress
+    [place] = [p for p in cert.places if p.place == name]
+    assert (place.kind, place.result, place.ok) == ("snapshot", "absent", True)
+    assert place.method.startswith("1 row(s) of the subject removed")
+    assert name not in cert.snapshots  # not a holder's: the sweep found and cleaned it
+    files = [str(former / f["path"]) for f in json.loads((former / snapshots.MANIFEST).read_text())["files"]]
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT customer_id FROM read_parquet({files}) ORDER BY 1").fetchall() == [
+            (0,),
+            (1,),
+            (2,),
+            (4,),
+        ]
+    assert cert.verified_absent
 
 
 def test_the_rebuild_is_asked_for_the_domains_downstream_and_its_failure_recorded(mesh):

@@ -292,3 +292,39 @@ def test_without_a_rebuild_nothing_is_rebuilt_and_a_clean_sweep_is_verified(tabl
     assert cert.rebuilt_domains == ["finance"] and cert.rebuild_failed is False
     assert not any(m.startswith("rebuilding") for m in progress)
     assert cert.verified_absent is True and cert.failed_places == [] and cert.places
+
+
+def test_an_erasure_by_order_asks_to_rebuild_every_domain_downstream_that_does_not_hold_the_key(tables):
+    asked: list[list[str]] = []
+    progress: list[str] = []
+    cert = erasure.erase(tables, "order_id=30", rebuild=lambda d: asked.append(d) or False, progress=progress.append)
+    assert cert.owner_product == "sales/orders" and cert.holders == ["sales/orders", "sales/order_lines"]
+    assert asked == [["finance", "marketing"]] and cert.rebuild_failed is True
+    assert "rebuilding finance, marketing from the cleaned ports …" in progress
+    assert rows("sales", "orders", "order_id") == [31, 40] and rows("sales", "order_lines", "order_id") == [31, 40]
+
+
+def test_what_cannot_be_cleaned_is_told_as_found_and_listed_on_the_certificate_and_only_the_subject_is_touched(
+    tables,
+):
+    with warehouse.connect("support") as c:
+        c.execute("CREATE OR REPLACE TABLE tickets AS SELECT 'T-1' AS ticket_id, 3 AS client")  # no customer_id
+    dump = settings.mesh_home() / "exports" / "dump.bin"
+    dump.parent.mkdir(parents=True)
+    dump.write_bytes(b"\x00\x01person3@example.com")
+    log = settings.mesh_home() / "logs" / "build" / "sales.log"
+    log.parent.mkdir(parents=True)
+    orphan = "failed sample {'order_id': 77, 'customer_id': None}\n"
+    log.write_text(orphan + "failed sample {'customer_id': 3, 'email': 'person3@example.com'}\n", encoding="utf-8")
+    progress: list[str] = []
+
+    cert = erasure.erase(tables, "customer_id=3", progress=progress.append)
+
+    failed = {p.place: p for p in cert.failed_places}
+    assert set(failed) == {"support/tickets", "exports/dump.bin"} and cert.verified_absent is False
+    assert failed["support/tickets"].method == "DELETE by key"
+    assert failed["exports/dump.bin"].result == "still holds: email"
+    assert "NOT CLEAN: exports/dump.bin: still holds: email" in progress
+    # The subject's line is redacted; a line of a record without a customer id is not the subject's.
+    assert log.read_text(encoding="utf-8") == orphan + "failed sample {'customer_id': null, 'email': '[erased]'}\n"
+    assert audit.entries("erasure")[0]["not_clean"] == sorted(failed, key=[p.place for p in cert.places].index)
