@@ -31,8 +31,9 @@ def audit_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(pinned: str | None, as_json: bool) -> None:
-    """Check the hash chain and its signed head; exit 1 if any line was edited, removed, inserted or
-    reordered, the log was truncated, emptied, appended to or recomputed, or the head or key replaced."""
+    """Check the hash chain and its signed head; exit 1 if any line was edited, removed, inserted,
+    reordered or made unreadable, the log was truncated, emptied, appended to or recomputed, or the head,
+    checkpoints or key deleted or replaced."""
     if settings.service_url():  # enforced mode: the service's log, verified by the service (admin role)
         answer = _remote("GET", "/v1/audit/verify")
         output.audit_verification(answer["problems"], answer["entries"], as_json)

@@ -357,7 +357,9 @@ def authenticated() -> tuple[list[dict[str, Any]], int]:
 
 
 def verify(pinned_key: Ed25519PublicKey | None = None) -> list[str]:
-    """Problems with the file log (line numbers are 1-based); empty when it is intact and signed.
+    """Problems with the file log (line numbers are 1-based); empty when it is intact and signed. An
+    unreadable line is named (file, number, why) and the lines after it still checked; a missing checkpoints
+    file or signing key is named.
 
     ``pinned_key``: the public key to check against, kept outside ``$MESH_HOME`` (by default the one beside
     the signing key, which whoever can write ``$MESH_HOME`` can replace along with the key).
