@@ -241,3 +241,43 @@ def test_a_manifest_with_a_bad_nested_field_or_an_id_that_is_no_snapshot_id_is_r
         with pytest.raises(Damaged) as raised:
             snapshots.read_manifest("sales", "orders", 1, bad)
         assert str(raised.value) == f"'{bad}' is not a snapshot id"
+
+
+def test_retention_never_deletes_the_snapshot_latest_names_even_when_newer_ones_are_staged():
+    con = duckdb.connect()
+    current = publish(con, 3)
+    staged = []
+    for rows in (4, 5):  # committed but not pointed at: a domain run's snapshots awaiting their commit
+        con.execute(f"CREATE OR REPLACE TABLE t AS SELECT range AS id FROM range({rows})")
+        staged.append(
+            snapshots.write_snapshot(
+                con,
+                domain="sales",
+                product="orders",
+                major=1,
+                table="t",
+                columns=["id"],
+                contract_id="orders",
+                contract_version="1.0.0",
+                run_id="run",
+                commit_latest=lambda v, s: None,
+            )
+        )
+    version = snapshots.version_key("sales", "orders", 1)
+    assert snapshots.snapshots(version) == [current.snapshot_id, *(m.snapshot_id for m in staged)]
+
+    assert snapshots.apply_retention(version, keep=1) == [staged[0].snapshot_id]
+
+    assert snapshots.snapshots(version) == [current.snapshot_id, staged[1].snapshot_id]
+    readable = snapshots.read_latest("sales", "orders", 1)
+    assert readable is not None and readable.snapshot_id == current.snapshot_id and readable.problems == []
+
+
+def test_a_latest_holding_no_snapshot_id_is_damaged_and_quoted_to_80_characters():
+    con = duckdb.connect()
+    publish(con, 3)
+    pointer = snapshots.version_dir("sales", "orders", 1) / snapshots.LATEST
+    pointer.write_text("!" * 200 + "\n", encoding="utf-8")
+    with pytest.raises(Damaged) as raised:
+        snapshots.latest_snapshot("sales", "orders", 1)
+    assert str(raised.value) == f"{pointer} holds {'!' * 80!r}, not a snapshot id"
