@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,44 @@ def test_a_rule_violation_in_the_source_blocks_publish_and_shows_the_rule_count_
         assert not evaluation.passed
         assert evaluation.metadata["rules_failed"].value == 1
         assert "'lost'" in evaluation.metadata["rules"].value  # the sample shows the bad value
+
+
+def test_a_domains_pandera_check_failing_in_a_run_forked_after_pandera_was_loaded_blocks_publish(
+    project: Path, mesh_home: Path, tmp_path: Path
+):
+    """sales' own Python check (pandera), in a run the warm worker forks after preloading pandera."""
+    import dagster as dg
+    import duckdb
+
+    from meshwork.runtime import warm_runs
+
+    env = env_for(project, mesh_home)
+    first = mesh_cli("build", "--orders", "300", "--domain", "customers", "--domain", "sales", cwd=project, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = snapshots.latest_snapshot("sales", "order_lines", 1)
+    lines = mesh_home / "sources/shop/order_lines/order_lines.parquet"
+    duckdb.execute(
+        f"COPY (SELECT * REPLACE (CASE WHEN order_id % 50 = 0 THEN 0 ELSE quantity END AS quantity) "
+        f"FROM '{lines}') TO '{lines}.new' (FORMAT parquet)"
+    )
+    Path(f"{lines}.new").replace(lines)
+    worker_log, run_log = tmp_path / "worker.log", tmp_path / "sales.log"
+    with warm_runs.session(worker_log):
+        warm_runs.ensure_instance()
+        deadline = time.monotonic() + 300
+        while "loaded pandera for the domains' Python checks" not in worker_log.read_text():
+            if time.monotonic() > deadline:  # a wait guard, not a timed assertion
+                raise TimeoutError(worker_log.read_text())
+            time.sleep(0.2)
+        with run_log.open("w") as out:
+            code = warm_runs.run_located("sales", "sales_build", {}, out)
+    assert code == 1, run_log.read_text()[-3000:]
+    assert "forked sales_build" in worker_log.read_text()
+    assert snapshots.latest_snapshot("sales", "order_lines", 1) == before
+    with dg.DagsterInstance.from_config(str(mesh_home / "dagster")) as instance:
+        key = dg.AssetCheckKey(dg.AssetKey(["sales", "order_lines"]), "contract")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        evaluation = record.event.dagster_event.event_specific_data
+    failed = [r for r in evaluation.metadata["rule_results"].value if not r["passed"]]
+    assert [r["description"] for r in failed] == ["Every line sells at least one unit at a positive price."], failed
+    assert failed[0]["failing_rows"] > 0

@@ -50,12 +50,13 @@ def test_the_worker_opens_the_instance_only_once_the_build_has_created_it(mesh_h
         assert "the Dagster instance's storage" not in loaded(log), log.read_text()
         assert not storage.exists()
         warm_runs.ensure_instance()
-        wait_until(lambda: "dbt and the parsed dbt project" in loaded(log), "the worker's later stages")
+        wait_until(lambda: len(loaded(log)) == 5, "the worker's later stages")
         assert loaded(log) == [
             "Dagster and the mesh runtime",
             "the code locations' modules",
             "the Dagster instance's storage",
             "dbt and the parsed dbt project",
+            "pandera for the domains' Python checks",
         ]
         pid = worker.proc.pid
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
