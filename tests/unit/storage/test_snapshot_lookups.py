@@ -1,11 +1,13 @@
 """Which majors count as published, the contract kept with the latest snapshot, and a reader that meets a
 snapshot being replaced or rewritten while it reads: it resolves again instead of reporting damage that is
 not there, a bounded number of times. Also: a snapshot's files on object storage (verified local copies),
-and a malformed manifest or snapshot id refused by name."""
+a malformed manifest or snapshot id refused by name, retention sparing what ``latest`` names, and a
+publish that fails at its commit (nothing left behind, the reason kept, an interrupt not wrapped)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -14,6 +16,7 @@ from meshwork.core.errors import PublishError
 from meshwork.storage import port_cache, snapshots, stores
 from meshwork.storage.local_store import LocalPortStore
 from meshwork.storage.port_store import Damaged, FileEntry, sha256_file
+from meshwork.storage.s3_store import S3PortStore
 from tests.s3 import Bucket
 
 
@@ -281,3 +284,54 @@ def test_a_latest_holding_no_snapshot_id_is_damaged_and_quoted_to_80_characters(
     with pytest.raises(Damaged) as raised:
         snapshots.latest_snapshot("sales", "orders", 1)
     assert str(raised.value) == f"{pointer} holds {'!' * 80!r}, not a snapshot id"
+
+
+def test_a_snapshot_records_when_it_was_made_in_utc():
+    before = datetime.now(UTC)
+    manifest = publish(duckdb.connect(), 3)
+    stored = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id).created_at
+    # Aware and in UTC: retention by age compares it with the current UTC time.
+    assert stored.utcoffset() == timedelta(0) and before <= stored <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected", "message"),
+    [
+        (OSError("disk full"), PublishError, "publishing sales/orders@v1 failed: disk full"),
+        (PublishError("the store refused it"), PublishError, "the store refused it"),  # not wrapped twice
+        (KeyboardInterrupt(), KeyboardInterrupt, ""),  # an interrupt stays an interrupt
+    ],
+)
+def test_a_publish_that_fails_at_its_commit_leaves_nothing_and_says_why(monkeypatch, failure, expected, message):
+    con = duckdb.connect()
+    first = publish(con, 3)
+
+    def fails(self, staging, version, snapshot_id):
+        raise failure
+
+    monkeypatch.setattr(LocalPortStore, "commit", fails)
+    with pytest.raises(expected) as raised:
+        publish(con, 4)
+    assert str(raised.value) == message
+    folder = snapshots.version_dir("sales", "orders", 1)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([first.snapshot_id, snapshots.LATEST])
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+
+
+def test_a_publish_to_object_storage_that_fails_at_the_manifest_deletes_what_it_uploaded(s3_ports: Bucket, monkeypatch):
+    con = duckdb.connect()
+    first = publish(con, 3)
+    real = S3PortStore.put_file
+
+    def no_manifest(self, key, source):
+        if key.endswith(snapshots.MANIFEST):
+            raise OSError("connection reset")
+        real(self, key, source)
+
+    monkeypatch.setattr(S3PortStore, "put_file", no_manifest)
+    with pytest.raises(PublishError, match=r"^publishing sales/orders@v1 failed: connection reset$"):
+        publish(con, 4)
+
+    prefix = f"{snapshots.snapshot_key(first)}/"
+    assert [k for k in s3_ports.keys("sales/orders/v1/") if not k.startswith(prefix)] == ["sales/orders/v1/latest"]
+    assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
