@@ -165,9 +165,7 @@ def duckdb_threads() -> int:
 
 
 def duckdb_memory_limit() -> str:
-    # Low on purpose: two runs side by side (the default parallelism) stay near 1.5 GB at 10M orders, and
-    # DuckDB spills beyond it (docs/benchmarks.md measures what that costs). Raise it with the machine.
-    return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT", "384MB")
+    return os.environ.get("MESH_DUCKDB_MEMORY_LIMIT", "384MB")  # low on purpose: docs/benchmarks.md
 
 
 def duckdb_temp_dir() -> Path:
