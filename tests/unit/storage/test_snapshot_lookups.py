@@ -7,6 +7,9 @@ publish that fails at its commit (nothing left behind, the reason kept, an inter
 from __future__ import annotations
 
 import json
+import os
+import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -335,3 +338,25 @@ def test_a_publish_to_object_storage_that_fails_at_the_manifest_deletes_what_it_
     prefix = f"{snapshots.snapshot_key(first)}/"
     assert [k for k in s3_ports.keys("sales/orders/v1/") if not k.startswith(prefix)] == ["sales/orders/v1/latest"]
     assert snapshots.latest_snapshot("sales", "orders", 1) == first.snapshot_id
+
+
+def test_a_snapshot_id_is_the_utc_time_and_the_run_ids_first_8_characters_whatever_the_machines_zone():
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kathmandu"  # UTC+05:45: a local-time stamp would be hours off
+    time.tzset()
+    try:
+        before = datetime.now(UTC).replace(tzinfo=None)
+        with_run, without_run = snapshots.new_snapshot_id("run-1234567890"), snapshots.new_snapshot_id(None)
+        after = datetime.now(UTC).replace(tzinfo=None)
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+    for made in (with_run, without_run):
+        stamp, _, suffix = made.partition("-")
+        assert before <= datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ") <= after
+        assert snapshots.check_snapshot_id(made) == made
+    assert with_run.partition("-")[2] == "run-1234"
+    assert re.fullmatch(r"[0-9a-f]{8}", without_run.partition("-")[2])
