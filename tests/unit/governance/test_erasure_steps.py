@@ -16,7 +16,8 @@ from meshwork.governance import erasure
 from meshwork.governance.erasure_subject import Subject
 from meshwork.governance.erasure_sweep import Place
 from meshwork.model.loader import load_mesh
-from meshwork.storage import warehouse
+from meshwork.ports import publish
+from meshwork.storage import snapshots, warehouse
 from tests.conftest import REPO
 
 OWNER = "customers/customer_profiles"
@@ -328,3 +329,27 @@ def test_what_cannot_be_cleaned_is_told_as_found_and_listed_on_the_certificate_a
     # The subject's line is redacted; a line of a record without a customer id is not the subject's.
     assert log.read_text(encoding="utf-8") == orphan + "failed sample {'customer_id': null, 'email': '[erased]'}\n"
     assert audit.entries("erasure")[0]["not_clean"] == sorted(failed, key=[p.place for p in cert.places].index)
+
+
+def test_every_major_version_with_the_key_column_is_cleaned_even_after_one_without_it(tables):
+    profiles = tables.product(OWNER)
+    with warehouse.connect("customers") as c:
+        publish.publish(c, profiles, "customer_profiles", "r1")
+    [snapshot] = snapshots.snapshot_ids("customers", "customer_profiles", 1)
+    port = profiles.current_port
+    # An older major whose contract had no customer_id yet, listed first (as ports are, oldest first).
+    older = dataclasses.replace(
+        port,
+        contract=dataclasses.replace(
+            port.contract,
+            model=port.contract.model.model_copy(update={"version": "0.9.0"}),
+            columns=tuple(c for c in port.contract.columns if c.name != "customer_id"),
+        ),
+    )
+    both = dataclasses.replace(profiles, ports=(older, port))
+    cert = certificate()
+
+    erasure._erase_target(tables, erasure.Target(both, "customer_id", (3,)), con(), cert, set(), Subject("x", 1))
+
+    assert cert.snapshots == {f"customers/customer_profiles@v1/{snapshot}": 1}
+    assert snapshots.read_manifest("customers", "customer_profiles", 1, snapshot).row_count == 4
