@@ -1,7 +1,8 @@
-"""The warm worker starts before the build has created the instance's storage (its imports overlap the
-build's own start-up), so it must not open that storage until the build says it exists: two processes
-creating the same SQLite tables at once collide. And a build that stops before its first run (an
-invalid mesh, an unknown domain) does not leave the worker behind or wait for its imports."""
+"""The warm worker starts before anything else of `mesh build` (its imports overlap the build's own
+start-up) and creates the instance's storage when the build asks, not before: two processes creating the
+same SQLite tables at once collide. A storage it cannot open fails the build with the same message as
+before, and a build that stops before its first run (an invalid mesh, an unknown domain) does not leave
+the worker behind or wait for its imports."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import psutil
 import pytest
 
 from meshwork.runtime import warm_runs
+from meshwork.runtime.instance import InstanceUnavailable
 from tests.conftest import mesh_cli
 
 pytestmark = pytest.mark.slow
@@ -39,7 +41,7 @@ def idle(process: psutil.Process) -> bool:
     return sum(process.cpu_times()[:2]) - before < 0.01
 
 
-def test_the_worker_opens_the_instance_only_once_the_build_has_created_it(mesh_home: Path, tmp_path: Path):
+def test_the_worker_creates_the_instance_only_when_the_build_asks(mesh_home: Path, tmp_path: Path):
     log = tmp_path / "worker.log"
     storage = mesh_home / "dagster" / "storage"
     with warm_runs.session(log) as worker:
@@ -80,3 +82,20 @@ def is_worker_of(process: psutil.Process, home: Path) -> bool:
         return "meshwork.runtime.warm_worker" in command and process.environ().get("MESH_HOME") == str(home)
     except psutil.Error:  # ended meanwhile, or not ours to read
         return False
+
+
+def test_an_instance_storage_the_worker_cannot_open_fails_the_build_naming_it(
+    mesh_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Port 9 (discard) on localhost: nothing listens, the connection is refused at once.
+    monkeypatch.setenv("MESH_DAGSTER_POSTGRES_URL", "postgresql://mesh:pw@127.0.0.1:9/dagster")
+    log = tmp_path / "worker.log"
+    with pytest.raises(InstanceUnavailable) as failure, warm_runs.session(log):
+        warm_runs.ensure_instance()
+    assert "cannot open the Dagster instance storage (PostgreSQL at 127.0.0.1:9/dagster" in str(failure.value)
+    assert "pw@" not in str(failure.value)
+    assert "could not create the Dagster instance's storage" in log.read_text()  # the worker tried, not this process
+    result = mesh_cli("build", "--domain", "customers")
+    assert result.returncode == 1, result.stderr
+    assert "cannot open the Dagster instance storage (PostgreSQL at 127.0.0.1:9/dagster" in result.stderr
+    assert "nothing was built" in result.stderr

@@ -12,9 +12,7 @@ from meshwork.cli import broken, output
 from meshwork.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from meshwork.core import settings
 from meshwork.example import sources
-from meshwork.locations import metric_runs
-from meshwork.runtime import build, warm_runs
-from meshwork.runtime.instance import InstanceUnavailable, storage_description
+from meshwork.runtime import warm_runs
 from meshwork.storage.inventory import port_summary
 
 
@@ -51,16 +49,18 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
     built, nor are the domains downstream of it in this build; every other domain is. Exit 0 when all
     asked-for domains built, 1 when a run failed, 2 when a domain asked for was held back as broken.
     """
-    try:
-        # The domains' runs and the metrics run fork from one warm worker, started first so that its
-        # imports overlap the loading of the mesh here.
-        with warm_runs.session():
-            _build(domains, orders, parallel, as_json, verbose)
-    except InstanceUnavailable as exc:
-        output.fail(f"{exc}; nothing was built", EXIT_FAILED)
+    # The domains' runs and the metrics run fork from one warm worker, started first so that its
+    # imports (Dagster, dbt) overlap this process's own and the loading of the mesh.
+    with warm_runs.session():
+        _build(domains, orders, parallel, as_json, verbose)
 
 
 def _build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool, verbose: bool) -> None:
+    # Deferred: these import Dagster, which the warm worker is importing at the same time.
+    from meshwork.locations import metric_runs
+    from meshwork.runtime import build
+    from meshwork.runtime.instance import InstanceUnavailable, storage_description
+
     mesh = output.load_mesh_or_exit(strict=False)
     known = set(mesh.domains) | set(mesh.broken)
     unknown = sorted(set(domains) - known)
@@ -81,7 +81,10 @@ def _build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json:
     say(mode_banner())
     started = datetime.now(UTC)
     measured = None
-    result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
+    try:
+        result = build.build(mesh, buildable, parallelism=parallel, progress=say, verbose=verbose)
+    except InstanceUnavailable as exc:
+        output.fail(f"{exc}; nothing was built", EXIT_FAILED)
     if result.domains and not (result.interrupted or result.storage_error):  # failed publishes count too
         measured = metric_runs.measure(result.domains[0].log.parent)
     if measured is not None:

@@ -25,7 +25,10 @@ from typing import IO
 import psutil
 
 from meshwork.core import settings
-from meshwork.runtime import instance, located_runs, run_worker
+from meshwork.runtime import run_worker
+
+# Not imported here: `mesh build` starts the worker before it imports Dagster itself (see ensure_instance).
+_LOCATED_RUNS = "meshwork.runtime.located_runs"
 
 _current: WarmWorker | None = None
 _active = False
@@ -104,6 +107,8 @@ class WarmWorker:
         self._next = 0
         self._lock = threading.Lock()
         self._gone: str | None = None
+        self._instance_reply = threading.Event()
+        self._instance_reply_body: dict | None = None
         self._reader = threading.Thread(target=self._read, name="warm-worker-replies", daemon=True)
         self._reader.start()
 
@@ -130,7 +135,30 @@ class WarmWorker:
     def instance_ready(self) -> None:
         """Tell the worker the instance's storage exists: it may open it now."""
         with self._lock, contextlib.suppress(OSError):  # a worker gone is found by the first run
-            self._sock.send(json.dumps({"ready": True}).encode())
+            self._sock.send(json.dumps({"instance": "open"}).encode())
+
+    def create_instance(self) -> None:
+        """Have the worker create (or migrate) the instance's storage; wait for it.
+
+        Raises ``instance.InstanceUnavailable`` as :func:`instance.ensure_local_instance` would, and
+        :class:`WorkerGone` if the worker cannot do it (the caller then creates it itself).
+        """
+        with self._lock:
+            if self._gone:
+                raise WorkerGone(self._gone)
+            try:
+                self._sock.send(json.dumps({"instance": "create"}).encode())
+            except OSError as exc:
+                raise WorkerGone(f"the warm worker does not answer: {exc}") from exc
+        self._instance_reply.wait()
+        with self._lock:
+            reply, gone = self._instance_reply_body, self._gone
+        if reply is None:
+            raise WorkerGone(gone or "the warm worker ended")
+        if reply["instance_error"]:
+            from meshwork.runtime.instance import InstanceUnavailable  # deferred: it imports Dagster
+
+            raise InstanceUnavailable(reply["instance_error"])
 
     def _read(self) -> None:
         while True:
@@ -141,6 +169,11 @@ class WarmWorker:
             if not data:
                 break
             reply = json.loads(data)
+            if "instance_error" in reply:
+                with self._lock:
+                    self._instance_reply_body = reply
+                self._instance_reply.set()
+                continue
             with self._lock:
                 run = self._runs.get(reply.get("id", -1))
                 if run is not None and ("exit" in reply or "error" in reply):
@@ -153,6 +186,7 @@ class WarmWorker:
             orphans, self._runs = list(self._runs.values()), {}
         for run in orphans:
             run._set(error=self._gone)
+        self._instance_reply.set()  # a build waiting for the instance learns the worker is gone
 
     def close(self) -> None:
         """Close the socket (the worker exits), wait for it; kill it if it does not end."""
@@ -208,14 +242,18 @@ def session(log: Path | None = None, *, instance_ready: bool = False) -> Iterato
 
 
 def ensure_instance() -> None:
-    """Create (or migrate) the instance's storage, then let the current worker open it.
+    """Create (or migrate) the instance's storage: by the current worker if there is one (it has
+    imported Dagster already, so this process need not), else here.
 
-    Raises ``instance.InstanceUnavailable`` naming the storage. The worker waits for this: two
-    processes creating the same SQLite tables at once collide.
+    Raises ``instance.InstanceUnavailable`` naming the storage. The worker opens the storage only
+    after this: two processes creating the same SQLite tables at once collide.
     """
-    instance.ensure_local_instance()
-    if _current is not None:
-        _current.instance_ready()
+    if (worker := _current) is not None:
+        with contextlib.suppress(WorkerGone):  # then here, below
+            return worker.create_instance()
+    from meshwork.runtime.instance import ensure_local_instance  # deferred: it imports Dagster
+
+    ensure_local_instance()
 
 
 def current() -> WarmWorker | None:
@@ -229,7 +267,7 @@ def located_command(location: str, job: str, tags: Mapping[str, str]) -> list[st
 
 def fresh_process_command(argv: list[str]) -> list[str]:
     """``located_runs <argv>`` as a fresh ``run_worker`` process of this one (the way without a warm worker)."""
-    return run_worker.command(os.getpid(), [sys.executable, "-m", located_runs.__name__, *argv])
+    return run_worker.command(os.getpid(), [sys.executable, "-m", _LOCATED_RUNS, *argv])
 
 
 def run_located(location: str, job: str, tags: Mapping[str, str], out: IO[str]) -> int:

@@ -25,7 +25,8 @@ project (domain models) is not parsed here: each child loads its own domain as a
 
 Protocol (a ``SOCK_SEQPACKET`` socket pair; one JSON object per message):
 
-- ``{"ready": true}`` once the build has created the instance's storage;
+- ``{"instance": "open"}`` once the build has created the instance's storage, or ``{"instance": "create"}``
+  to have it created here, answered by ``{"instance_error": null}`` or ``{"instance_error": "<why>"}``;
 - request ``{"id", "argv", "env", "cwd"}`` with descriptors ``[out]`` or ``[out, lock]`` attached;
 - replies ``{"id", "pid"}`` once forked, ``{"id", "exit"}`` when the child has ended (``-N``: signal N),
   ``{"id", "error"}`` when it could not be forked.
@@ -50,7 +51,7 @@ import traceback
 from collections.abc import Callable
 
 from meshwork.core import settings
-from meshwork.runtime import located_runs, run_worker
+from meshwork.runtime import instance, located_runs, run_worker
 
 _MAX_MESSAGE = 1 << 20
 
@@ -139,7 +140,9 @@ class Worker:
         self.sock = sock
         self.children: dict[int, int] = {}  # pid -> request id
         self.closed = False
-        self.ready = False  # the build has created the instance's storage
+        # How to reach the instance's storage, once the build says: "open" (the build has created it)
+        # or "create" (create it here and reply: the build then need not import Dagster itself).
+        self.instance: str | None = None
 
     def send(self, message: dict) -> None:
         with contextlib.suppress(OSError):  # the build is gone: nothing to tell
@@ -158,8 +161,8 @@ class Worker:
                 self.closed = True
                 break
             message = json.loads(data)
-            if message.get("ready"):
-                self.ready = True
+            if "instance" in message:
+                self.instance = message["instance"]
             else:
                 self.start(message, fds)
         self.reap()
@@ -197,12 +200,24 @@ class Worker:
         self.send({"id": request["id"], "pid": pid})
         _say(f"forked {request['argv'][1]} as pid {pid}")
 
+    def create_instance(self) -> None:
+        """Create (or migrate) the instance's storage for the build and tell it how that went."""
+        try:
+            instance.ensure_local_instance()
+        except instance.InstanceUnavailable as exc:
+            _say(f"could not create the Dagster instance's storage: {exc}")  # before the build ends this process
+            self.send({"instance_error": str(exc)})
+            raise
+        self.send({"instance_error": None})
+
     def run(self) -> None:
         for what, load in stages(bool(settings.service_url())):
-            while what == _INSTANCE and not (self.ready or self.closed):
+            while what == _INSTANCE and not (self.instance or self.closed):
                 self.serve_pending(timeout=0.05)
             if self.closed:
                 return
+            if what == _INSTANCE and self.instance == "create":
+                load = self.create_instance
             started = time.monotonic()
             try:
                 load()
