@@ -360,3 +360,28 @@ def test_a_snapshot_id_is_the_utc_time_and_the_run_ids_first_8_characters_whatev
         assert snapshots.check_snapshot_id(made) == made
     assert with_run.partition("-")[2] == "run-1234"
     assert re.fullmatch(r"[0-9a-f]{8}", without_run.partition("-")[2])
+
+
+def test_two_publishes_of_one_port_version_at_once_each_commit_their_own_rows(monkeypatch):
+    con, other = duckdb.connect(), duckdb.connect()
+    real = LocalPortStore.commit
+    inner: list[snapshots.Manifest] = []
+    started = []
+
+    def another_publish_meanwhile(self, staging, version, snapshot_id):
+        if not started:  # while the first is staged and not yet committed, a second publish runs whole
+            started.append(snapshot_id)
+            inner.append(publish(other, 5))
+        real(self, staging, version, snapshot_id)
+
+    monkeypatch.setattr(LocalPortStore, "commit", another_publish_meanwhile)
+    outer = publish(con, 3)
+
+    assert outer.snapshot_id.endswith("-run") and inner[0].snapshot_id.endswith("-run")  # the run id names it
+    for manifest, rows in ((outer, 3), (inner[0], 5)):
+        stored = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id)
+        files, problems = snapshots.readable_files(stored)
+        assert problems == [] and stored.row_count == rows
+        assert duckdb.sql(f"SELECT count(*) FROM read_parquet({snapshots.sql_file_list(files)})").fetchall() == [
+            (rows,)
+        ]
