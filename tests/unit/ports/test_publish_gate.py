@@ -39,7 +39,8 @@ def publish_profiles(product, n: int = 5, sql: str = PROFILES) -> publish.Publis
 
 def clear_rows(manifest: snapshots.Manifest, column: str) -> list:
     files = snapshots.sql_file_list(snapshots.snapshot_files(manifest))
-    return [r[0] for r in duckdb.sql(f'SELECT "{column}" FROM read_parquet({files}) ORDER BY 1').fetchall()]
+    with duckdb.connect() as con:  # not duckdb.sql's default connection: a mutation run forks this process
+        return [r[0] for r in con.execute(f'SELECT "{column}" FROM read_parquet({files}) ORDER BY 1').fetchall()]
 
 
 def test_an_older_major_is_published_with_its_columns_computed_from_the_mapping(two_majors):

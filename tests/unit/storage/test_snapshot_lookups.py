@@ -382,6 +382,6 @@ def test_two_publishes_of_one_port_version_at_once_each_commit_their_own_rows(mo
         stored = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id)
         files, problems = snapshots.readable_files(stored)
         assert problems == [] and stored.row_count == rows
-        assert duckdb.sql(f"SELECT count(*) FROM read_parquet({snapshots.sql_file_list(files)})").fetchall() == [
+        assert con.execute(f"SELECT count(*) FROM read_parquet({snapshots.sql_file_list(files)})").fetchall() == [
             (rows,)
         ]
