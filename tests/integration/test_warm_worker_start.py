@@ -6,6 +6,7 @@ the worker behind or wait for its imports."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from meshwork.runtime import warm_runs
 from meshwork.runtime.instance import InstanceUnavailable
-from tests.conftest import mesh_cli
+from tests.conftest import REPO, mesh_cli
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +100,21 @@ def test_an_instance_storage_the_worker_cannot_open_fails_the_build_naming_it(
     assert result.returncode == 1, result.stderr
     assert "cannot open the Dagster instance storage (PostgreSQL at 127.0.0.1:9/dagster" in result.stderr
     assert "nothing was built" in result.stderr
+
+
+def test_a_run_without_dbt_is_forked_before_the_dbt_parse_and_a_dbt_run_after_it(mesh_home: Path, tmp_path: Path):
+    log = tmp_path / "worker.log"
+    with warm_runs.session(log) as worker:
+        assert worker is not None
+        warm_runs.ensure_instance()
+        started = {}
+        for domain, needs_dbt in (("finance", True), ("support", False)):  # the dbt one asked first
+            with (tmp_path / f"{domain}.log").open("w") as out:
+                argv = warm_runs.located_command(domain, f"{domain}_build", {})
+                started[domain] = worker.start(argv, env=dict(os.environ), cwd=REPO, out=out, needs_dbt=needs_dbt)
+        for run in started.values():
+            run.wait()  # failing or not (no sources here): the order they were forked in is the point
+    events = [line.split(": ", 1)[1] for line in log.read_text().splitlines() if "warm worker" in line]
+    parsed = next(i for i, e in enumerate(events) if e.startswith("loaded dbt and the parsed dbt project"))
+    forked = {e.split()[1]: i for i, e in enumerate(events) if e.startswith("forked ")}
+    assert forked["support_build"] < parsed < forked["finance_build"], events

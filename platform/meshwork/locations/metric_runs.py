@@ -38,7 +38,9 @@ def measure(log_dir: Path) -> MetricsRun:
     log_dir.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
         # Forked by the build's warm worker when it has one, else a fresh run_worker process.
-        returncode = warm_runs.run_located(location, metric_assets.JOB, {"meshwork/trigger": "mesh build"}, out)
+        returncode = warm_runs.run_located(
+            location, metric_assets.JOB, {"meshwork/trigger": "mesh build"}, out, needs_dbt=False
+        )
     if returncode:
         return MetricsRun(False, log, f"the metrics run failed (exit {returncode}, log: {log})")
     return MetricsRun(True, log, f"mesh metrics measured (run of {metric_assets.JOB} in code location {location})")

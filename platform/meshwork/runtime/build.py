@@ -151,15 +151,21 @@ def _check_credentials(domains: list[str]) -> None:
             raise MeshError(f"enforced mode: {exc}") from exc
 
 
-def _start_run(domain: str, build_id: str, children: build_processes.Children, lock: int, out: IO[str]) -> int:
-    """The domain's run, forked by the warm worker when there is one, else a fresh process; its exit code."""
+def _start_run(
+    domain: str, build_id: str, children: build_processes.Children, lock: int, out: IO[str], uses_dbt: bool
+) -> int:
+    """The domain's run, forked by the warm worker when there is one, else a fresh process; its exit code.
+
+    A run without dbt products does not wait for the worker's dbt parse."""
     env, cwd = _domain_env(domain), settings.project_dir()
     if (worker := warm_runs.current()) is not None:
         argv = warm_runs.located_command(
             located_runs.domain_location(domain), build_job_name(domain), {orphan_runs.BUILD_TAG: build_id}
         )
         try:
-            return children.run_started(lambda: worker.start(argv, env=env, cwd=cwd, out=out, keep_fd=lock))
+            return children.run_started(
+                lambda: worker.start(argv, env=env, cwd=cwd, out=out, keep_fd=lock, needs_dbt=uses_dbt)
+            )
         except warm_runs.WorkerGone as exc:
             out.write(f"meshwork: {exc}; running {domain} in a fresh process instead\n")
             out.flush()
@@ -167,13 +173,13 @@ def _start_run(domain: str, build_id: str, children: build_processes.Children, l
 
 
 def _run_domain(
-    domain: str, log_dir: Path, children: build_processes.Children, say: Callable[[str], None]
+    domain: str, log_dir: Path, children: build_processes.Children, say: Callable[[str], None], uses_dbt: bool
 ) -> DomainResult:
     log = log_dir / f"{domain}.log"
     build_id = orphan_runs.new_build_id(domain)
     with build_processes.domain_lock(domain, children.stop, say) as lock, log.open("w", encoding="utf-8") as out:
         start = time.monotonic()  # the wait for another build's lock is not this build's time
-        returncode = _start_run(domain, build_id, children, lock, out)
+        returncode = _start_run(domain, build_id, children, lock, out, uses_dbt)
         if returncode != 0 and (closed := orphan_runs.close_or_remember(build_id, instance.ping)):
             out.write(f"meshwork: marked run(s) {', '.join(closed)} failed; the process ended without doing so\n")
         parent_lineage.end_build_runs(build_id)  # no daemon needed for the domain run's end event
@@ -230,7 +236,8 @@ def build(
                 elif all(done.get(u) for u in ups) and len(running) < parallelism:
                     pending.remove(domain)
                     progress(f"[{len(done) + len(running) + 1}/{total}] building {domain} …")
-                    running[pool.submit(_run_domain, domain, log_dir, children, progress)] = domain
+                    uses_dbt = any(p.descriptor.implementation.engine == "dbt" for p in mesh.domains[domain].products)
+                    running[pool.submit(_run_domain, domain, log_dir, children, progress, uses_dbt)] = domain
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -113,9 +113,18 @@ class WarmWorker:
         self._reader.start()
 
     def start(
-        self, argv: list[str], *, env: Mapping[str, str], cwd: Path, out: IO[str], keep_fd: int | None = None
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        out: IO[str],
+        keep_fd: int | None = None,
+        needs_dbt: bool = True,
     ) -> Started:
-        """Ask for a run of ``python -m meshwork.runtime.located_runs <argv>`` with ``out`` as its output."""
+        """Ask for a run of ``python -m meshwork.runtime.located_runs <argv>`` with ``out`` as its output.
+
+        ``needs_dbt``: fork it only once the worker has parsed the dbt project (else it is forked at once)."""
         out.flush()
         started = Started()
         fds = [out.fileno()] + ([keep_fd] if keep_fd is not None else [])
@@ -124,7 +133,7 @@ class WarmWorker:
                 raise WorkerGone(self._gone)
             self._next += 1
             self._runs[self._next] = started
-            message = {"id": self._next, "argv": argv, "env": dict(env), "cwd": str(cwd)}
+            message = {"id": self._next, "argv": argv, "env": dict(env), "cwd": str(cwd), "dbt": needs_dbt}
             try:
                 socket.send_fds(self._sock, [json.dumps(message).encode()], fds)
             except OSError as exc:
@@ -270,7 +279,7 @@ def fresh_process_command(argv: list[str]) -> list[str]:
     return run_worker.command(os.getpid(), [sys.executable, "-m", _LOCATED_RUNS, *argv])
 
 
-def run_located(location: str, job: str, tags: Mapping[str, str], out: IO[str]) -> int:
+def run_located(location: str, job: str, tags: Mapping[str, str], out: IO[str], needs_dbt: bool = True) -> int:
     """Run ``job`` of ``location`` to its end, through the current warm worker if there is one; its exit code.
 
     Its output goes to ``out``; it dies with this process either way (``run_worker``'s guarantees).
@@ -279,7 +288,7 @@ def run_located(location: str, job: str, tags: Mapping[str, str], out: IO[str]) 
     env, cwd = settings.subprocess_env(), settings.project_dir()
     if (worker := current()) is not None:
         with contextlib.suppress(WorkerGone):  # then as a fresh process, below
-            return worker.start(argv, env=env, cwd=cwd, out=out).wait()
+            return worker.start(argv, env=env, cwd=cwd, out=out, needs_dbt=needs_dbt).wait()
     return subprocess.run(
         fresh_process_command(argv), stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env, check=False
     ).returncode

@@ -126,12 +126,13 @@ def stages(enforced: bool) -> list[tuple[str, Callable[[], None]]]:
         ("Dagster and the mesh runtime", _import_runtime),
         ("the code locations' modules", _import_locations),
         (_INSTANCE, _open_instance),
-        ("dbt and the parsed dbt project", _parse_dbt),
+        (_DBT, _parse_dbt),
         ("pandera for the domains' Python checks", _import_domain_checks),
     ]
 
 
 _INSTANCE = "the Dagster instance's storage"
+_DBT = "dbt and the parsed dbt project"
 
 
 class Worker:
@@ -143,19 +144,23 @@ class Worker:
         # How to reach the instance's storage, once the build says: "open" (the build has created it)
         # or "create" (create it here and reply: the build then need not import Dagster itself).
         self.instance: str | None = None
+        # Requests that need the dbt parse wait for it; the others are forked at once.
+        self.dbt_ready = False
+        self.waiting: list[tuple[dict, list[int]]] = []
 
     def send(self, message: dict) -> None:
         with contextlib.suppress(OSError):  # the build is gone: nothing to tell
             self.sock.send(json.dumps(message).encode())
 
-    def serve_pending(self, timeout: float = 0.0) -> None:
-        """Fork a child for each request waiting (up to ``timeout`` for the first), reap ended children."""
+    def serve_pending(self, timeout: float = 0.0, linger: float = 0.0) -> None:
+        """Fork a child for each request waiting (up to ``timeout`` for the first, ``linger`` for each
+        next one), reap ended children."""
         self.reap()
         while not self.closed:
             ready, _, _ = select.select([self.sock], [], [], timeout)
             if not ready:
                 break
-            timeout = 0.0
+            timeout = linger
             data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX_MESSAGE, 4)
             if not data:
                 self.closed = True
@@ -163,6 +168,8 @@ class Worker:
             message = json.loads(data)
             if "instance" in message:
                 self.instance = message["instance"]
+            elif message.get("dbt", True) and not self.dbt_ready:
+                self.waiting.append((message, fds))
             else:
                 self.start(message, fds)
         self.reap()
@@ -211,9 +218,13 @@ class Worker:
         self.send({"instance_error": None})
 
     def run(self) -> None:
-        for what, load in stages(bool(settings.service_url())):
+        loads = stages(bool(settings.service_url()))
+        self.dbt_ready = all(what != _DBT for what, _ in loads)  # the enforced mode: each run parses
+        for what, load in loads:
             while what == _INSTANCE and not (self.instance or self.closed):
                 self.serve_pending(timeout=0.05)
+            if what == _DBT:  # the build asks for its first runs right after the instance: serve those first
+                self.serve_pending(timeout=0.3, linger=0.05)
             if self.closed:
                 return
             if what == _INSTANCE and self.instance == "create":
@@ -224,6 +235,11 @@ class Worker:
                 _say(f"loaded {what} in {time.monotonic() - started:.1f}s")
             except Exception:  # each run loads what it needs itself: a failure here only costs time
                 _say(f"could not load {what} ahead of the runs:\n{traceback.format_exc()}")
+            if what == _DBT:
+                self.dbt_ready = True
+                waiting, self.waiting = self.waiting, []
+                for message, fds in waiting:
+                    self.start(message, fds)
             self.serve_pending()
         while not self.closed:  # until the build closes its end (it waits for its runs first)
             self.serve_pending(timeout=0.2)
