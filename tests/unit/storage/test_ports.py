@@ -51,7 +51,8 @@ def test_publish_writes_an_immutable_snapshot_with_manifest_and_latest(mesh):
     ]
     assert snapshots.verify(manifest) == []
     files = snapshots.snapshot_files(manifest)
-    assert duckdb.execute(f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})").fetchall() == [(1000,)]
+    con = duckdb.connect()  # not the default connection: a mutation run forks the test process
+    assert con.execute(f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})").fetchall() == [(1000,)]
 
 
 def test_a_publish_that_dies_midway_leaves_latest_on_the_previous_snapshot(mesh, monkeypatch):
