@@ -36,7 +36,7 @@ def land(name: str, content: bytes | str) -> Path:
 
 def land_query(name: str, select: str, fmt: str) -> Path:
     file = folder() / name
-    duckdb.sql(f"COPY ({select}) TO '{file}' ({fmt})")
+    duckdb.connect().execute(f"COPY ({select}) TO '{file}' ({fmt})")
     return file
 
 
