@@ -289,12 +289,20 @@ def test_a_latest_holding_no_snapshot_id_is_damaged_and_quoted_to_80_characters(
     assert str(raised.value) == f"{pointer} holds {'!' * 80!r}, not a snapshot id"
 
 
-def test_a_snapshot_records_when_it_was_made_in_utc():
+def test_a_snapshot_records_its_columns_with_their_types_and_when_it_was_made_in_utc():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE wide AS SELECT 1::BIGINT AS id, 'a' AS name, DATE '2024-01-02' AS day, 2.5::DOUBLE AS x")
     before = datetime.now(UTC)
-    manifest = publish(duckdb.connect(), 3)
-    stored = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id).created_at
+    manifest = snapshots.write_snapshot(
+        con, domain="sales", product="orders", major=1, table="wide", columns=["id", "name", "day", "x"],
+        contract_id="orders", contract_version="1.0.0", run_id="run",
+    )  # fmt: skip
+    stored = snapshots.read_manifest("sales", "orders", 1, manifest.snapshot_id)
+    assert [(c.name, c.type) for c in stored.columns] == [
+        ("id", "BIGINT"), ("name", "VARCHAR"), ("day", "DATE"), ("x", "DOUBLE"),
+    ]  # fmt: skip
     # Aware and in UTC: retention by age compares it with the current UTC time.
-    assert stored.utcoffset() == timedelta(0) and before <= stored <= datetime.now(UTC)
+    assert stored.created_at.utcoffset() == timedelta(0) and before <= stored.created_at <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize(
