@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meshwork.core import audit
+from meshwork.core import audit, audit_lines
 
 NO_HEAD = (
     "there is no signed head: nothing shows that the log was not truncated, rewritten or appended to "
@@ -200,3 +200,27 @@ def test_an_unreadable_last_line_is_named_and_later_records_go_in_unsigned(log):
         "line 6: not covered by a signed checkpoint (appended after the head, or it was rolled back)",
     ]
     assert audit.authenticated()[1] == 4
+
+
+# -- the two readers the record path relies on, on lines as found (mutation testing) -----------------------
+
+
+@pytest.mark.parametrize("line", [b"not an entry, trailing blanks  ", b"not an entry, ends in X", b"\xff\xfe\x00"])
+def test_the_last_line_is_read_exactly_as_found_and_hashed_as_found(tmp_path: Path, line: bytes):
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(b'{"action": "a", "prev": "", "hash": "h1"}\n' + line + b"\n")
+    with log.open("rb") as f:
+        assert audit_lines.last(f) == line
+    # Not an entry (not even text): the next record chains to the SHA-256 of its bytes, and nothing raises.
+    assert audit_lines.hash_of(line) == hashlib.sha256(line).hexdigest()
+
+
+def test_the_last_line_of_a_log_longer_than_one_read_is_found(tmp_path: Path):
+    log = tmp_path / "audit.jsonl"
+    long_entry = json.dumps({"action": "a", "prev": "", "hash": "h1", "pad": "x" * 300_000}).encode()
+    log.write_bytes(long_entry + b"\n" + b'{"action": "b", "prev": "h1", "hash": "h2"}\n')
+    with log.open("rb") as f:
+        assert audit_lines.hash_of(audit_lines.last(f) or b"") == "h2"
+    log.write_bytes(b"first\n" + long_entry + b"\n")  # the last line itself longer than the first read
+    with log.open("rb") as f:
+        assert audit_lines.last(f) == long_entry
