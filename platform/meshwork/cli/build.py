@@ -56,10 +56,10 @@ def build_command(domains: tuple[str, ...], orders: int | None, parallel: int, a
 
 
 def _build(domains: tuple[str, ...], orders: int | None, parallel: int, as_json: bool, verbose: bool) -> None:
-    # Deferred: these import Dagster, which the warm worker is importing at the same time.
+    # Deferred, all three: they import Dagster, which the warm worker is importing at the same time.
     from meshwork.locations import metric_runs
-    from meshwork.runtime import build
-    from meshwork.runtime.instance import InstanceUnavailable, storage_description
+    from meshwork.runtime import build  # deferred, as above
+    from meshwork.runtime.instance import InstanceUnavailable, storage_description  # deferred, as above
 
     mesh = output.load_mesh_or_exit(strict=False)
     known = set(mesh.domains) | set(mesh.broken)
