@@ -165,8 +165,7 @@ def sla_evaluations(mesh: Mesh, now: datetime, only: set[str] | None = None) -> 
             age = now - published
             if age > window:
                 lines.append(
-                    f"{port.ref} is {durations.humanize(age)} old, over its {sla} freshness SLA "
-                    f"(snapshot {snapshot})"
+                    f"{port.ref} is {durations.humanize(age)} old, over its {sla} freshness SLA (snapshot {snapshot})"
                 )
                 notices.append(f"{port.ref} breaches its {sla} freshness SLA: the latest snapshot is {snapshot}")
         out.append(
